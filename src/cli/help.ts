@@ -1,0 +1,21 @@
+export const HELP = `sluice: one endpoint for every LLM provider and every API key you own.
+
+Usage:
+  sluice [serve] [options]      start the gateway (the default command)
+  sluice check [--config FILE]  validate a config file; exit 0 when it is valid, 1 when not
+  sluice init [--config FILE]   write a commented starter config (default ./sluice.yaml)
+  sluice --version              print the version
+  sluice --help                 print this help
+
+Options:
+  --config FILE       YAML or JSON config (env SLUICE_CONFIG; default ./sluice.yaml if present)
+  --host HOST         listen address (env SLUICE_HOST; default 127.0.0.1)
+  --port PORT         listen port (env SLUICE_PORT; default 8000)
+  --db URL            database, file:PATH or a libSQL server URL (env SLUICE_DB; default file:./sluice.db)
+  --log-level LEVEL   trace | debug | info | warn | error | fatal (env SLUICE_LOG_LEVEL; default info)
+
+Environment:
+  SLUICE_ADMIN_TOKEN  admin token (otherwise generated on first start and printed once)
+  OPENAI_API_KEY      with no providers configured, defines the provider "openai"
+  OPENAI_BASE_URL     its base URL (default https://api.openai.com/v1)
+`

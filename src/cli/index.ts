@@ -1,0 +1,86 @@
+import { existsSync, writeFileSync } from 'node:fs'
+import { ConfigError, loadConfig } from '../config/load.ts'
+import { startServer } from '../server.ts'
+import { VERSION } from '../version.ts'
+import { parseCliArgs, UsageError } from './args.ts'
+import { firstRunBanner } from './banner.ts'
+import { HELP } from './help.ts'
+import { STARTER_CONFIG } from './init-template.ts'
+
+type Out = { write(text: string): unknown }
+
+/** Runs one command line; resolves to the exit code (serve resolves when the server has stopped). */
+export async function runCli(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+  let args
+  try {
+    args = parseCliArgs(argv)
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e
+    err.write(`sluice: ${e.message}\nRun "sluice --help" for usage.\n`)
+    return 2
+  }
+  if (args.version) {
+    out.write(`sluice ${VERSION}\n`)
+    return 0
+  }
+  if (args.help) {
+    out.write(HELP)
+    return 0
+  }
+  try {
+    switch (args.command) {
+      case 'init':
+        return init(args.overrides.config ?? 'sluice.yaml', args.force, out, err)
+      case 'check': {
+        const config = loadConfig(args.overrides)
+        out.write(
+          `${config.source ?? 'no config file'}: valid (${config.providers.length} provider(s): ${config.providers.map((p) => p.name).join(', ') || 'none'})\n`,
+        )
+        return 0
+      }
+      default:
+        return await serve(args.overrides, err)
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err.write(`sluice: ${e.message}\n`)
+      return 1
+    }
+    throw e
+  }
+}
+
+function init(path: string, force: boolean, out: Out, err: Out): number {
+  if (existsSync(path) && !force) {
+    err.write(`sluice: ${path} exists; use --force to overwrite it\n`)
+    return 1
+  }
+  writeFileSync(path, STARTER_CONFIG)
+  out.write(`wrote ${path}; edit it, then run: sluice --config ${path}\n`)
+  return 0
+}
+
+async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out): Promise<number> {
+  const config = loadConfig(overrides)
+  let running
+  try {
+    running = await startServer(config)
+  } catch (e) {
+    const code = (e as { code?: string }).code
+    if (code === 'EADDRINUSE') {
+      err.write(`sluice: cannot listen on ${config.server.host}:${config.server.port}: the port is in use\n`)
+      return 1
+    }
+    throw e
+  }
+  err.write(firstRunBanner(running.url, running.created, config))
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      running.logger.info({ signal }, 'signal received')
+      void running.stop().then(resolve)
+    }
+    process.once('SIGTERM', () => onSignal('SIGTERM'))
+    process.once('SIGINT', () => onSignal('SIGINT'))
+  })
+  return 0
+}

@@ -1,0 +1,212 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { Value } from '@sinclair/typebox/value'
+import YAML from 'yaml'
+import { adapterFor } from '../providers/registry.ts'
+import { interpolate, InterpolationError } from './interpolate.ts'
+import {
+  ConfigFile,
+  DEFAULT_TIMEOUTS,
+  LOG_LEVELS,
+  type Config,
+  type LogLevel,
+  type ProviderConfig,
+  type StaticKeyConfig,
+  type TimeoutsConfig,
+} from './schema.ts'
+import { describeSchemaErrors } from './errors.ts'
+
+/** A config that cannot be used; `problems` name each field and what was expected. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+  }
+}
+
+/** Values given on the command line; they win over everything else. */
+export interface ConfigOverrides {
+  config?: string
+  host?: string
+  port?: string
+  db?: string
+  logLevel?: string
+}
+
+type Env = Record<string, string | undefined>
+
+const AUTO_DETECTED = ['sluice.yaml', 'sluice.yml', 'sluice.json']
+
+/** Resolves the configuration: defaults < file < environment < flags. Throws ConfigError. */
+export function loadConfig(overrides: ConfigOverrides = {}, env: Env = process.env, cwd = process.cwd()): Config {
+  const path = overrides.config ?? env.SLUICE_CONFIG ?? AUTO_DETECTED.find((f) => existsSync(resolve(cwd, f)))
+  const file = path ? readConfigFile(resolve(cwd, path), env) : {}
+  const source = path ? resolve(cwd, path) : 'defaults and environment'
+  return freeze(resolveConfig(file, overrides, env, source, path ? resolve(cwd, path) : null))
+}
+
+/** Reads, interpolates, parses and validates a config file. Throws ConfigError. */
+export function readConfigFile(path: string, env: Env = process.env): ConfigFile {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`])
+  }
+  return parseConfigText(text, path, env)
+}
+
+export function parseConfigText(text: string, source: string, env: Env = process.env): ConfigFile {
+  let expanded: string
+  try {
+    expanded = interpolate(text, env)
+  } catch (err) {
+    if (err instanceof InterpolationError) throw new ConfigError(source, [err.message])
+    throw err
+  }
+  let raw: unknown
+  try {
+    raw = source.endsWith('.json') ? JSON.parse(expanded) : YAML.parse(expanded, { prettyErrors: true })
+  } catch (err) {
+    throw new ConfigError(source, [`not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`])
+  }
+  if (raw === null || raw === undefined) raw = {}
+  // Interpolated values arrive as strings; Convert turns "8000" into 8000 where a number is expected.
+  const converted = Value.Convert(ConfigFile, raw)
+  const problems = describeSchemaErrors(ConfigFile, converted)
+  if (problems.length > 0) throw new ConfigError(source, problems)
+  return converted as ConfigFile
+}
+
+function resolveConfig(
+  file: ConfigFile,
+  flags: ConfigOverrides,
+  env: Env,
+  source: string,
+  path: string | null,
+): Config {
+  const problems: string[] = []
+  const timeouts: TimeoutsConfig = { ...DEFAULT_TIMEOUTS, ...file.timeouts }
+
+  const port = pickPort(flags.port, '--port') ?? pickPort(env.SLUICE_PORT, 'SLUICE_PORT') ?? file.server?.port ?? 8000
+  const level = pickLevel(flags.logLevel, '--log-level') ?? pickLevel(env.SLUICE_LOG_LEVEL, 'SLUICE_LOG_LEVEL') ??
+    file.log?.level ?? 'info'
+
+  const providers = (file.providers ?? []).map((p, i) => resolveProvider(p, timeouts, `providers[${i}]`, problems))
+  if (providers.length === 0) providers.push(...providersFromEnv(env, timeouts))
+  const seen = new Set<string>()
+  providers.forEach((p, i) => {
+    if (seen.has(p.name)) problems.push(`providers[${i}].name: "${p.name}" is used by another provider`)
+    seen.add(p.name)
+  })
+
+  const keys = (file.auth?.keys ?? []).map(
+    (k, i): StaticKeyConfig => (typeof k === 'string' ? { name: `config-key-${i + 1}`, key: k } : k),
+  )
+  const keyNames = new Set<string>()
+  keys.forEach((k, i) => {
+    if (keyNames.has(k.name)) problems.push(`auth.keys[${i}].name: "${k.name}" is used by another key`)
+    keyNames.add(k.name)
+  })
+
+  if (problems.length > 0) throw new ConfigError(source, problems)
+
+  return {
+    source: path,
+    server: {
+      host: flags.host ?? env.SLUICE_HOST ?? file.server?.host ?? '127.0.0.1',
+      port,
+      max_body_bytes: file.server?.max_body_bytes ?? 32 * 1024 * 1024,
+      shutdown_grace_ms: file.server?.shutdown_grace_ms ?? 30_000,
+    },
+    admin: { token: nonEmpty(env.SLUICE_ADMIN_TOKEN) ?? nonEmpty(file.admin?.token) ?? null },
+    database: {
+      url: flags.db ?? env.SLUICE_DB ?? file.database?.url ?? 'file:./sluice.db',
+      auth_token: nonEmpty(file.database?.auth_token) ?? null,
+    },
+    log: { level },
+    auth: { required: file.auth?.required ?? true, keys },
+    timeouts,
+    providers,
+  }
+
+  function pickPort(value: string | undefined, from: string): number | undefined {
+    if (value === undefined || value === '') return undefined
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      throw new ConfigError(source, [`${from}: expected a port number 0-65535, got "${value}"`])
+    }
+    return n
+  }
+
+  function pickLevel(value: string | undefined, from: string): LogLevel | undefined {
+    if (value === undefined || value === '') return undefined
+    if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+      throw new ConfigError(source, [`${from}: expected one of ${LOG_LEVELS.join(', ')}, got "${value}"`])
+    }
+    return value as LogLevel
+  }
+}
+
+function resolveProvider(
+  p: NonNullable<ConfigFile['providers']>[number],
+  timeouts: TimeoutsConfig,
+  at: string,
+  problems: string[],
+): ProviderConfig {
+  const adapter = adapterFor(p.type)
+  const baseUrl = (p.base_url ?? adapter.defaultBaseUrl).replace(/\/+$/, '')
+  if (!isHttpUrl(baseUrl)) problems.push(`${at}.base_url: expected an http(s) URL, got "${p.base_url}"`)
+  // `${KEY:-}` placeholders for keys that are not set leave empty strings: drop them.
+  const keys = p.keys.filter((k) => k.trim() !== '')
+  if (keys.length === 0) problems.push(`${at}.keys: expected at least one non-empty key`)
+  return {
+    name: p.name,
+    type: p.type,
+    base_url: baseUrl,
+    keys,
+    models: p.models,
+    headers: p.headers ?? {},
+    timeouts: { ...timeouts, ...p.timeouts },
+  }
+}
+
+/** Zero-config: OPENAI_API_KEY (and OPENAI_BASE_URL) make a provider named `openai`. */
+function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] {
+  const key = nonEmpty(env.OPENAI_API_KEY)
+  if (!key) return []
+  const adapter = adapterFor('openai')
+  return [
+    {
+      name: 'openai',
+      type: 'openai',
+      base_url: (nonEmpty(env.OPENAI_BASE_URL) ?? adapter.defaultBaseUrl).replace(/\/+$/, ''),
+      keys: key.split(',').map((k) => k.trim()).filter(Boolean),
+      headers: {},
+      timeouts,
+    },
+  ]
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch {
+    return false
+  }
+}
+
+function nonEmpty(value: string | undefined | null): string | undefined {
+  return value === undefined || value === null || value === '' ? undefined : value
+}
+
+function freeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) freeze(v)
+  }
+  return value
+}

@@ -1,0 +1,110 @@
+import { Type as T, type Static } from '@sinclair/typebox'
+import { providerTypes } from '../providers/registry.ts'
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+const strict = { additionalProperties: false } as const
+const Millis = T.Integer({ minimum: 1 })
+const Name = T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'letters, digits, _ . -' })
+
+const Timeouts = T.Object(
+  {
+    connect_ms: T.Optional(Millis),
+    first_byte_ms: T.Optional(Millis),
+    stream_idle_ms: T.Optional(Millis),
+    total_ms: T.Optional(Millis),
+  },
+  strict,
+)
+
+const Provider = T.Object(
+  {
+    name: Name,
+    type: T.Union(providerTypes.map((type) => T.Literal(type))),
+    base_url: T.Optional(T.String({ minLength: 1 })),
+    keys: T.Array(T.String()),
+    models: T.Optional(T.Array(T.String({ minLength: 1 }))),
+    headers: T.Optional(T.Record(T.String(), T.String())),
+    timeouts: T.Optional(Timeouts),
+  },
+  strict,
+)
+
+const StaticClientKey = T.Union([
+  T.String({ minLength: 1 }),
+  T.Object({ name: Name, key: T.String({ minLength: 1 }) }, strict),
+])
+
+/** The config file as a user writes it: every section optional. */
+export const ConfigFile = T.Object(
+  {
+    server: T.Optional(
+      T.Object(
+        {
+          host: T.Optional(T.String({ minLength: 1 })),
+          port: T.Optional(T.Integer({ minimum: 0, maximum: 65535 })),
+          max_body_bytes: T.Optional(T.Integer({ minimum: 1024 })),
+          shutdown_grace_ms: T.Optional(T.Integer({ minimum: 0 })),
+        },
+        strict,
+      ),
+    ),
+    admin: T.Optional(T.Object({ token: T.Optional(T.String()) }, strict)),
+    database: T.Optional(
+      T.Object({ url: T.Optional(T.String({ minLength: 1 })), auth_token: T.Optional(T.String()) }, strict),
+    ),
+    log: T.Optional(T.Object({ level: T.Optional(T.Union(LOG_LEVELS.map((l) => T.Literal(l)))) }, strict)),
+    auth: T.Optional(
+      T.Object({ required: T.Optional(T.Boolean()), keys: T.Optional(T.Array(StaticClientKey)) }, strict),
+    ),
+    timeouts: T.Optional(Timeouts),
+    providers: T.Optional(T.Array(Provider)),
+  },
+  strict,
+)
+export type ConfigFile = Static<typeof ConfigFile>
+
+export interface TimeoutsConfig {
+  connect_ms: number
+  first_byte_ms: number
+  stream_idle_ms: number
+  total_ms: number
+}
+
+export interface ProviderConfig {
+  name: string
+  type: string
+  base_url: string
+  keys: readonly string[]
+  /** Explicit model list; undefined means discovered from the upstream. */
+  models?: readonly string[]
+  headers: Readonly<Record<string, string>>
+  timeouts: TimeoutsConfig
+}
+
+export interface StaticKeyConfig {
+  name: string
+  key: string
+}
+
+/** The resolved configuration: defaults, file, environment and flags merged, validated, frozen. */
+export interface Config {
+  /** Where the file came from, if there was one. */
+  source: string | null
+  server: { host: string; port: number; max_body_bytes: number; shutdown_grace_ms: number }
+  admin: { token: string | null }
+  database: { url: string; auth_token: string | null }
+  log: { level: LogLevel }
+  auth: { required: boolean; keys: readonly StaticKeyConfig[] }
+  timeouts: TimeoutsConfig
+  providers: readonly ProviderConfig[]
+}
+
+export const DEFAULT_TIMEOUTS: TimeoutsConfig = {
+  connect_ms: 10_000,
+  // A non-streamed answer arrives in one piece, so its first byte can take minutes.
+  first_byte_ms: 600_000,
+  stream_idle_ms: 120_000,
+  total_ms: 1_800_000,
+}

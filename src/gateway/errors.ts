@@ -1,0 +1,51 @@
+/** Every way a request can fail, with the HTTP status each one means. */
+export const ERROR_STATUS = {
+  invalid_json: 400,
+  invalid_request: 400,
+  invalid_api_key: 401,
+  model_not_found: 404,
+  /** The upstream refused the request itself (a 4xx other than auth or rate limit). */
+  upstream_rejected: 400,
+  not_found: 404,
+  body_too_large: 413,
+  upstream_rate_limited: 429,
+  upstream_error: 502,
+  upstream_unreachable: 502,
+  upstream_auth_failed: 502,
+  no_usable_upstream: 503,
+  upstream_unavailable: 503,
+  shutting_down: 503,
+  upstream_timeout: 504,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_STATUS
+
+export interface GatewayErrorDetails {
+  /** The request field at fault, for 400s. */
+  param?: string
+  retryAfterMs?: number
+  /** Upstream status that caused this error, kept for logs. */
+  upstreamStatus?: number
+  /** Overrides the status of the code (an upstream 4xx passed on as is). */
+  status?: number
+  /** The upstream's error body, sent unchanged to clients that speak `bodyProtocol`. */
+  body?: string
+  bodyProtocol?: 'openai'
+}
+
+/**
+ * A failure with meaning; the HTTP edge renders it in the caller's API shape. The message is
+ * shown to the client, so it never contains a secret.
+ */
+export class GatewayError extends Error {
+  readonly status: number
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: GatewayErrorDetails = {},
+  ) {
+    super(message)
+    this.status = details.status ?? ERROR_STATUS[code]
+  }
+}

@@ -1,0 +1,48 @@
+import type { Usage } from './usage.ts'
+
+/** What is known about one request when it ends; logged, and later stored and counted. */
+export interface RequestRecord {
+  requestId: string
+  startedAt: number
+  method: string
+  path: string
+  clientKey?: string
+  model?: string
+  provider?: string
+  upstreamModel?: string
+  stream?: boolean
+  status?: number
+  errorCode?: string
+  errorMessage?: string
+  /** Milliseconds from the request's arrival to the first byte from the upstream. */
+  ttfbMs?: number
+  usage?: Usage
+  /** 'client_closed' when the client went away before the end. */
+  outcome?: 'ok' | 'error' | 'client_closed'
+}
+
+/**
+ * One request's record, completed exactly once: by the HTTP layer for plain responses, or by the
+ * gateway when a stream ends.
+ */
+export class RequestTrace {
+  readonly record: RequestRecord
+  /** Set when the gateway took over completion (a stream that outlives the handler). */
+  deferred = false
+  private done = false
+
+  constructor(
+    record: RequestRecord,
+    private readonly onComplete: (record: RequestRecord, latencyMs: number) => void,
+    private readonly now: () => number,
+  ) {
+    this.record = record
+  }
+
+  complete(patch: Partial<RequestRecord> = {}): void {
+    if (this.done) return
+    this.done = true
+    Object.assign(this.record, patch)
+    this.onComplete(this.record, this.now() - this.record.startedAt)
+  }
+}

@@ -1,0 +1,68 @@
+import type { Operation } from '../providers/types.ts'
+import { GatewayError } from './errors.ts'
+
+export type JsonObject = Record<string, unknown>
+
+const decoder = new TextDecoder()
+
+/** Parses a JSON object body; anything else is a 400 in the API's words. */
+export function parseJsonObject(raw: Uint8Array): JsonObject {
+  let value: unknown
+  try {
+    value = JSON.parse(decoder.decode(raw))
+  } catch {
+    throw new GatewayError(
+      'invalid_json',
+      'We could not parse the JSON body of your request. The API expects a JSON object; check that the body is valid JSON and that Content-Type is application/json.',
+    )
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new GatewayError('invalid_request', 'The request body must be a JSON object.')
+  }
+  return value as JsonObject
+}
+
+const REQUIRED: Record<Operation, Array<[field: string, check: (v: unknown) => boolean, expected: string]>> = {
+  chat: [['messages', (v) => Array.isArray(v), 'an array of messages']],
+  embeddings: [['input', (v) => typeof v === 'string' || Array.isArray(v), 'a string or an array']],
+}
+
+/** The fields the gateway itself relies on; everything else is the upstream's business. */
+export function checkRequest(body: JsonObject, operation: Operation): { model: string; stream: boolean } {
+  const model = body.model
+  if (model === undefined || model === null || model === '') {
+    throw new GatewayError('invalid_request', 'You must provide a model parameter.', { param: 'model' })
+  }
+  if (typeof model !== 'string') {
+    throw new GatewayError('invalid_request', "Invalid type for 'model': expected a string.", { param: 'model' })
+  }
+  for (const [field, check, expected] of REQUIRED[operation]) {
+    if (body[field] === undefined) {
+      throw new GatewayError('invalid_request', `Missing required parameter: '${field}'.`, { param: field })
+    }
+    if (!check(body[field])) {
+      throw new GatewayError('invalid_request', `Invalid type for '${field}': expected ${expected}.`, { param: field })
+    }
+  }
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') {
+    throw new GatewayError('invalid_request', "Invalid type for 'stream': expected a boolean.", { param: 'stream' })
+  }
+  return { model, stream: body.stream === true }
+}
+
+/** Whether a streaming client asked for the usage chunk itself. */
+export function clientWantsUsage(body: JsonObject): boolean {
+  const options = body.stream_options as { include_usage?: unknown } | undefined
+  return options?.include_usage === true
+}
+
+/**
+ * The body sent upstream: the client's bytes untouched unless the model name must change or the
+ * gateway must ask a stream for usage. Unknown fields always pass through.
+ */
+export function upstreamBody(raw: Uint8Array, body: JsonObject, upstreamModel: string, askUsage: boolean): Uint8Array | string {
+  if (body.model === upstreamModel && !askUsage) return raw
+  const out: JsonObject = { ...body, model: upstreamModel }
+  if (askUsage) out.stream_options = { ...(body.stream_options as JsonObject | undefined), include_usage: true }
+  return JSON.stringify(out)
+}

@@ -1,0 +1,119 @@
+import { eventData, SseFramer } from '../lib/sse.ts'
+import { GatewayError } from './errors.ts'
+import { ClientClosed, type UpstreamCall } from './upstream-call.ts'
+import { usageFromOpenAI, type Usage } from './usage.ts'
+
+export interface RelayOptions {
+  call: UpstreamCall
+  /** Drop the usage-only chunk the gateway asked for on the client's behalf. */
+  stripUsageChunk: boolean
+  onFirstByte(): void
+  onUsage(usage: Usage): void
+  onEnd(outcome: 'ok' | 'error' | 'client_closed', error?: GatewayError): void
+  /** The protocol's error event, sent when the stream fails midway. */
+  renderError(error: GatewayError): Uint8Array
+}
+
+const USAGE_KEY = Buffer.from('"usage"')
+
+/**
+ * Passes an OpenAI-style SSE stream through event by event, untouched, as each arrives. Only an
+ * event that carries a usage object is parsed; everything else is forwarded as raw bytes.
+ */
+export function relayStream(upstream: ReadableStream<Uint8Array>, options: RelayOptions): ReadableStream<Uint8Array> {
+  const { call } = options
+  const reader = upstream.getReader()
+  const framer = new SseFramer()
+  let started = false
+  let ended = false
+  const end = (outcome: 'ok' | 'error' | 'client_closed', error?: GatewayError) => {
+    if (ended) return
+    ended = true
+    call.finish()
+    options.onEnd(outcome, error)
+  }
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            const { done, value } = await reader.read()
+            if (done) {
+              const rest = framer.rest()
+              if (rest) controller.enqueue(rest)
+              controller.close()
+              end('ok')
+              return
+            }
+            if (!started) {
+              started = true
+              call.firstByte(true)
+              options.onFirstByte()
+            } else {
+              call.touch()
+            }
+            let forwarded = 0
+            for (const event of framer.push(value)) {
+              if (carriesUsage(event) && !acceptUsageEvent(event, options)) continue
+              controller.enqueue(event)
+              forwarded++
+            }
+            if (forwarded > 0) return
+          }
+        } catch (err) {
+          const failure = call.failure(err)
+          if (failure instanceof ClientClosed) {
+            end('client_closed')
+            return
+          }
+          const error = failure instanceof GatewayError
+            ? failure
+            : new GatewayError('upstream_error', 'The upstream stream failed.')
+          const midway = started
+            ? new GatewayError(error.code, `${error.message} The stream was interrupted.`, error.details)
+            : error
+          controller.enqueue(options.renderError(midway))
+          controller.close()
+          end('error', midway)
+        }
+      },
+      cancel() {
+        call.abort('client_closed')
+        reader.cancel().catch(() => {})
+        end('client_closed')
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/** Whether an event's bytes contain a `"usage": {` key (not `"usage": null`). */
+function carriesUsage(event: Uint8Array): boolean {
+  const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
+  for (let at = buf.indexOf(USAGE_KEY); at >= 0; at = buf.indexOf(USAGE_KEY, at + 1)) {
+    let i = at + USAGE_KEY.length
+    while (buf[i] === 32) i++
+    if (buf[i] !== 58) continue
+    i++
+    while (buf[i] === 32) i++
+    if (buf[i] === 123) return true
+  }
+  return false
+}
+
+/** Records the usage; returns false when the event must not reach the client. */
+function acceptUsageEvent(event: Uint8Array, options: RelayOptions): boolean {
+  const data = eventData(event)
+  if (data === null) return true
+  let chunk: { usage?: unknown; choices?: unknown[] }
+  try {
+    chunk = JSON.parse(data)
+  } catch {
+    return true
+  }
+  const usage = usageFromOpenAI(chunk.usage)
+  if (usage) options.onUsage(usage)
+  const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0
+  return !(options.stripUsageChunk && usageOnly)
+}

@@ -1,0 +1,101 @@
+import type { TimeoutsConfig } from '../config/schema.ts'
+import type { ConnectWatch } from './connect-watch.ts'
+import { GatewayError } from './errors.ts'
+
+export type AbortReason = 'connect_timeout' | 'first_byte_timeout' | 'idle_timeout' | 'total_timeout' | 'client_closed'
+
+/** Thrown when the client went away; there is nobody left to answer. */
+export class ClientClosed extends Error {
+  constructor() {
+    super('client closed the request')
+  }
+}
+
+const TIMEOUT_TEXT: Record<Exclude<AbortReason, 'client_closed'>, (ms: number) => string> = {
+  connect_timeout: (ms) => `could not connect within ${ms} ms`,
+  first_byte_timeout: (ms) => `no response within ${ms} ms`,
+  idle_timeout: (ms) => `the stream was silent for ${ms} ms`,
+  total_timeout: (ms) => `the request took longer than ${ms} ms`,
+}
+
+/**
+ * One HTTP exchange with an upstream and its timers: connect, first byte, stream silence and the
+ * whole request. Any of them, or the client leaving, aborts the upstream request at once.
+ */
+export class UpstreamCall {
+  readonly controller = new AbortController()
+  reason: AbortReason | null = null
+  private timers: Array<ReturnType<typeof setTimeout>> = []
+  private idleTimer: ReturnType<typeof setTimeout> | null = null
+  private firstByteTimer: ReturnType<typeof setTimeout> | null = null
+  private stopConnectWatch: () => void = () => {}
+  private readonly onClientAbort = () => this.abort('client_closed')
+
+  constructor(
+    private readonly providerName: string,
+    private readonly timeouts: TimeoutsConfig,
+    private readonly clientSignal: AbortSignal,
+    private readonly connectWatch: ConnectWatch,
+  ) {}
+
+  async start(url: string, init: { method: string; headers: Record<string, string>; body?: RequestInit['body'] }): Promise<Response> {
+    if (this.clientSignal.aborted) throw new ClientClosed()
+    this.clientSignal.addEventListener('abort', this.onClientAbort, { once: true })
+    this.timers.push(setTimeout(() => this.abort('total_timeout'), this.timeouts.total_ms))
+    this.firstByteTimer = setTimeout(() => this.abort('first_byte_timeout'), this.timeouts.first_byte_ms)
+    this.stopConnectWatch = this.connectWatch.watch(url, this.timeouts.connect_ms, () => this.abort('connect_timeout'))
+    try {
+      // timeout: false turns off Bun's own 5-minute socket idle timer; ours above decide.
+      const response = await fetch(url, { ...init, signal: this.controller.signal, timeout: false } as RequestInit)
+      this.stopConnectWatch()
+      this.connectWatch.reachable(url)
+      return response
+    } catch (err) {
+      this.finish()
+      throw this.failure(err)
+    }
+  }
+
+  /** The first body byte arrived: the first-byte timer is done, the silence timer begins. */
+  firstByte(streaming: boolean): void {
+    if (this.firstByteTimer) clearTimeout(this.firstByteTimer)
+    this.firstByteTimer = null
+    if (streaming) this.touch()
+  }
+
+  /** Bytes arrived on a stream: restart the silence timer. */
+  touch(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => this.abort('idle_timeout'), this.timeouts.stream_idle_ms)
+  }
+
+  abort(reason: AbortReason): void {
+    if (this.reason) return
+    this.reason = reason
+    this.controller.abort()
+    this.finish()
+  }
+
+  /** Clears every timer and listener; call when the exchange is over. */
+  finish(): void {
+    for (const t of this.timers) clearTimeout(t)
+    if (this.idleTimer) clearTimeout(this.idleTimer)
+    if (this.firstByteTimer) clearTimeout(this.firstByteTimer)
+    this.stopConnectWatch()
+    this.clientSignal.removeEventListener('abort', this.onClientAbort)
+  }
+
+  /** The error to report for a failed fetch or body read. */
+  failure(err: unknown): Error {
+    if (this.reason === 'client_closed') return new ClientClosed()
+    if (this.reason) {
+      const ms = this.timeouts[this.reason === 'connect_timeout' ? 'connect_ms'
+        : this.reason === 'first_byte_timeout' ? 'first_byte_ms'
+        : this.reason === 'idle_timeout' ? 'stream_idle_ms' : 'total_ms']
+      return new GatewayError('upstream_timeout', `Provider ${this.providerName}: ${TIMEOUT_TEXT[this.reason](ms)}.`)
+    }
+    const e = err as { code?: string; message?: string }
+    const cause = e.code && e.code !== 'ERR_UNKNOWN' ? e.code : (e.message ?? 'network error')
+    return new GatewayError('upstream_unreachable', `Provider ${this.providerName} could not be reached (${cause}).`)
+  }
+}

@@ -1,0 +1,44 @@
+import { Elysia } from 'elysia'
+import { ClientClosed } from '../gateway/upstream-call.ts'
+import { GatewayError } from '../gateway/errors.ts'
+import type { Deps } from './deps.ts'
+import { healthRoutes } from './health.ts'
+import { renderOpenAIError } from './openai/errors.ts'
+import { openaiRoutes } from './openai/routes.ts'
+import { Traces } from './traces.ts'
+
+/** The whole HTTP surface, built from its dependencies; `app.handle(request)` works without a socket. */
+export function createApp(deps: Deps) {
+  const traces = new Traces(deps)
+  return new Elysia()
+    .onRequest(({ request }) => {
+      traces.begin(request)
+    })
+    .onError(({ request, error, code }) => {
+      const failure = asGatewayError(error, code, request, deps)
+      const response = renderOpenAIError(failure)
+      response.headers.set('x-request-id', traces.of(request).record.requestId)
+      traces.of(request).complete({
+        status: error instanceof ClientClosed ? 499 : failure.status,
+        outcome: error instanceof ClientClosed ? 'client_closed' : 'error',
+        errorCode: failure.code,
+        errorMessage: failure.message,
+      })
+      return response
+    })
+    .use(healthRoutes(deps, traces))
+    .use(openaiRoutes(deps, traces))
+}
+
+function asGatewayError(error: unknown, code: string | number, request: Request, deps: Deps): GatewayError {
+  if (error instanceof GatewayError) return error
+  if (error instanceof ClientClosed) return new GatewayError('upstream_error', 'The client closed the request.')
+  if (code === 'NOT_FOUND') {
+    const path = new URL(request.url).pathname
+    return new GatewayError('not_found', `Unknown request URL: ${request.method} ${path}. Check the URL for typos.`)
+  }
+  if (code === 'PARSE') return new GatewayError('invalid_json', 'We could not parse the body of your request.')
+  if (code === 'VALIDATION') return new GatewayError('invalid_request', (error as Error).message)
+  deps.logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'unexpected error')
+  return new GatewayError('upstream_error', 'The gateway failed unexpectedly; the error has been logged.', { status: 500 })
+}

@@ -1,0 +1,49 @@
+import type { ErrorCode, GatewayError } from '../../gateway/errors.ts'
+import { encodeDataEvent } from '../../lib/sse.ts'
+
+const TYPES: Partial<Record<ErrorCode, string>> = {
+  invalid_json: 'invalid_request_error',
+  invalid_request: 'invalid_request_error',
+  invalid_api_key: 'invalid_request_error',
+  model_not_found: 'invalid_request_error',
+  not_found: 'invalid_request_error',
+  body_too_large: 'invalid_request_error',
+  upstream_rejected: 'invalid_request_error',
+  upstream_rate_limited: 'rate_limit_error',
+}
+
+const CODES: Partial<Record<ErrorCode, string | null>> = {
+  invalid_json: null,
+  invalid_request: null,
+  upstream_rejected: null,
+  not_found: 'unknown_url',
+  body_too_large: 'request_too_large',
+  upstream_rate_limited: 'rate_limit_exceeded',
+}
+
+/** The OpenAI error object: `{error:{message,type,param,code}}`, all four always present. */
+export function openAIErrorBody(error: GatewayError): string {
+  return JSON.stringify({
+    error: {
+      message: error.message,
+      type: TYPES[error.code] ?? 'api_error',
+      param: error.details.param ?? null,
+      code: error.code in CODES ? CODES[error.code] : error.code,
+    },
+  })
+}
+
+export function renderOpenAIError(error: GatewayError): Response {
+  const body = error.details.bodyProtocol === 'openai' && error.details.body ? error.details.body : openAIErrorBody(error)
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (error.details.retryAfterMs !== undefined) {
+    headers['retry-after'] = String(Math.ceil(error.details.retryAfterMs / 1000))
+    headers['retry-after-ms'] = String(Math.ceil(error.details.retryAfterMs))
+  }
+  return new Response(body, { status: error.status, headers })
+}
+
+/** A mid-stream failure as the OpenAI SDKs expect it: a data event whose object has `error`. */
+export function openAIStreamError(error: GatewayError): Uint8Array {
+  return encodeDataEvent(openAIErrorBody(error))
+}

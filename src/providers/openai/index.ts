@@ -1,0 +1,28 @@
+import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
+
+const PATHS: Record<Operation, string> = {
+  chat: '/chat/completions',
+  embeddings: '/embeddings',
+}
+
+function headersFor(target: UpstreamTarget): Record<string, string> {
+  return {
+    ...target.headers,
+    authorization: `Bearer ${target.key}`,
+    'content-type': 'application/json',
+  }
+}
+
+/** Any OpenAI-compatible API: OpenAI itself, DeepSeek, Groq, OpenRouter, vLLM, Ollama, ... */
+export const openaiAdapter: ProviderAdapter = {
+  type: 'openai',
+  protocol: 'openai',
+  defaultBaseUrl: 'https://api.openai.com/v1',
+  request: (operation, target) => ({ url: target.baseUrl + PATHS[operation], headers: headersFor(target) }),
+  modelsRequest: (target) => ({ url: target.baseUrl + '/models', headers: headersFor(target) }),
+  parseModels(body) {
+    const data = (body as { data?: unknown })?.data
+    if (!Array.isArray(data)) return []
+    return data.map((m) => (m as { id?: unknown })?.id).filter((id): id is string => typeof id === 'string')
+  },
+}

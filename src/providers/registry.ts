@@ -1,0 +1,13 @@
+import { openaiAdapter } from './openai/index.ts'
+import type { ProviderAdapter } from './types.ts'
+
+/** Every supported upstream API. Adding a provider is one folder and one line here. */
+export const adapters: readonly ProviderAdapter[] = [openaiAdapter]
+
+export const providerTypes = adapters.map((a) => a.type)
+
+export function adapterFor(type: string): ProviderAdapter {
+  const adapter = adapters.find((a) => a.type === type)
+  if (!adapter) throw new Error(`unknown provider type ${type}`)
+  return adapter
+}

@@ -1,0 +1,137 @@
+import type { DestinationStream } from 'pino'
+import { bootstrapSecrets, type BootstrapResult } from './bootstrap.ts'
+import type { Config } from './config/schema.ts'
+import { ModelCatalog } from './gateway/catalog.ts'
+import { KeyDirectory } from './gateway/client-keys.ts'
+import { createConnectWatch } from './gateway/connect-watch.ts'
+import { createGateway } from './gateway/gateway.ts'
+import type { RequestRecord } from './gateway/record.ts'
+import { createApp } from './http/app.ts'
+import type { Deps } from './http/deps.ts'
+import { createLogger, type Logger } from './observability/logger.ts'
+import { logRequest } from './observability/request-log.ts'
+import { createClientKeyStore } from './storage/client-key-store.ts'
+import { openDatabase } from './storage/database.ts'
+import { createSettingsStore } from './storage/settings-store.ts'
+import { VERSION } from './version.ts'
+
+export interface ServerOptions {
+  /** Log destination (tests capture lines here); stdout by default. */
+  logDestination?: DestinationStream
+  pretty?: boolean
+}
+
+export interface RunningServer {
+  url: string
+  port: number
+  logger: Logger
+  /** Secrets created on this start (first run), to be shown to the user once. */
+  created: BootstrapResult['created']
+  /** Stops accepting, lets requests and streams finish within the grace period, closes everything. */
+  stop(): Promise<void>
+}
+
+/** Builds every part from the config and starts listening. */
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  const secrets = new Set<string>(
+    [...config.providers.flatMap((p) => p.keys), ...config.auth.keys.map((k) => k.key), config.admin.token ?? '']
+      .filter((s) => s.length > 0),
+  )
+  const logger = createLogger({
+    level: config.log.level,
+    pretty: options.pretty,
+    destination: options.logDestination,
+    secrets: () => secrets,
+  })
+  const startedAt = Date.now()
+  const database = await openDatabase(config.database.url, config.database.auth_token)
+  const keyStore = createClientKeyStore(database.db)
+  const boot = await bootstrapSecrets(config, createSettingsStore(database.db), keyStore)
+
+  const directory = new KeyDirectory(config.auth.keys)
+  directory.replaceStored(await keyStore.list())
+
+  const catalog = new ModelCatalog(config.providers, logger)
+  catalog.start()
+  const gateway = createGateway({ catalog, connectWatch: createConnectWatch(), logger, now: Date.now })
+
+  let server: ReturnType<typeof Bun.serve> | null = null
+  let draining = false
+  const deps: Deps = {
+    config,
+    gateway,
+    keys: directory,
+    logger,
+    now: Date.now,
+    async health() {
+      const databaseOk = await database.ping()
+      const providers = gateway.providers()
+      const ok = databaseOk && !draining
+      return {
+        ok,
+        body: {
+          status: draining ? 'shutting_down' : !databaseOk ? 'degraded' : 'ok',
+          version: VERSION,
+          uptime_s: Math.round((Date.now() - startedAt) / 1000),
+          database: { reachable: databaseOk },
+          providers,
+        },
+      }
+    },
+    onRequestDone: (record: RequestRecord, latencyMs: number) => logRequest(logger, record, latencyMs),
+    keepOpen(request) {
+      server?.timeout(request, 0)
+    },
+  }
+  const app = createApp(deps)
+  server = Bun.serve({
+    hostname: config.server.host,
+    port: config.server.port,
+    // Above our own limit, so the 413 comes from the gateway in the API's error shape.
+    maxRequestBodySize: config.server.max_body_bytes * 4 + 1024 * 1024,
+    fetch: (request) => app.fetch(request),
+  })
+  const url = `http://${formatHost(config.server.host)}:${server.port}`
+  logger.info(
+    { url, version: VERSION, providers: config.providers.map((p) => p.name), database: redactDbUrl(config.database.url) },
+    'sluice listening',
+  )
+
+  let stopping: Promise<void> | null = null
+  return {
+    url,
+    port: server.port!,
+    logger,
+    created: boot.created,
+    stop() {
+      stopping ??= (async () => {
+        draining = true
+        const grace = config.server.shutdown_grace_ms
+        logger.info({ grace_ms: grace, in_flight: server!.pendingRequests }, 'shutting down: draining requests')
+        const drained = await Promise.race([
+          server!.stop(false).then(() => true),
+          Bun.sleep(grace).then(() => false),
+        ])
+        if (!drained) {
+          logger.warn({ in_flight: server!.pendingRequests }, 'grace period over: closing remaining connections')
+          await server!.stop(true)
+        }
+        catalog.stop()
+        database.close()
+        logger.info('stopped')
+        logger.flush()
+      })()
+      return stopping
+    },
+  }
+}
+
+function formatHost(host: string): string {
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+  return shown.includes(':') ? `[${shown}]` : shown
+}
+
+/** A libSQL server URL may carry credentials in its query; a file path is safe to show. */
+function redactDbUrl(url: string): string {
+  return url.replace(/\?.*$/, '')
+}

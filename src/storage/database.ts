@@ -1,0 +1,38 @@
+import { createClient, type Client } from '@libsql/client'
+import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
+import { migrate } from './migrate.ts'
+import * as schema from './schema.ts'
+
+export type Db = LibSQLDatabase<typeof schema>
+
+export interface Database {
+  db: Db
+  client: Client
+  /** Cheap liveness check for /health. */
+  ping(): Promise<boolean>
+  close(): void
+}
+
+/** Opens (and creates) the libSQL database and brings its schema up to date. */
+export async function openDatabase(url: string, authToken?: string | null): Promise<Database> {
+  const client = createClient({ url, authToken: authToken ?? undefined })
+  if (url.startsWith('file:')) {
+    // WAL lets the CLI and dashboard read while the server writes; busy_timeout waits out a writer.
+    await client.execute('PRAGMA journal_mode = WAL')
+    await client.execute('PRAGMA busy_timeout = 5000')
+  }
+  await migrate(client)
+  return {
+    db: drizzle(client, { schema }),
+    client,
+    async ping() {
+      try {
+        await client.execute('SELECT 1')
+        return true
+      } catch {
+        return false
+      }
+    },
+    close: () => client.close(),
+  }
+}
