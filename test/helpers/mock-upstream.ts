@@ -1,0 +1,152 @@
+/**
+ * A programmable OpenAI-compatible upstream on 127.0.0.1, port 0. By default it answers like
+ * OpenAI; a test replaces `handler` to make it fail, stall or stream whatever it needs.
+ */
+export interface SeenRequest {
+  method: string
+  path: string
+  headers: Record<string, string>
+  body: any
+}
+
+export type Handler = (req: Request, body: any, seen: SeenRequest) => Response | Promise<Response>
+
+export interface MockUpstream {
+  url: string
+  baseUrl: string
+  requests: SeenRequest[]
+  handler: Handler | null
+  /** Streams whose client went away before the end. */
+  cancelledStreams: number
+  models: string[]
+  stop(): void
+}
+
+const enc = new TextEncoder()
+
+export function sse(events: Array<object | string>, delayMs = 0): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    async start(controller) {
+      for (const e of events) {
+        controller.enqueue(enc.encode(`data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`))
+        if (delayMs) await Bun.sleep(delayMs)
+      }
+      controller.close()
+    },
+  })
+}
+
+export function chunk(delta: object, finish: string | null = null, extra: object = {}) {
+  return {
+    id: 'chatcmpl-mock',
+    object: 'chat.completion.chunk',
+    created: 1700000000,
+    model: 'mock-model',
+    choices: [{ index: 0, delta, finish_reason: finish }],
+    ...extra,
+  }
+}
+
+export const MOCK_USAGE = {
+  prompt_tokens: 11,
+  completion_tokens: 7,
+  total_tokens: 18,
+  prompt_tokens_details: { cached_tokens: 3 },
+  completion_tokens_details: { reasoning_tokens: 0 },
+}
+
+export function defaultChat(body: any): Response {
+  if (body.stream) {
+    const events: Array<object | string> = [
+      chunk({ role: 'assistant', content: '' }, null, { usage: null }),
+      chunk({ content: 'Hello' }, null, { usage: null }),
+      chunk({ content: ' world' }, null, { usage: null }),
+      chunk({}, 'stop', { usage: null }),
+    ]
+    if (body.stream_options?.include_usage) {
+      events.push({ id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1700000000, model: 'mock-model', choices: [], usage: MOCK_USAGE })
+    }
+    events.push('[DONE]')
+    return new Response(sse(events), { headers: { 'content-type': 'text/event-stream' } })
+  }
+  return Response.json({
+    id: 'chatcmpl-mock',
+    object: 'chat.completion',
+    created: 1700000000,
+    model: body.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello world', refusal: null }, finish_reason: 'stop', logprobs: null }],
+    usage: MOCK_USAGE,
+  })
+}
+
+export function startMockUpstream(models: string[] = ['mock-model', 'text-embedding-3-small']): MockUpstream {
+  const mock: MockUpstream = {
+    url: '',
+    baseUrl: '',
+    requests: [],
+    handler: null,
+    cancelledStreams: 0,
+    models,
+    stop: () => server.stop(true),
+  }
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    idleTimeout: 0,
+    async fetch(req) {
+      const url = new URL(req.url)
+      const text = req.method === 'GET' ? '' : await req.text()
+      let body: any = text
+      try {
+        body = text ? JSON.parse(text) : undefined
+      } catch {}
+      const seen: SeenRequest = { method: req.method, path: url.pathname, headers: Object.fromEntries(req.headers), body }
+      mock.requests.push(seen)
+      if (mock.handler) return mock.handler(req, body, seen)
+      if (url.pathname === '/v1/models') {
+        return Response.json({ object: 'list', data: mock.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'mock' })) })
+      }
+      if (url.pathname === '/v1/chat/completions') return defaultChat(body)
+      if (url.pathname === '/v1/embeddings') {
+        const inputs = Array.isArray(body.input) ? body.input : [body.input]
+        const vector = [0.25, -0.5, 1]
+        return Response.json({
+          object: 'list',
+          model: body.model,
+          data: inputs.map((_: unknown, index: number) => ({
+            object: 'embedding',
+            index,
+            embedding: body.encoding_format === 'base64' && body.honour !== false
+              ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+              : vector,
+          })),
+          usage: { prompt_tokens: 4, total_tokens: 4 },
+        })
+      }
+      return Response.json({ error: { message: 'not found', type: 'invalid_request_error' } }, { status: 404 })
+    },
+  })
+  mock.url = `http://127.0.0.1:${server.port}`
+  mock.baseUrl = `${mock.url}/v1`
+  return mock
+}
+
+/** A stream that reports its own cancellation to the mock (to prove the gateway aborted it). */
+export function endlessStream(mock: MockUpstream, everyMs = 20): ReadableStream<Uint8Array> {
+  let timer: ReturnType<typeof setInterval>
+  return new ReadableStream({
+    start(controller) {
+      timer = setInterval(() => {
+        try {
+          controller.enqueue(enc.encode(`data: ${JSON.stringify(chunk({ content: 'x' }))}\n\n`))
+        } catch {
+          clearInterval(timer)
+        }
+      }, everyMs)
+    },
+    cancel() {
+      clearInterval(timer)
+      mock.cancelledStreams++
+    },
+  })
+}
