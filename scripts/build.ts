@@ -26,7 +26,8 @@ function isMusl(): boolean {
 const result = await Bun.build({
   entrypoints: ['src/main.ts'],
   compile: { outfile: 'dist/sluice' },
-  minify: true,
+  // Elysia reads handler parameter names to decide what to parse: keep identifiers intact.
+  minify: { whitespace: true, syntax: true, identifiers: false },
   plugins: [embedLibsqlAddon],
 })
 if (!result.success) {

@@ -108,14 +108,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         draining = true
         const grace = config.server.shutdown_grace_ms
         logger.info({ grace_ms: grace, in_flight: server!.pendingRequests }, 'shutting down: draining requests')
-        const drained = await Promise.race([
-          server!.stop(false).then(() => true),
-          Bun.sleep(grace).then(() => false),
-        ])
-        if (!drained) {
+        // stop(false) stops accepting but would also wait for idle keep-alive connections, so
+        // watch the requests themselves and close the rest once they are done.
+        void server!.stop(false)
+        const deadline = Date.now() + grace
+        while (server!.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20)
+        if (server!.pendingRequests > 0) {
           logger.warn({ in_flight: server!.pendingRequests }, 'grace period over: closing remaining connections')
-          await server!.stop(true)
         }
+        await server!.stop(true)
         catalog.stop()
         database.close()
         logger.info('stopped')

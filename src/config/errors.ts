@@ -25,7 +25,9 @@ function describe(type: ValueErrorType, schema: TSchema, message: string): strin
     return 'unknown field (check the spelling; see `sluice init` for every field)'
   }
   if (type === ValueErrorType.ObjectRequiredProperty) return 'required field is missing'
-  const literals = (schema.anyOf as TSchema[] | undefined)?.map((s) => s.const).filter((c) => c !== undefined)
+  const literals = schema.const !== undefined
+    ? [schema.const]
+    : (schema.anyOf as TSchema[] | undefined)?.map((s) => s.const).filter((c) => c !== undefined)
   if (literals && literals.length > 0) return `expected one of: ${literals.join(', ')}`
   if (schema.pattern && type === ValueErrorType.StringPattern) {
     return `expected ${schema.description ?? `a value matching ${schema.pattern}`}`

@@ -6,21 +6,23 @@ import type { Deps } from './deps.ts'
 const ANONYMOUS: ClientKey = { id: 'anonymous', name: 'anonymous' }
 
 /** The key a client presented: `Authorization: Bearer`, `x-api-key` or `api-key`. */
-export function readPresentedKey(headers: Record<string, string | undefined>): string | null {
-  const authorization = headers.authorization
+export function readPresentedKey(headers: Headers): string | null {
+  const authorization = headers.get('authorization')
   if (authorization) {
     const match = /^Bearer\s+(.+)$/i.exec(authorization)
     if (match) return match[1]!.trim()
   }
-  return headers['x-api-key'] ?? headers['api-key'] ?? null
+  return headers.get('x-api-key') ?? headers.get('api-key')
 }
 
 /** `clientKey: true` on a route requires a valid client key and puts it in the context. */
 export const clientAuth = (deps: Deps) =>
   new Elysia({ name: 'client-auth' }).macro('clientKey', {
-    resolve({ headers }) {
+    // Reads request.headers directly: Elysia's lazy `headers` object depends on static analysis of
+    // parameter names, which minification in the compiled binary defeats.
+    resolve({ request }) {
       if (!deps.config.auth.required) return { clientKey: ANONYMOUS }
-      const key = deps.keys.find(readPresentedKey(headers))
+      const key = deps.keys.find(readPresentedKey(request.headers))
       if (!key) {
         throw new GatewayError(
           'invalid_api_key',

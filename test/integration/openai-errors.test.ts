@@ -95,7 +95,7 @@ describe('the client gets every error in OpenAI shape with the right status', ()
   })
 
   test('each way of presenting the key works', async () => {
-    for (const headers of [{ authorization: `Bearer ${CLIENT_KEY}` }, { 'x-api-key': CLIENT_KEY }, { 'api-key': CLIENT_KEY }]) {
+    for (const headers of [{ authorization: `Bearer ${CLIENT_KEY}` }, { 'x-api-key': CLIENT_KEY }, { 'api-key': CLIENT_KEY }] as Record<string, string>[]) {
       const res = await fetch(`${gw.url}/v1/models`, { headers })
       expect(res.status).toBe(200)
     }

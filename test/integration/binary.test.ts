@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import OpenAI from 'openai'
+import { chunk, sse, startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts'
+
+const BINARY = resolve('dist/sluice')
+let mock: MockUpstream
+let dir: string
+
+beforeAll(() => {
+  const build = Bun.spawnSync([process.execPath, 'scripts/build.ts'], { stdout: 'pipe', stderr: 'pipe' })
+  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
+  mock = startMockUpstream()
+  dir = mkdtempSync(join(tmpdir(), 'sluice-binary-'))
+}, 120_000)
+afterAll(() => {
+  mock?.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Reads stderr until the ready banner has been printed in full. */
+async function readBanner(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader()
+  let text = ''
+  const deadline = Date.now() + 15_000
+  while (!/client key:.*\n[\s\S]*\n\n$/.test(text) && Date.now() < deadline) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += new TextDecoder().decode(value)
+  }
+  reader.releaseLock()
+  return text
+}
+
+describe('the compiled binary', () => {
+  test('runs from an empty directory with no node_modules, proxies, and drains a stream on SIGTERM', async () => {
+    const env = { PATH: process.env.PATH ?? '', HOME: dir, OPENAI_API_KEY: 'sk-upstream-binary-1', OPENAI_BASE_URL: mock.baseUrl, SLUICE_PORT: '0' }
+    const proc = Bun.spawn([BINARY], { cwd: dir, env, stdout: 'pipe', stderr: 'pipe' })
+    try {
+      const banner = await readBanner(proc.stderr)
+      const url = /ready: (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1]
+      const key = /client key:\s+(\S+)/.exec(banner)?.[1]
+      expect(url).toBeDefined()
+      expect(key).toMatch(/^sk-sluice-/)
+      expect(existsSync(join(dir, 'sluice.db'))).toBe(true)
+
+      const client = new OpenAI({ apiKey: key!, baseURL: `${url}/v1`, maxRetries: 0 })
+      const res = await client.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] })
+      expect(res.choices[0]!.message.content).toBe('Hello world')
+
+      // A slow stream is in flight when SIGTERM arrives: it must finish, then the process exits 0.
+      const words = Array.from({ length: 8 }, (_, i) => `w${i} `)
+      mock.handler = () =>
+        new Response(sse([...words.map((w) => chunk({ content: w })), chunk({}, 'stop'), '[DONE]'], 60), {
+          headers: { 'content-type': 'text/event-stream' },
+        })
+      const stream = await client.chat.completions.create({ model: 'mock-model', messages: [], stream: true })
+      let text = ''
+      let signalled = false
+      for await (const c of stream) {
+        text += c.choices[0]?.delta?.content ?? ''
+        if (!signalled) {
+          signalled = true
+          proc.kill('SIGTERM')
+          await Bun.sleep(50)
+          // Draining: no new connections are accepted.
+          expect(fetch(`${url}/health`)).rejects.toThrow()
+        }
+      }
+      expect(text).toBe(words.join(''))
+      expect(await proc.exited).toBe(0)
+    } finally {
+      proc.kill('SIGKILL')
+    }
+  }, 60_000)
+
+  test('check exits 1 and names the field for a bad config file', () => {
+    const path = join(dir, 'bad.yaml')
+    Bun.write(path, 'server: { prot: 1 }\n')
+    const out = Bun.spawnSync([BINARY, 'check', '--config', path], { cwd: dir, stderr: 'pipe' })
+    expect(out.exitCode).toBe(1)
+    expect(out.stderr.toString()).toContain('server.prot: unknown field')
+  })
+})
