@@ -1,24 +1,29 @@
 import type { DestinationStream } from 'pino'
 import { bootstrapSecrets, type BootstrapResult } from './bootstrap.ts'
+import { diffConfigs } from './config/diff.ts'
+import { ConfigError } from './config/load.ts'
 import type { Config } from './config/schema.ts'
-import { ModelCatalog } from './gateway/catalog.ts'
 import { KeyDirectory } from './gateway/client-keys.ts'
 import { createConnectWatch } from './gateway/connect-watch.ts'
 import { createGateway } from './gateway/gateway.ts'
 import type { RequestRecord } from './gateway/record.ts'
+import { buildRuntime } from './gateway/runtime.ts'
 import { createApp } from './http/app.ts'
-import type { Deps } from './http/deps.ts'
+import type { Deps, ReloadResult } from './http/deps.ts'
 import { createLogger, type Logger } from './observability/logger.ts'
 import { logRequest } from './observability/request-log.ts'
 import { createClientKeyStore } from './storage/client-key-store.ts'
 import { openDatabase } from './storage/database.ts'
 import { createSettingsStore } from './storage/settings-store.ts'
+import { createUpstreamKeyStore } from './storage/upstream-key-store.ts'
 import { VERSION } from './version.ts'
 
 export interface ServerOptions {
   /** Log destination (tests capture lines here); stdout by default. */
   logDestination?: DestinationStream
   pretty?: boolean
+  /** Reads the config again for a reload (SIGHUP, admin API); without it reload is refused. */
+  reloadConfig?: () => Config
 }
 
 export interface RunningServer {
@@ -27,16 +32,21 @@ export interface RunningServer {
   logger: Logger
   /** Secrets created on this start (first run), to be shown to the user once. */
   created: BootstrapResult['created']
+  reload(): Promise<ReloadResult>
   /** Stops accepting, lets requests and streams finish within the grace period, closes everything. */
   stop(): Promise<void>
 }
 
-/** Builds every part from the config and starts listening. */
-export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
-  const secrets = new Set<string>(
-    [...config.providers.flatMap((p) => p.keys), ...config.auth.keys.map((k) => k.key), config.admin.token ?? '']
-      .filter((s) => s.length > 0),
+function secretsOf(config: Config): string[] {
+  return [...config.providers.flatMap((p) => p.keys), ...config.auth.keys.map((k) => k.key), config.admin.token ?? ''].filter(
+    (s) => s.length > 0,
   )
+}
+
+/** Builds every part from the config and starts listening. */
+export async function startServer(initialConfig: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  let config = initialConfig
+  const secrets = new Set<string>(secretsOf(config))
   const logger = createLogger({
     level: config.log.level,
     pretty: options.pretty,
@@ -46,26 +56,49 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const startedAt = Date.now()
   const database = await openDatabase(config.database.url, config.database.auth_token)
   const keyStore = createClientKeyStore(database.db)
+  const upstreamKeys = createUpstreamKeyStore(database.db)
   const boot = await bootstrapSecrets(config, createSettingsStore(database.db), keyStore)
 
   const directory = new KeyDirectory(config.auth.keys)
   directory.replaceStored(await keyStore.list())
 
-  const catalog = new ModelCatalog(config.providers, logger)
-  catalog.start()
-  const gateway = createGateway({ catalog, connectWatch: createConnectWatch(), logger, now: Date.now })
+  const runtimeOptions = { now: Date.now }
+  const runtime = buildRuntime(config, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() })
+  runtime.catalog.start()
+  const gateway = createGateway(runtime, { connectWatch: createConnectWatch(), keyStates: upstreamKeys, logger, now: Date.now })
+
+  let reloading: Promise<ReloadResult> | null = null
+  async function reload(): Promise<ReloadResult> {
+    if (!options.reloadConfig) return { ok: false, problems: ['this server was started without a config source to reload'] }
+    let next: Config
+    try {
+      next = options.reloadConfig()
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      logger.error({ problems: err.problems }, 'config reload refused; the last good config stays in force')
+      return { ok: false, problems: err.problems }
+    }
+    const changes = diffConfigs(config, next)
+    // Keys that changed may have been disabled: what was persisted about old ones stays harmless.
+    gateway.swap(buildRuntime(next, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() }, gateway.runtime()))
+    directory.replaceStatic(next.auth.keys)
+    logger.level = next.log.level
+    for (const s of secretsOf(next)) secrets.add(s)
+    config = next
+    logger.info({ changes }, 'config reloaded')
+    return { ok: true, changes }
+  }
 
   let server: ReturnType<typeof Bun.serve> | null = null
   let draining = false
   const deps: Deps = {
-    config,
+    config: () => config,
     gateway,
     keys: directory,
     logger,
     now: Date.now,
     async health() {
       const databaseOk = await database.ping()
-      const providers = gateway.providers()
       const ok = databaseOk && !draining
       return {
         ok,
@@ -74,7 +107,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
           version: VERSION,
           uptime_s: Math.round((Date.now() - startedAt) / 1000),
           database: { reachable: databaseOk },
-          providers,
+          providers: gateway.providers(),
         },
       }
     },
@@ -82,6 +115,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     keepOpen(request) {
       server?.timeout(request, 0)
     },
+    adminTokenHash: () => boot.adminTokenHash,
+    reload: () => (reloading ??= reload().finally(() => (reloading = null))),
   }
   const app = createApp(deps)
   server = Bun.serve({
@@ -103,6 +138,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     port: server.port!,
     logger,
     created: boot.created,
+    reload: deps.reload,
     stop() {
       stopping ??= (async () => {
         draining = true
@@ -117,7 +153,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
           logger.warn({ in_flight: server!.pendingRequests }, 'grace period over: closing remaining connections')
         }
         await server!.stop(true)
-        catalog.stop()
+        gateway.runtime().catalog.stop()
         database.close()
         logger.info('stopped')
         logger.flush()

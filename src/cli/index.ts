@@ -64,7 +64,7 @@ async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out): Pro
   const config = loadConfig(overrides)
   let running
   try {
-    running = await startServer(config)
+    running = await startServer(config, { reloadConfig: () => loadConfig(overrides) })
   } catch (e) {
     const code = (e as { code?: string }).code
     if (code === 'EADDRINUSE') {
@@ -81,6 +81,10 @@ async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out): Pro
     }
     process.once('SIGTERM', () => onSignal('SIGTERM'))
     process.once('SIGINT', () => onSignal('SIGINT'))
+    process.on('SIGHUP', () => {
+      running.logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the config')
+      void running.reload()
+    })
   })
   return 0
 }

@@ -8,6 +8,7 @@ import {
   ConfigFile,
   DEFAULT_TIMEOUTS,
   LOG_LEVELS,
+  type AliasConfig,
   type Config,
   type LogLevel,
   type ProviderConfig,
@@ -102,6 +103,13 @@ function resolveConfig(
     seen.add(p.name)
   })
 
+  const aliases = (file.aliases ?? []).map((a, i) => resolveAlias(a, `aliases[${i}]`, providers, problems))
+  const aliasNames = new Set<string>()
+  aliases.forEach((a, i) => {
+    if (aliasNames.has(a.name)) problems.push(`aliases[${i}].name: "${a.name}" is used by another alias`)
+    aliasNames.add(a.name)
+  })
+
   const keys = (file.auth?.keys ?? []).map(
     (k, i): StaticKeyConfig => (typeof k === 'string' ? { name: `config-key-${i + 1}`, key: k } : k),
   )
@@ -129,7 +137,21 @@ function resolveConfig(
     log: { level },
     auth: { required: file.auth?.required ?? true, keys },
     timeouts,
+    retry: {
+      max_attempts: file.retry?.max_attempts ?? 3,
+      initial_delay_ms: file.retry?.initial_delay_ms ?? 200,
+      max_delay_ms: file.retry?.max_delay_ms ?? 5000,
+    },
+    routing: {
+      heartbeat_ms: file.routing?.heartbeat_ms ?? 15_000,
+      sticky_ttl_ms: file.routing?.sticky_ttl_ms ?? 3_600_000,
+    },
+    circuit_breaker: {
+      failure_threshold: file.circuit_breaker?.failure_threshold ?? 5,
+      open_ms: file.circuit_breaker?.open_ms ?? 30_000,
+    },
     providers,
+    aliases,
   }
 
   function pickPort(value: string | undefined, from: string): number | undefined {
@@ -162,14 +184,67 @@ function resolveProvider(
   // `${KEY:-}` placeholders for keys that are not set leave empty strings: drop them.
   const keys = p.keys.filter((k) => k.trim() !== '')
   if (keys.length === 0) problems.push(`${at}.keys: expected at least one non-empty key`)
+  if (p.proxy !== undefined && !isHttpUrl(p.proxy)) problems.push(`${at}.proxy: expected an http(s) URL, got "${p.proxy}"`)
+  const filters: string[] = []
+  const exact: string[] = []
+  p.models?.forEach((m, j) => {
+    const regex = /^\/(.+)\/$/.exec(m)
+    if (!regex) return void exact.push(m)
+    try {
+      new RegExp(regex[1]!)
+      filters.push(regex[1]!)
+    } catch (err) {
+      problems.push(`${at}.models[${j}]: not a valid regular expression: ${(err as Error).message}`)
+    }
+  })
   return {
     name: p.name,
     type: p.type,
     base_url: baseUrl,
     keys,
-    models: p.models,
+    // Any pattern means "discover, then filter"; only exact ids make an explicit list.
+    models: p.models && filters.length === 0 ? exact : undefined,
+    model_filters: filters.length > 0 ? [...filters, ...exact.map(escapeRegex)] : null,
     headers: p.headers ?? {},
     timeouts: { ...timeouts, ...p.timeouts },
+    proxy: p.proxy ?? null,
+    sticky: p.sticky ?? false,
+    fake_stream: p.fake_stream ?? false,
+    stream_only: p.stream_only ?? false,
+  }
+}
+
+function escapeRegex(value: string): string {
+  return '^' + value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$'
+}
+
+function resolveAlias(
+  a: NonNullable<ConfigFile['aliases']>[number],
+  at: string,
+  providers: readonly ProviderConfig[],
+  problems: string[],
+): AliasConfig {
+  const strategy = a.strategy ?? 'fallback'
+  a.targets.forEach((target, j) => {
+    const provider = target.slice(0, target.indexOf('/'))
+    if (!target.includes('/') || !providers.some((p) => p.name === provider)) {
+      problems.push(`${at}.targets[${j}]: expected provider/model with a configured provider, got "${target}"`)
+    }
+  })
+  if (a.weights && a.weights.length !== a.targets.length) {
+    problems.push(`${at}.weights: expected one weight per target (${a.targets.length}), got ${a.weights.length}`)
+  }
+  if (strategy === 'weighted' && !a.weights) problems.push(`${at}.weights: required by strategy "weighted"`)
+  if (providers.some((p) => a.name.startsWith(p.name + '/'))) {
+    problems.push(`${at}.name: "${a.name}" would shadow a provider's models`)
+  }
+  return {
+    name: a.name,
+    targets: a.targets,
+    strategy,
+    weights: a.weights ?? null,
+    sticky: a.sticky ?? false,
+    fake_stream: a.fake_stream ?? false,
   }
 }
 
@@ -184,8 +259,13 @@ function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] 
       type: 'openai',
       base_url: (nonEmpty(env.OPENAI_BASE_URL) ?? adapter.defaultBaseUrl).replace(/\/+$/, ''),
       keys: key.split(',').map((k) => k.trim()).filter(Boolean),
+      model_filters: null,
       headers: {},
       timeouts,
+      proxy: null,
+      sticky: false,
+      fake_stream: false,
+      stream_only: false,
     },
   ]
 }

@@ -24,9 +24,30 @@ const Provider = T.Object(
     type: T.Union(providerTypes.map((type) => T.Literal(type))),
     base_url: T.Optional(T.String({ minLength: 1 })),
     keys: T.Array(T.String()),
+    /** Exact ids, or /regular expressions/ that filter the discovered list. */
     models: T.Optional(T.Array(T.String({ minLength: 1 }))),
     headers: T.Optional(T.Record(T.String(), T.String())),
     timeouts: T.Optional(Timeouts),
+    /** Outbound HTTP proxy for this provider's requests. */
+    proxy: T.Optional(T.String({ minLength: 1 })),
+    sticky: T.Optional(T.Boolean()),
+    fake_stream: T.Optional(T.Boolean()),
+    stream_only: T.Optional(T.Boolean()),
+  },
+  strict,
+)
+
+export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency'] as const
+export type Strategy = (typeof STRATEGIES)[number]
+
+const Alias = T.Object(
+  {
+    name: T.String({ minLength: 1 }),
+    targets: T.Array(T.String({ minLength: 1 }), { minItems: 1 }),
+    strategy: T.Optional(T.Union(STRATEGIES.map((s) => T.Literal(s)))),
+    weights: T.Optional(T.Array(T.Number({ exclusiveMinimum: 0 }))),
+    sticky: T.Optional(T.Boolean()),
+    fake_stream: T.Optional(T.Boolean()),
   },
   strict,
 )
@@ -59,7 +80,36 @@ export const ConfigFile = T.Object(
       T.Object({ required: T.Optional(T.Boolean()), keys: T.Optional(T.Array(StaticClientKey)) }, strict),
     ),
     timeouts: T.Optional(Timeouts),
+    retry: T.Optional(
+      T.Object(
+        {
+          max_attempts: T.Optional(T.Integer({ minimum: 1, maximum: 20 })),
+          initial_delay_ms: T.Optional(T.Integer({ minimum: 0 })),
+          max_delay_ms: T.Optional(T.Integer({ minimum: 0 })),
+        },
+        strict,
+      ),
+    ),
+    routing: T.Optional(
+      T.Object(
+        {
+          heartbeat_ms: T.Optional(T.Integer({ minimum: 100 })),
+          sticky_ttl_ms: T.Optional(T.Integer({ minimum: 1000 })),
+        },
+        strict,
+      ),
+    ),
+    circuit_breaker: T.Optional(
+      T.Object(
+        {
+          failure_threshold: T.Optional(T.Integer({ minimum: 1 })),
+          open_ms: T.Optional(T.Integer({ minimum: 100 })),
+        },
+        strict,
+      ),
+    ),
     providers: T.Optional(T.Array(Provider)),
+    aliases: T.Optional(T.Array(Alias)),
   },
   strict,
 )
@@ -79,8 +129,29 @@ export interface ProviderConfig {
   keys: readonly string[]
   /** Explicit model list; undefined means discovered from the upstream. */
   models?: readonly string[]
+  /** Regular expressions (sources) that filter the discovered list, with `models` added. */
+  model_filters: readonly string[] | null
   headers: Readonly<Record<string, string>>
   timeouts: TimeoutsConfig
+  proxy: string | null
+  sticky: boolean
+  fake_stream: boolean
+  stream_only: boolean
+}
+
+export interface AliasConfig {
+  name: string
+  targets: readonly string[]
+  strategy: Strategy
+  weights: readonly number[] | null
+  sticky: boolean
+  fake_stream: boolean
+}
+
+export interface RetryConfig {
+  max_attempts: number
+  initial_delay_ms: number
+  max_delay_ms: number
 }
 
 export interface StaticKeyConfig {
@@ -98,7 +169,11 @@ export interface Config {
   log: { level: LogLevel }
   auth: { required: boolean; keys: readonly StaticKeyConfig[] }
   timeouts: TimeoutsConfig
+  retry: RetryConfig
+  routing: { heartbeat_ms: number; sticky_ttl_ms: number }
+  circuit_breaker: { failure_threshold: number; open_ms: number }
   providers: readonly ProviderConfig[]
+  aliases: readonly AliasConfig[]
 }
 
 export const DEFAULT_TIMEOUTS: TimeoutsConfig = {

@@ -2,6 +2,7 @@ import type { ProviderConfig } from '../config/schema.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ProviderAdapter } from '../providers/types.ts'
 import { adapterFor } from '../providers/registry.ts'
+import { CircuitBreaker } from './circuit-breaker.ts'
 import { KeyPool } from './key-pool.ts'
 
 /** A configured provider with its live state. */
@@ -10,15 +11,26 @@ export interface ProviderRuntime {
   readonly config: ProviderConfig
   readonly adapter: ProviderAdapter
   readonly pool: KeyPool
+  readonly breaker: CircuitBreaker
   /** Model ids it serves; null while unknown (discovery pending or failed). */
   models: readonly string[] | null
   readonly explicitModels: boolean
+  readonly filters: readonly RegExp[] | null
 }
 
-export interface ResolvedModel {
+/** One place a request can go: a provider and the model name it expects. */
+export interface Target {
   provider: ProviderRuntime
-  /** The model name the upstream expects. */
   upstreamModel: string
+  /** `provider/model`, as clients and logs name it. */
+  label: string
+}
+
+export interface CatalogOptions {
+  breaker: { failure_threshold: number; open_ms: number }
+  fetchFn?: typeof fetch
+  /** The catalog being replaced (config reload): unchanged providers keep their state. */
+  previous?: ModelCatalog
 }
 
 export interface ModelEntry {
@@ -39,19 +51,30 @@ export class ModelCatalog {
   private initial: Promise<void> = Promise.resolve()
   private timer: ReturnType<typeof setInterval> | null = null
 
+  private readonly fetchFn: typeof fetch
+
   constructor(
     configs: readonly ProviderConfig[],
     private readonly logger: Logger,
-    private readonly fetchFn: typeof fetch = fetch,
+    options: CatalogOptions,
   ) {
-    this.providers = configs.map((config) => ({
-      name: config.name,
-      config,
-      adapter: adapterFor(config.type),
-      pool: new KeyPool(config.keys),
-      models: config.models ? [...config.models] : null,
-      explicitModels: config.models !== undefined,
-    }))
+    this.fetchFn = options.fetchFn ?? fetch
+    this.providers = configs.map((config) => {
+      const before = options.previous?.providers.find((p) => p.name === config.name)
+      const sameSource = before && before.config.base_url === config.base_url &&
+        JSON.stringify(before.config.models) === JSON.stringify(config.models) &&
+        JSON.stringify(before.config.model_filters) === JSON.stringify(config.model_filters)
+      return {
+        name: config.name,
+        config,
+        adapter: adapterFor(config.type),
+        pool: new KeyPool(config.keys, before?.pool),
+        breaker: before?.breaker ?? new CircuitBreaker(options.breaker.failure_threshold, options.breaker.open_ms),
+        models: config.models ? [...config.models] : sameSource ? before.models : null,
+        explicitModels: config.models !== undefined,
+        filters: config.model_filters ? config.model_filters.map((f) => new RegExp(f)) : null,
+      }
+    })
     this.reindex()
   }
 
@@ -66,8 +89,23 @@ export class ModelCatalog {
     if (this.timer) clearInterval(this.timer)
   }
 
-  async resolve(model: string): Promise<ResolvedModel | null> {
-    return this.lookup(model) ?? (await this.initial.then(() => this.lookup(model) ?? this.fallback(model)))
+  /**
+   * Where a model can be served, best first: `provider/model` names one place; a bare id may be
+   * served by several providers (config order), which are then each other's failover.
+   */
+  async resolve(model: string): Promise<Target[]> {
+    const found = this.lookup(model)
+    if (found.length > 0) return found
+    await this.initial
+    const again = this.lookup(model)
+    return again.length > 0 ? again : this.fallback(model)
+  }
+
+  /** A `provider/model` target without checking the provider's list (alias targets). */
+  target(label: string): Target | null {
+    const slash = label.indexOf('/')
+    const provider = this.providers.find((p) => p.name === label.slice(0, slash))
+    return provider ? { provider, upstreamModel: label.slice(slash + 1), label } : null
   }
 
   /** Every model id clients may use: `provider/model` always, the bare id where only one provider has it. */
@@ -78,25 +116,25 @@ export class ModelCatalog {
     return entries
   }
 
-  private lookup(model: string): ResolvedModel | null {
+  private lookup(model: string): Target[] {
     const slash = model.indexOf('/')
     if (slash > 0) {
       const provider = this.providers.find((p) => p.name === model.slice(0, slash))
       const rest = model.slice(slash + 1)
-      // An explicit list is a promise about what may be used; a discovered one may lag the upstream.
-      if (provider && rest && (!provider.explicitModels || provider.models!.includes(rest))) {
-        return { provider, upstreamModel: rest }
-      }
+      // An explicit or filtered list is a promise about what may be used; a discovered one may
+      // lag the upstream, which then judges the model itself.
+      const listed = provider?.models?.includes(rest) ?? false
+      const restricted = provider && (provider.explicitModels || (provider.filters !== null && provider.models !== null))
+      if (provider && rest && (listed || !restricted)) return [{ provider, upstreamModel: rest, label: model }]
     }
-    // Bare ids may contain slashes too (`meta-llama/Llama-3-8B` on vLLM). Several owners: config order.
-    const owner = this.bare.get(model)?.[0]
-    return owner ? { provider: owner, upstreamModel: model } : null
+    // Bare ids may contain slashes too (`meta-llama/Llama-3-8B` on vLLM).
+    return (this.bare.get(model) ?? []).map((p) => ({ provider: p, upstreamModel: model, label: `${p.name}/${model}` }))
   }
 
   /** An unknown model goes to a provider whose list could not be discovered, which will judge it. */
-  private fallback(model: string): ResolvedModel | null {
+  private fallback(model: string): Target[] {
     const unknown = this.providers.find((p) => p.models === null)
-    return unknown ? { provider: unknown, upstreamModel: model } : null
+    return unknown ? [{ provider: unknown, upstreamModel: model, label: `${unknown.name}/${model}` }] : []
   }
 
   private async discoverAll(): Promise<void> {
@@ -105,7 +143,7 @@ export class ModelCatalog {
   }
 
   private async discover(provider: ProviderRuntime): Promise<void> {
-    const key = provider.pool.keys[0]
+    const key = provider.pool.states.find((s) => !s.disabled)?.key
     if (!key) return
     const { url, headers } = provider.adapter.modelsRequest({
       baseUrl: provider.config.base_url,
@@ -113,10 +151,15 @@ export class ModelCatalog {
       headers: provider.config.headers,
     })
     try {
-      const res = await this.fetchFn(url, { headers, signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) })
+      const res = await this.fetchFn(url, {
+        headers,
+        signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS),
+        ...(provider.config.proxy ? { proxy: provider.config.proxy } : {}),
+      } as RequestInit)
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      const models = provider.adapter.parseModels(await res.json())
-      if (models.length === 0) throw new Error('the upstream listed no models')
+      const listed = provider.adapter.parseModels(await res.json())
+      const models = provider.filters ? listed.filter((m) => provider.filters!.some((f) => f.test(m))) : listed
+      if (models.length === 0) throw new Error(`the upstream listed no ${provider.filters ? 'matching ' : ''}models`)
       provider.models = models
       this.logger.debug({ provider: provider.name, models: models.length }, 'models discovered')
     } catch (err) {

@@ -29,16 +29,25 @@ export class KeyDirectory {
   private byHash = new Map<string, Entry>()
   private staticEntries: Array<[string, Entry]>
 
+  private stored: readonly StoredKey[] = []
+
   constructor(
     staticKeys: readonly StaticKeyConfig[],
     private readonly now: () => number = Date.now,
   ) {
+    this.staticEntries = []
+    this.replaceStatic(staticKeys)
+  }
+
+  /** Swaps in the keys from the config file (on start and on reload). */
+  replaceStatic(staticKeys: readonly StaticKeyConfig[]): void {
     this.staticEntries = staticKeys.map((k) => [sha256Hex(k.key), { id: `config:${k.name}`, name: k.name, expiresAt: null }])
-    this.replaceStored([])
+    this.replaceStored(this.stored)
   }
 
   /** Swaps in the current set of stored keys (revoked ones are left out). */
   replaceStored(stored: readonly StoredKey[]): void {
+    this.stored = stored
     const next = new Map<string, Entry>(this.staticEntries)
     for (const k of stored) {
       if (k.revokedAt !== null) continue

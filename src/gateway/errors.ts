@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   body_too_large: 413,
   upstream_rate_limited: 429,
+  all_keys_cooling: 429,
   upstream_error: 502,
   upstream_unreachable: 502,
   upstream_auth_failed: 502,
@@ -26,6 +27,8 @@ export interface GatewayErrorDetails {
   retryAfterMs?: number
   /** Upstream status that caused this error, kept for logs. */
   upstreamStatus?: number
+  /** Whether another try by the client could help (`x-should-retry`); unset leaves it to the SDK. */
+  shouldRetry?: boolean
   /** Overrides the status of the code (an upstream 4xx passed on as is). */
   status?: number
   /** The upstream's error body, sent unchanged to clients that speak `bodyProtocol`. */

@@ -1,16 +1,156 @@
-/** Hands out a provider's upstream keys in turn, so a pool of N keys carries N keys' limits. */
+import { fingerprint } from '../lib/crypto.ts'
+import { readRetryAfter, readUpstreamLimits, type LimitWindow } from './rate-limit-headers.ts'
+
+/** The live state of one upstream key. */
+export interface KeyState {
+  readonly key: string
+  readonly fingerprint: string
+  lastUsedAt: number
+  /** Epoch ms until which the key rests after a 429. */
+  cooldownUntil: number
+  /** Consecutive 429s without a hint, for the exponential default cooldown. */
+  strikes: number
+  disabled: { reason: string; at: number } | null
+  requests: LimitWindow | null
+  tokens: LimitWindow | null
+  okCount: number
+  errorCount: number
+  lastError: { message: string; at: number } | null
+}
+
+export type KeyPick =
+  | { kind: 'key'; state: KeyState }
+  | { kind: 'cooling'; until: number }
+  | { kind: 'disabled' }
+
+const BASE_COOLDOWN_MS = 1000
+const MAX_COOLDOWN_MS = 60_000
+
+/** When a key can be used again; 0 when it can now, Infinity when it is disabled. */
+export function availableAt(s: KeyState, now: number): number {
+  if (s.disabled) return Infinity
+  let at = s.cooldownUntil > now ? s.cooldownUntil : 0
+  for (const w of [s.requests, s.tokens]) {
+    // A window the upstream said is empty stays closed until its reset.
+    if (w && w.remaining !== null && w.remaining <= 0 && w.resetAt !== null && w.resetAt > now) at = Math.max(at, w.resetAt)
+  }
+  return at
+}
+
+/**
+ * Chooses a key: the preferred one (stickiness) when it is usable, else the least recently used
+ * usable key. With none usable, says when the first frees up, or that all are disabled.
+ */
+export function pickKey(states: readonly KeyState[], now: number, prefer?: string): KeyPick {
+  let best: KeyState | null = null
+  let earliest = Infinity
+  for (const s of states) {
+    const at = availableAt(s, now)
+    if (at === 0) {
+      if (prefer !== undefined && s.fingerprint === prefer) return { kind: 'key', state: s }
+      if (!best || s.lastUsedAt < best.lastUsedAt) best = s
+    } else if (at < earliest) {
+      earliest = at
+    }
+  }
+  if (best) return { kind: 'key', state: best }
+  return earliest === Infinity ? { kind: 'disabled' } : { kind: 'cooling', until: earliest }
+}
+
+/** A provider's upstream keys and what the gateway has learned about each. */
 export class KeyPool {
-  private next = 0
+  readonly states: KeyState[]
 
-  constructor(readonly keys: readonly string[]) {}
-
-  take(): string {
-    const key = this.keys[this.next % this.keys.length]!
-    this.next = (this.next + 1) % this.keys.length
-    return key
+  constructor(keys: readonly string[], previous?: KeyPool) {
+    // Keys that did not change keep what was learned about them (config reload).
+    this.states = keys.map((key) => previous?.states.find((s) => s.key === key) ?? freshState(key))
   }
 
-  get usable(): number {
-    return this.keys.length
+  get keys(): string[] {
+    return this.states.map((s) => s.key)
+  }
+
+  pick(now: number, prefer?: string): KeyPick {
+    const pick = pickKey(this.states, now, prefer)
+    // Marked at once, so concurrent requests spread over the pool.
+    if (pick.kind === 'key') pick.state.lastUsedAt = now
+    return pick
+  }
+
+  succeeded(s: KeyState, headers: Headers, now: number): void {
+    s.okCount++
+    s.strikes = 0
+    this.learnLimits(s, headers, now)
+  }
+
+  /** A 429: the key rests for what the upstream asked, or an exponential default. */
+  rateLimited(s: KeyState, headers: Headers, now: number, message: string): number {
+    s.errorCount++
+    s.lastError = { message, at: now }
+    this.learnLimits(s, headers, now)
+    const hinted = readRetryAfter(headers, now)
+    const resets = [s.requests, s.tokens]
+      .filter((w) => w && w.remaining !== null && w.remaining <= 0 && w.resetAt !== null)
+      .map((w) => w!.resetAt! - now)
+    const wait = hinted ?? (resets.length > 0 ? Math.max(...resets) : Math.min(MAX_COOLDOWN_MS, BASE_COOLDOWN_MS * 2 ** s.strikes))
+    s.strikes++
+    s.cooldownUntil = now + Math.max(wait, 0)
+    return wait
+  }
+
+  disable(s: KeyState, reason: string, now: number): void {
+    s.errorCount++
+    s.disabled = { reason, at: now }
+    s.lastError = { message: reason, at: now }
+  }
+
+  enable(s: KeyState): void {
+    s.disabled = null
+    s.cooldownUntil = 0
+    s.strikes = 0
+  }
+
+  failed(s: KeyState, message: string, now: number): void {
+    s.errorCount++
+    s.lastError = { message, at: now }
+  }
+
+  find(fp: string): KeyState | undefined {
+    return this.states.find((s) => s.fingerprint === fp)
+  }
+
+  counts(now: number): { total: number; usable: number; cooling: number; disabled: number } {
+    let usable = 0
+    let cooling = 0
+    let disabled = 0
+    for (const s of this.states) {
+      const at = availableAt(s, now)
+      if (at === 0) usable++
+      else if (at === Infinity) disabled++
+      else cooling++
+    }
+    return { total: this.states.length, usable, cooling, disabled }
+  }
+
+  private learnLimits(s: KeyState, headers: Headers, now: number): void {
+    const limits = readUpstreamLimits(headers, now)
+    if (limits.requests) s.requests = limits.requests
+    if (limits.tokens) s.tokens = limits.tokens
+  }
+}
+
+function freshState(key: string): KeyState {
+  return {
+    key,
+    fingerprint: fingerprint(key),
+    lastUsedAt: 0,
+    cooldownUntil: 0,
+    strikes: 0,
+    disabled: null,
+    requests: null,
+    tokens: null,
+    okCount: 0,
+    errorCount: 0,
+    lastError: null,
   }
 }

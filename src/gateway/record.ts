@@ -8,7 +8,9 @@ export interface RequestRecord {
   path: string
   clientKey?: string
   model?: string
+  alias?: string
   provider?: string
+  attempts?: number
   upstreamModel?: string
   stream?: boolean
   status?: number

@@ -1,4 +1,5 @@
 import type { Operation } from '../providers/types.ts'
+import { sha256Hex } from '../lib/crypto.ts'
 import { GatewayError } from './errors.ts'
 
 export type JsonObject = Record<string, unknown>
@@ -56,13 +57,36 @@ export function clientWantsUsage(body: JsonObject): boolean {
   return options?.include_usage === true
 }
 
+/** How the upstream is asked: as the client asked, or streamed/unstreamed on its behalf. */
+export type UpstreamShape = 'as_sent' | 'stream_with_usage' | 'no_stream'
+
 /**
  * The body sent upstream: the client's bytes untouched unless the model name must change or the
- * gateway must ask a stream for usage. Unknown fields always pass through.
+ * stream options must differ. Unknown fields always pass through.
  */
-export function upstreamBody(raw: Uint8Array, body: JsonObject, upstreamModel: string, askUsage: boolean): Uint8Array | string {
-  if (body.model === upstreamModel && !askUsage) return raw
+export function upstreamBody(raw: Uint8Array, body: JsonObject, upstreamModel: string, shape: UpstreamShape): Uint8Array | string {
+  const askUsage = shape === 'stream_with_usage' && !(body.stream === true && clientWantsUsage(body))
+  if (body.model === upstreamModel && shape !== 'no_stream' && !askUsage) return raw
   const out: JsonObject = { ...body, model: upstreamModel }
-  if (askUsage) out.stream_options = { ...(body.stream_options as JsonObject | undefined), include_usage: true }
+  if (shape === 'stream_with_usage') {
+    out.stream = true
+    out.stream_options = { ...(body.stream_options as JsonObject | undefined), include_usage: true }
+  } else if (shape === 'no_stream') {
+    delete out.stream
+    delete out.stream_options
+  }
   return JSON.stringify(out)
+}
+
+/**
+ * Identifies a conversation for prompt-cache stickiness: the `user` field, a session header, or
+ * a hash of the system prompt and first user message (which stay the same as a chat grows).
+ */
+export function conversationKey(body: JsonObject, sessionId: string | null): string {
+  if (typeof body.user === 'string' && body.user) return 'user:' + body.user
+  if (sessionId) return 'session:' + sessionId
+  const messages = Array.isArray(body.messages) ? (body.messages as JsonObject[]) : []
+  const system = messages.filter((m) => m?.role === 'system' || m?.role === 'developer').map((m) => m.content)
+  const firstUser = messages.find((m) => m?.role === 'user')?.content
+  return 'prompt:' + sha256Hex(JSON.stringify([body.system ?? null, system, firstUser ?? null]))
 }

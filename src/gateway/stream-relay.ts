@@ -1,4 +1,4 @@
-import { eventData, SseFramer } from '../lib/sse.ts'
+import { encodeComment, eventData, SseFramer, type ByteReader } from '../lib/sse.ts'
 import { GatewayError } from './errors.ts'
 import { ClientClosed, type UpstreamCall } from './upstream-call.ts'
 import { usageFromOpenAI, type Usage } from './usage.ts'
@@ -7,7 +7,8 @@ export interface RelayOptions {
   call: UpstreamCall
   /** Drop the usage-only chunk the gateway asked for on the client's behalf. */
   stripUsageChunk: boolean
-  onFirstByte(): void
+  /** A comment is sent when the upstream has been silent this long (0: never). */
+  heartbeatMs: number
   onUsage(usage: Usage): void
   onEnd(outcome: 'ok' | 'error' | 'client_closed', error?: GatewayError): void
   /** The protocol's error event, sent when the stream fails midway. */
@@ -15,42 +16,58 @@ export interface RelayOptions {
 }
 
 const USAGE_KEY = Buffer.from('"usage"')
+const PING = encodeComment('ping')
 
 /**
  * Passes an OpenAI-style SSE stream through event by event, untouched, as each arrives. Only an
  * event that carries a usage object is parsed; everything else is forwarded as raw bytes.
  */
-export function relayStream(upstream: ReadableStream<Uint8Array>, options: RelayOptions): ReadableStream<Uint8Array> {
+export function relayStream(
+  reader: ByteReader,
+  first: Uint8Array | null,
+  options: RelayOptions,
+): ReadableStream<Uint8Array> {
   const { call } = options
-  const reader = upstream.getReader()
   const framer = new SseFramer()
-  let started = false
+  let pendingFirst = first
   let ended = false
+  let sentSinceTick = true
+  let heartbeat: ReturnType<typeof setInterval> | null = null
   const end = (outcome: 'ok' | 'error' | 'client_closed', error?: GatewayError) => {
     if (ended) return
     ended = true
+    if (heartbeat) clearInterval(heartbeat)
     call.finish()
     options.onEnd(outcome, error)
   }
 
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        if (options.heartbeatMs <= 0) return
+        heartbeat = setInterval(() => {
+          // Only between whole events: a comment inside a half-received event would corrupt it.
+          if (!sentSinceTick && !framer.hasPending() && !ended) controller.enqueue(PING)
+          sentSinceTick = false
+        }, options.heartbeatMs)
+      },
       async pull(controller) {
         try {
           for (;;) {
-            const { done, value } = await reader.read()
-            if (done) {
-              const rest = framer.rest()
-              if (rest) controller.enqueue(rest)
-              controller.close()
-              end('ok')
-              return
-            }
-            if (!started) {
-              started = true
-              call.firstByte(true)
-              options.onFirstByte()
+            let value: Uint8Array
+            if (pendingFirst) {
+              value = pendingFirst
+              pendingFirst = null
             } else {
+              const read = await reader.read()
+              if (read.done) {
+                const rest = framer.rest()
+                if (rest) controller.enqueue(rest)
+                controller.close()
+                end('ok')
+                return
+              }
+              value = read.value
               call.touch()
             }
             let forwarded = 0
@@ -59,7 +76,10 @@ export function relayStream(upstream: ReadableStream<Uint8Array>, options: Relay
               controller.enqueue(event)
               forwarded++
             }
-            if (forwarded > 0) return
+            if (forwarded > 0) {
+              sentSinceTick = true
+              return
+            }
           }
         } catch (err) {
           const failure = call.failure(err)
@@ -67,12 +87,8 @@ export function relayStream(upstream: ReadableStream<Uint8Array>, options: Relay
             end('client_closed')
             return
           }
-          const error = failure instanceof GatewayError
-            ? failure
-            : new GatewayError('upstream_error', 'The upstream stream failed.')
-          const midway = started
-            ? new GatewayError(error.code, `${error.message} The stream was interrupted.`, error.details)
-            : error
+          const error = failure instanceof GatewayError ? failure : new GatewayError('upstream_error', 'The upstream stream failed.')
+          const midway = new GatewayError(error.code, `${error.message} The stream was interrupted.`, error.details)
           controller.enqueue(options.renderError(midway))
           controller.close()
           end('error', midway)

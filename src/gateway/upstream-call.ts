@@ -26,7 +26,8 @@ export class UpstreamCall {
   readonly controller = new AbortController()
   reason: AbortReason | null = null
   private timers: Array<ReturnType<typeof setTimeout>> = []
-  private idleTimer: ReturnType<typeof setTimeout> | null = null
+  private idleTimer: ReturnType<typeof setInterval> | null = null
+  private lastByteAt = 0
   private firstByteTimer: ReturnType<typeof setTimeout> | null = null
   private stopConnectWatch: () => void = () => {}
   private readonly onClientAbort = () => this.abort('client_closed')
@@ -36,6 +37,7 @@ export class UpstreamCall {
     private readonly timeouts: TimeoutsConfig,
     private readonly clientSignal: AbortSignal,
     private readonly connectWatch: ConnectWatch,
+    private readonly proxy: string | null = null,
   ) {}
 
   async start(url: string, init: { method: string; headers: Record<string, string>; body?: RequestInit['body'] }): Promise<Response> {
@@ -43,12 +45,17 @@ export class UpstreamCall {
     this.clientSignal.addEventListener('abort', this.onClientAbort, { once: true })
     this.timers.push(setTimeout(() => this.abort('total_timeout'), this.timeouts.total_ms))
     this.firstByteTimer = setTimeout(() => this.abort('first_byte_timeout'), this.timeouts.first_byte_ms)
-    this.stopConnectWatch = this.connectWatch.watch(url, this.timeouts.connect_ms, () => this.abort('connect_timeout'))
+    this.stopConnectWatch = this.connectWatch.watch(this.proxy ?? url, this.timeouts.connect_ms, () => this.abort('connect_timeout'))
     try {
       // timeout: false turns off Bun's own 5-minute socket idle timer; ours above decide.
-      const response = await fetch(url, { ...init, signal: this.controller.signal, timeout: false } as RequestInit)
+      const response = await fetch(url, {
+        ...init,
+        signal: this.controller.signal,
+        timeout: false,
+        ...(this.proxy ? { proxy: this.proxy } : {}),
+      } as RequestInit)
       this.stopConnectWatch()
-      this.connectWatch.reachable(url)
+      this.connectWatch.reachable(this.proxy ?? url)
       return response
     } catch (err) {
       this.finish()
@@ -56,17 +63,23 @@ export class UpstreamCall {
     }
   }
 
-  /** The first body byte arrived: the first-byte timer is done, the silence timer begins. */
+  /** The first body byte arrived: the first-byte timer is done, the silence watch begins. */
   firstByte(streaming: boolean): void {
     if (this.firstByteTimer) clearTimeout(this.firstByteTimer)
     this.firstByteTimer = null
-    if (streaming) this.touch()
+    if (!streaming || this.idleTimer || this.reason) return
+    this.lastByteAt = Date.now()
+    // One coarse interval per stream instead of a timer reset per chunk: chunks only stamp a time.
+    const idle = this.timeouts.stream_idle_ms
+    const step = Math.max(10, Math.min(1000, Math.floor(idle / 4)))
+    this.idleTimer = setInterval(() => {
+      if (Date.now() - this.lastByteAt >= idle) this.abort('idle_timeout')
+    }, step)
   }
 
-  /** Bytes arrived on a stream: restart the silence timer. */
+  /** Bytes arrived on a stream. */
   touch(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer)
-    this.idleTimer = setTimeout(() => this.abort('idle_timeout'), this.timeouts.stream_idle_ms)
+    this.lastByteAt = Date.now()
   }
 
   abort(reason: AbortReason): void {
@@ -79,7 +92,7 @@ export class UpstreamCall {
   /** Clears every timer and listener; call when the exchange is over. */
   finish(): void {
     for (const t of this.timers) clearTimeout(t)
-    if (this.idleTimer) clearTimeout(this.idleTimer)
+    if (this.idleTimer) clearInterval(this.idleTimer)
     if (this.firstByteTimer) clearTimeout(this.firstByteTimer)
     this.stopConnectWatch()
     this.clientSignal.removeEventListener('abort', this.onClientAbort)

@@ -5,6 +5,7 @@ import type { Deps } from './deps.ts'
 import { healthRoutes } from './health.ts'
 import { renderOpenAIError } from './openai/errors.ts'
 import { openaiRoutes } from './openai/routes.ts'
+import { adminRoutes } from './admin/routes.ts'
 import { Traces } from './traces.ts'
 
 /** The whole HTTP surface, built from its dependencies; `app.handle(request)` works without a socket. */
@@ -28,6 +29,7 @@ export function createApp(deps: Deps) {
     })
     .use(healthRoutes(deps, traces))
     .use(openaiRoutes(deps, traces))
+    .use(adminRoutes(deps, traces))
 }
 
 function asGatewayError(error: unknown, code: string | number, request: Request, deps: Deps): GatewayError {

@@ -21,7 +21,7 @@ export const clientAuth = (deps: Deps) =>
     // Reads request.headers directly: Elysia's lazy `headers` object depends on static analysis of
     // parameter names, which minification in the compiled binary defeats.
     resolve({ request }) {
-      if (!deps.config.auth.required) return { clientKey: ANONYMOUS }
+      if (!deps.config().auth.required) return { clientKey: ANONYMOUS }
       const key = deps.keys.find(readPresentedKey(request.headers))
       if (!key) {
         throw new GatewayError(

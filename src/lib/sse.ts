@@ -27,6 +27,11 @@ export class SseFramer {
     return events
   }
 
+  /** Whether part of an event has arrived and waits for its end. */
+  hasPending(): boolean {
+    return this.pending !== null
+  }
+
   /** Whatever arrived after the last complete event (an upstream that closed mid-event). */
   rest(): Uint8Array | null {
     const rest = this.pending
@@ -40,6 +45,12 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0)
   out.set(b, a.length)
   return out
+}
+
+/** A reader of a byte stream, whichever ReadableStream implementation made it. */
+export type ByteReader = {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>
+  cancel(reason?: unknown): Promise<void>
 }
 
 const decoder = new TextDecoder()

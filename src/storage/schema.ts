@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 /** Small named values the gateway keeps across restarts (the generated admin token's hash, ...). */
 export const settings = sqliteTable('settings', {
@@ -21,4 +21,17 @@ export const clientKeys = sqliteTable(
     revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
   },
   (t) => [index('client_keys_name_idx').on(t.name)],
+)
+
+/** Upstream keys the gateway disabled (rejected by their provider); they stay off across restarts. */
+export const disabledUpstreamKeys = sqliteTable(
+  'disabled_upstream_keys',
+  {
+    provider: text('provider').notNull(),
+    /** fingerprint() of the key: identifies it without storing it. */
+    fingerprint: text('fingerprint').notNull(),
+    reason: text('reason').notNull(),
+    disabledAt: integer('disabled_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.fingerprint] })],
 )

@@ -6,6 +6,8 @@ import { loadConfig } from '../../src/config/load.ts'
 import { startServer, type RunningServer } from '../../src/server.ts'
 
 export interface TestGateway {
+  /** The config file the gateway reads; rewrite it and reload to change the config. */
+  configPath: string
   url: string
   baseURL: string
   server: RunningServer
@@ -29,10 +31,15 @@ export async function startGateway(configText: string | object, env: Record<stri
   await Bun.write(path, text)
   // Validate through the same path the CLI uses, then override the per-test bits.
   parseConfigText(text, path, env)
-  const config = loadConfig({ config: path, port: '0', host: '127.0.0.1', db: `file:${join(dir, 'test.db')}` }, env, dir)
+  const load = () => loadConfig({ config: path, port: '0', host: '127.0.0.1', db: `file:${join(dir, 'test.db')}` }, env, dir)
   const logs: string[] = []
-  const server = await startServer(config, { logDestination: { write: (line: string) => void logs.push(line) }, pretty: false })
+  const server = await startServer(load(), {
+    logDestination: { write: (line: string) => void logs.push(line) },
+    pretty: false,
+    reloadConfig: load,
+  })
   return {
+    configPath: path,
     url: server.url,
     baseURL: `${server.url}/v1`,
     server,

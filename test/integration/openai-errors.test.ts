@@ -10,8 +10,12 @@ let client: OpenAI
 
 beforeAll(async () => {
   mock = startMockUpstream()
+  // One attempt and no circuit breaking: each test sees what a single upstream failure turns into.
+  // Retries, pools and breaking have their own tests.
   gw = await startGateway({
     server: { max_body_bytes: 4096 },
+    retry: { max_attempts: 1 },
+    circuit_breaker: { failure_threshold: 1000 },
     auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
     providers: [
       { name: 'mock', type: 'openai', base_url: mock.baseUrl, keys: [UPSTREAM_KEY], models: ['mock-model'] },
@@ -25,6 +29,8 @@ beforeAll(async () => {
       },
       { name: 'short', type: 'openai', base_url: mock.baseUrl, keys: [UPSTREAM_KEY], models: ['mock-model'], timeouts: { total_ms: 400 } },
       { name: 'down', type: 'openai', base_url: 'http://127.0.0.1:1/v1', keys: [UPSTREAM_KEY], models: ['mock-model'] },
+      { name: 'authfail', type: 'openai', base_url: mock.baseUrl, keys: [UPSTREAM_KEY], models: ['mock-model'] },
+      { name: 'limited', type: 'openai', base_url: mock.baseUrl, keys: [UPSTREAM_KEY], models: ['mock-model'] },
     ],
   })
   client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 })
@@ -151,14 +157,15 @@ describe('upstream failures', () => {
     expect((await caught(ask('mock-model'))).status).toBe(504)
   })
 
-  test("an upstream 401 is the gateway's problem: 502, and the upstream key is never echoed", async () => {
+  test("an upstream 401 is the gateway's problem: the key is disabled, 503 with no retry, the key never echoed", async () => {
     mock.handler = (req) =>
       Response.json({ error: { message: `Incorrect API key provided: ${req.headers.get('authorization')}` } }, { status: 401 })
-    const res = await post('/v1/chat/completions', JSON.stringify({ model: 'mock-model', messages: [] }))
-    expect(res.status).toBe(502)
+    const res = await post('/v1/chat/completions', JSON.stringify({ model: 'authfail/mock-model', messages: [] }))
+    expect(res.status).toBe(503)
+    expect(res.headers.get('x-should-retry')).toBe('false')
     const text = await res.text()
     expect(text).not.toContain(UPSTREAM_KEY)
-    expect(text).toContain('rejected')
+    expect(text).toContain('disabled')
   })
 
   test("an upstream 400 is the client's own mistake: passed on unchanged", async () => {
@@ -169,11 +176,12 @@ describe('upstream failures', () => {
     expect(await res.json()).toEqual(body)
   })
 
-  test('an upstream 429 is a 429 with its retry-after', async () => {
+  test('an upstream 429 on the only key is a 429 with its retry-after', async () => {
     mock.handler = () => Response.json({ error: { message: 'slow down' } }, { status: 429, headers: { 'retry-after': '7' } })
-    const res = await post('/v1/chat/completions', JSON.stringify({ model: 'mock-model', messages: [] }))
+    const res = await post('/v1/chat/completions', JSON.stringify({ model: 'limited/mock-model', messages: [] }))
     expect(res.status).toBe(429)
     expect(res.headers.get('retry-after')).toBe('7')
+    expect(res.headers.get('retry-after-ms')).toBe('7000')
   })
 
   test('an unreachable upstream is a 502', async () => {

@@ -4,37 +4,44 @@ import { DEFAULT_TIMEOUTS, type ProviderConfig } from '../../src/config/schema.t
 import { ModelCatalog } from '../../src/gateway/catalog.ts'
 
 const silent = pino({ level: 'silent' })
-const provider = (name: string, models?: string[]): ProviderConfig => ({
+const breaker = { failure_threshold: 5, open_ms: 30_000 }
+export const provider = (name: string, models?: string[], filters: string[] | null = null): ProviderConfig => ({
   name,
   type: 'openai',
   base_url: 'http://127.0.0.1:9/v1',
   keys: ['k'],
   models,
+  model_filters: filters,
   headers: {},
   timeouts: DEFAULT_TIMEOUTS,
+  proxy: null,
+  sticky: false,
+  fake_stream: false,
+  stream_only: false,
 })
 
+const where = (targets: { provider: { name: string }; upstreamModel: string }[]) =>
+  targets.map((t) => `${t.provider.name}:${t.upstreamModel}`)
+
 describe('model routing', () => {
-  const catalog = new ModelCatalog([provider('a', ['m1', 'shared']), provider('b', ['m2', 'shared', 'org/model'])], silent)
+  const catalog = new ModelCatalog([provider('a', ['m1', 'shared']), provider('b', ['m2', 'shared', 'org/model'])], silent, { breaker })
 
   test('provider/model goes to that provider with the bare name', async () => {
-    const r = await catalog.resolve('b/shared')
-    expect([r?.provider.name, r?.upstreamModel]).toEqual(['b', 'shared'])
+    expect(where(await catalog.resolve('b/shared'))).toEqual(['b:shared'])
   })
 
-  test('a bare model goes to the provider that serves it; a shared one to the first configured', async () => {
-    expect((await catalog.resolve('m2'))?.provider.name).toBe('b')
-    expect((await catalog.resolve('shared'))?.provider.name).toBe('a')
+  test('a bare model goes to the provider that serves it; a shared one to all of them, in config order', async () => {
+    expect(where(await catalog.resolve('m2'))).toEqual(['b:m2'])
+    expect(where(await catalog.resolve('shared'))).toEqual(['a:shared', 'b:shared'])
   })
 
   test('a bare id may itself contain a slash', async () => {
-    const r = await catalog.resolve('org/model')
-    expect([r?.provider.name, r?.upstreamModel]).toEqual(['b', 'org/model'])
+    expect(where(await catalog.resolve('org/model'))).toEqual(['b:org/model'])
   })
 
   test('an explicit list is enforced; unknown models resolve to nothing', async () => {
-    expect(await catalog.resolve('a/m2')).toBeNull()
-    expect(await catalog.resolve('nope')).toBeNull()
+    expect(await catalog.resolve('a/m2')).toEqual([])
+    expect(await catalog.resolve('nope')).toEqual([])
   })
 
   test('the list shows bare ids only where unambiguous', () => {
@@ -44,12 +51,24 @@ describe('model routing', () => {
   })
 
   test('a provider whose list is unknown (discovery failed) receives unknown models', async () => {
-    const c = new ModelCatalog([provider('known', ['x']), provider('dark')], silent, (async () => {
+    const offline = (async () => {
       throw new Error('offline')
-    }) as unknown as typeof fetch)
+    }) as unknown as typeof fetch
+    const c = new ModelCatalog([provider('known', ['x']), provider('dark')], silent, { breaker, fetchFn: offline })
     c.start()
     const r = await c.resolve('anything')
     c.stop()
-    expect([r?.provider.name, r?.upstreamModel]).toEqual(['dark', 'anything'])
+    expect(where(r)).toEqual(['dark:anything'])
+  })
+
+  test('regular expressions filter the discovered list', async () => {
+    const listing = (async () =>
+      Response.json({ data: [{ id: 'gpt-4o' }, { id: 'gpt-4o-mini' }, { id: 'dall-e-3' }, { id: 'whisper-1' }] })) as unknown as typeof fetch
+    const c = new ModelCatalog([provider('o', undefined, ['^gpt-4o', '^whisper-1$'])], silent, { breaker, fetchFn: listing })
+    c.start()
+    await c.resolve('warm-up')
+    c.stop()
+    expect(c.providers[0]!.models).toEqual(['gpt-4o', 'gpt-4o-mini', 'whisper-1'])
+    expect(await c.resolve('o/dall-e-3')).toEqual([])
   })
 })

@@ -10,6 +10,7 @@ const TYPES: Partial<Record<ErrorCode, string>> = {
   body_too_large: 'invalid_request_error',
   upstream_rejected: 'invalid_request_error',
   upstream_rate_limited: 'rate_limit_error',
+  all_keys_cooling: 'rate_limit_error',
 }
 
 const CODES: Partial<Record<ErrorCode, string | null>> = {
@@ -36,6 +37,7 @@ export function openAIErrorBody(error: GatewayError): string {
 export function renderOpenAIError(error: GatewayError): Response {
   const body = error.details.bodyProtocol === 'openai' && error.details.body ? error.details.body : openAIErrorBody(error)
   const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (error.details.shouldRetry !== undefined) headers['x-should-retry'] = String(error.details.shouldRetry)
   if (error.details.retryAfterMs !== undefined) {
     headers['retry-after'] = String(Math.ceil(error.details.retryAfterMs / 1000))
     headers['retry-after-ms'] = String(Math.ceil(error.details.retryAfterMs))

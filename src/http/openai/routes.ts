@@ -14,12 +14,13 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
     const trace = traces.of(request)
     trace.record.clientKey = clientKey.name
     deps.keepOpen(request)
-    const raw = await readBody(request, deps.config.server.max_body_bytes)
+    const raw = await readBody(request, deps.config().server.max_body_bytes)
     const response = await deps.gateway.proxy({
       operation,
       raw,
       trace,
       signal: request.signal,
+      sessionId: request.headers.get('x-session-id'),
       renderStreamError: openAIStreamError,
     })
     return traces.finish(request, response)

@@ -1,0 +1,174 @@
+import type { Config } from '../config/schema.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { Operation } from '../providers/types.ts'
+import { attempt, type AttemptResult, type Mode } from './attempt.ts'
+import { backoffDelay, sleep } from './backoff.ts'
+import type { Target } from './catalog.ts'
+import type { ConnectWatch } from './connect-watch.ts'
+import { GatewayError } from './errors.ts'
+import type { KeyState } from './key-pool.ts'
+import type { UpstreamKeyStateStore } from './ports.ts'
+import type { RoutePlan } from './router.ts'
+import { ClientClosed } from './upstream-call.ts'
+
+export type Success = Extract<AttemptResult, { ok: true }> & {
+  target: Target
+  key: KeyState
+  mode: Mode
+  attempts: number
+  /** Time spent waiting on upstreams and in backoff, excluded from the gateway's overhead. */
+  waitedMs: number
+}
+
+export interface AttemptsDeps {
+  config: Config
+  connectWatch: ConnectWatch
+  keyStates: UpstreamKeyStateStore
+  logger: Logger
+  now: () => number
+  random: () => number
+  onLatency(label: string, ms: number): void
+}
+
+export interface AttemptsInput {
+  operation: Operation
+  plan: RoutePlan
+  modeFor(target: Target): Mode
+  payloadFor(target: Target, mode: Mode): Uint8Array | string
+  signal: AbortSignal
+  startedAt: number
+  /** Told before each attempt, so a failure can still be logged with where it went. */
+  onAttempt?(target: Target, attempt: number): void
+}
+
+/**
+ * Tries the plan's targets until one answers. A rate-limited or dead key is swapped for another at
+ * once; a failing provider is retried with backoff, moving to the next target, within
+ * `retry.max_attempts` and one overall deadline. Throws the error the client should see.
+ */
+export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Promise<Success> {
+  const { config, now } = deps
+  const { targets, pin } = input.plan
+  const deadline = input.startedAt + config.timeouts.total_ms
+  const hardCap = config.retry.max_attempts + targets.reduce((n, t) => n + t.provider.pool.states.length, 0)
+  const failedProviders = new Set<string>()
+  let index = 0
+  let attempts = 0
+  let retries = 0
+  let waitedMs = 0
+  let lastError: GatewayError | null = null
+
+  for (;;) {
+    if (input.signal.aborted) throw new ClientClosed()
+    let cooling = Infinity
+    let circuitOpenUntil = Infinity
+    const disabled: string[] = []
+    let chosen: { target: Target; key: KeyState; at: number } | null = null
+    for (let i = 0; i < targets.length && !chosen; i++) {
+      const at = (index + i) % targets.length
+      const target = targets[at]!
+      const { pool, breaker } = target.provider
+      const pick = pool.pick(now(), pin && pin.label === target.label ? pin.fingerprint : undefined)
+      if (pick.kind === 'cooling') cooling = Math.min(cooling, pick.until)
+      else if (pick.kind === 'disabled') disabled.push(target.provider.name)
+      else if (!breaker.allow(now())) circuitOpenUntil = Math.min(circuitOpenUntil, breaker.reopensAt())
+      else chosen = { target, key: pick.state, at }
+    }
+    if (!chosen) throw noCapacity(now(), cooling, circuitOpenUntil, disabled, lastError)
+    if (attempts >= hardCap) throw finalError(lastError!)
+
+    attempts++
+    const { target, key } = chosen
+    input.onAttempt?.(target, attempts)
+    const mode = input.modeFor(target)
+    const began = now()
+    const result = await attempt({
+      operation: input.operation,
+      target,
+      key,
+      mode,
+      payload: input.payloadFor(target, mode),
+      signal: input.signal,
+      connectWatch: deps.connectWatch,
+    })
+    waitedMs += now() - began
+    const { pool, breaker } = target.provider
+
+    if (result.ok) {
+      breaker.success()
+      pool.succeeded(key, result.headers, now())
+      deps.onLatency(target.label, now() - began)
+      return { ...result, target, key, mode, attempts, waitedMs }
+    }
+
+    const { verdict } = result
+    lastError = verdict.error
+    const headers = result.headers ?? new Headers()
+    switch (verdict.action) {
+      case 'final':
+        breaker.success()
+        throw verdict.error
+      case 'rate_limited':
+        breaker.success()
+        pool.rateLimited(key, headers, now(), verdict.error.message)
+        index = chosen.at
+        continue
+      case 'key_dead':
+        breaker.success()
+        pool.disable(key, verdict.reason, now())
+        deps.logger.warn({ provider: target.provider.name, key: key.fingerprint, reason: verdict.reason }, 'upstream key disabled')
+        deps.keyStates
+          .setDisabled({ provider: target.provider.name, fingerprint: key.fingerprint, reason: verdict.reason, disabledAt: now() })
+          .catch((err) => deps.logger.error({ err: (err as Error).message }, 'could not persist a disabled key'))
+        index = chosen.at
+        continue
+      case 'backoff': {
+        breaker.failure(now())
+        pool.failed(key, verdict.error.message, now())
+        retries++
+        if (retries >= config.retry.max_attempts || now() >= deadline) throw finalError(verdict.error)
+        index = (chosen.at + 1) % targets.length
+        // Moving to a provider that has not failed yet needs no pause.
+        const next = targets[index]!
+        if (failedProviders.has(next.provider.name) || next.provider === target.provider) {
+          const delay = Math.min(backoffDelay(retries, config.retry.initial_delay_ms, config.retry.max_delay_ms, deps.random), deadline - now())
+          const slept = now()
+          await sleep(delay, input.signal)
+          waitedMs += now() - slept
+        }
+        failedProviders.add(target.provider.name)
+      }
+    }
+  }
+}
+
+/** The gateway has already retried: tell the client SDK not to multiply the attempts. */
+function finalError(error: GatewayError): GatewayError {
+  return new GatewayError(error.code, error.message, { ...error.details, shouldRetry: false })
+}
+
+function noCapacity(now: number, cooling: number, circuitOpenUntil: number, disabled: string[], last: GatewayError | null): GatewayError {
+  const soonest = Math.min(cooling, circuitOpenUntil)
+  if (cooling !== Infinity) {
+    const waitMs = Math.max(0, soonest - now)
+    return new GatewayError(
+      'all_keys_cooling',
+      `Every upstream key that can serve this model is rate limited; the first frees up in ${Math.ceil(waitMs / 1000)} s.`,
+      { retryAfterMs: waitMs, shouldRetry: waitMs <= 60_000 },
+    )
+  }
+  if (circuitOpenUntil !== Infinity) {
+    const waitMs = Math.max(0, circuitOpenUntil - now)
+    const cause = last ? ` Last error: ${last.message}` : ''
+    return new GatewayError('upstream_unavailable', `The providers for this model are failing and paused for ${Math.ceil(waitMs / 1000)} s.${cause}`, {
+      retryAfterMs: waitMs,
+      shouldRetry: false,
+    })
+  }
+  const names = [...new Set(disabled)].join(', ')
+  return new GatewayError(
+    'no_usable_upstream',
+    `Every upstream key of ${names} is disabled (rejected by the provider); an admin must re-enable or replace them.`,
+    { shouldRetry: false },
+  )
+}

@@ -1,0 +1,30 @@
+import { GatewayError } from './errors.ts'
+import { upstreamFailure } from './upstream-errors.ts'
+
+/**
+ * What to do after a failed attempt: try another key at once (this key is the problem), back off
+ * and try again, possibly elsewhere (the provider is the problem), or stop (the request is).
+ */
+export type Verdict =
+  | { action: 'rate_limited'; error: GatewayError }
+  | { action: 'key_dead'; error: GatewayError; reason: string }
+  | { action: 'backoff'; error: GatewayError }
+  | { action: 'final'; error: GatewayError }
+
+// Error wording that means the key itself is unusable, whatever status carried it.
+const DEAD_KEY = /insufficient_quota|billing_hard_limit|credit balance is too low|account_deactivated|invalid_api_key|api key (is )?(invalid|expired|revoked)|exceeded your current quota/i
+
+export function judgeUpstreamError(provider: string, status: number, text: string, key: string, retryAfter: string | null): Verdict {
+  const error = upstreamFailure(provider, status, text, key, retryAfter)
+  if (status === 401 || status === 403 || status === 402 || ((status === 429 || status === 400) && DEAD_KEY.test(text))) {
+    return { action: 'key_dead', error, reason: `HTTP ${status}: ${error.message}`.slice(0, 500) }
+  }
+  if (status === 429) return { action: 'rate_limited', error }
+  if (status >= 500 || status === 408) return { action: 'backoff', error }
+  return { action: 'final', error }
+}
+
+/** Network failures and timeouts before the first byte: the provider's problem, worth a retry. */
+export function judgeTransportError(error: GatewayError): Verdict {
+  return { action: 'backoff', error }
+}

@@ -1,0 +1,36 @@
+import { Elysia } from 'elysia'
+import { GatewayError } from '../../gateway/errors.ts'
+import { adminAuth } from '../admin-auth.ts'
+import type { Deps } from '../deps.ts'
+import type { Traces } from '../traces.ts'
+
+/** The admin API under /admin/api: reload, upstream providers and keys. */
+export const adminRoutes = (deps: Deps, traces: Traces) =>
+  new Elysia({ name: 'admin-routes', prefix: '/admin/api' })
+    .use(adminAuth(deps))
+    .post(
+      '/reload',
+      async ({ request }) => {
+        const result = await deps.reload()
+        if (!result.ok) {
+          throw new GatewayError('invalid_request', `The config was not reloaded: ${result.problems.join('; ')}`, {
+            shouldRetry: false,
+          })
+        }
+        return traces.finish(request, Response.json({ reloaded: true, changes: result.changes }))
+      },
+      { admin: true },
+    )
+    .get('/providers', ({ request }) => traces.finish(request, Response.json({ data: deps.gateway.providerKeys() })), {
+      admin: true,
+    })
+    .post(
+      '/providers/:provider/keys/:fingerprint/enable',
+      async ({ request, params }) => {
+        if (!(await deps.gateway.enableKey(params.provider, params.fingerprint))) {
+          throw new GatewayError('not_found', `No key ${params.fingerprint} in provider ${params.provider}.`)
+        }
+        return traces.finish(request, Response.json({ enabled: true }))
+      },
+      { admin: true },
+    )
