@@ -201,8 +201,13 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
           heartbeatMs: rt.config.routing.heartbeat_ms,
           renderError: input.renderStreamError,
           onUsage: (usage) => (record.usage = usage),
-          onEnd: (outcome, error) =>
-            trace.complete({ status: 200, outcome, ...(error ? { errorCode: error.code, errorMessage: error.message } : {}) }),
+          onEnd: (outcome, delivered, error) =>
+            trace.complete({
+              status: 200,
+              outcome,
+              delivered,
+              ...(error ? { errorCode: error.code, errorMessage: error.message } : {}),
+            }),
         })
       }
       // The upstream answered in one piece (fake_stream, or it ignored `stream`): replay it as chunks.
@@ -253,7 +258,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
 
   return {
     proxy,
-    models: () => current.catalog.list(),
+    models: () => [...current.catalog.list(), ...current.config.aliases.map((a) => ({ id: a.name, provider: 'sluice-alias' }))],
     providers: () => current.catalog.providers.map(health),
     providerKeys: () =>
       current.catalog.providers.map((p) => ({ ...health(p), keys_detail: p.pool.states.map((s) => keyView(s, deps.now())) })),

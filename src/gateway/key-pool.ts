@@ -6,6 +6,8 @@ export interface KeyState {
   readonly key: string
   readonly fingerprint: string
   lastUsedAt: number
+  /** Order of last use within the pool; exact where timestamps tie. */
+  lastUsedSeq: number
   /** Epoch ms until which the key rests after a 429. */
   cooldownUntil: number
   /** Consecutive 429s without a hint, for the exponential default cooldown. */
@@ -48,7 +50,7 @@ export function pickKey(states: readonly KeyState[], now: number, prefer?: strin
     const at = availableAt(s, now)
     if (at === 0) {
       if (prefer !== undefined && s.fingerprint === prefer) return { kind: 'key', state: s }
-      if (!best || s.lastUsedAt < best.lastUsedAt) best = s
+      if (!best || s.lastUsedSeq < best.lastUsedSeq) best = s
     } else if (at < earliest) {
       earliest = at
     }
@@ -60,10 +62,12 @@ export function pickKey(states: readonly KeyState[], now: number, prefer?: strin
 /** A provider's upstream keys and what the gateway has learned about each. */
 export class KeyPool {
   readonly states: KeyState[]
+  private sequence = 0
 
   constructor(keys: readonly string[], previous?: KeyPool) {
     // Keys that did not change keep what was learned about them (config reload).
     this.states = keys.map((key) => previous?.states.find((s) => s.key === key) ?? freshState(key))
+    this.sequence = Math.max(0, ...this.states.map((s) => s.lastUsedSeq))
   }
 
   get keys(): string[] {
@@ -73,7 +77,10 @@ export class KeyPool {
   pick(now: number, prefer?: string): KeyPick {
     const pick = pickKey(this.states, now, prefer)
     // Marked at once, so concurrent requests spread over the pool.
-    if (pick.kind === 'key') pick.state.lastUsedAt = now
+    if (pick.kind === 'key') {
+      pick.state.lastUsedAt = now
+      pick.state.lastUsedSeq = ++this.sequence
+    }
     return pick
   }
 
@@ -144,6 +151,7 @@ function freshState(key: string): KeyState {
     key,
     fingerprint: fingerprint(key),
     lastUsedAt: 0,
+    lastUsedSeq: 0,
     cooldownUntil: 0,
     strikes: 0,
     disabled: null,

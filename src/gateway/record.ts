@@ -19,6 +19,8 @@ export interface RequestRecord {
   /** Milliseconds from the request's arrival to the first byte from the upstream. */
   ttfbMs?: number
   usage?: Usage
+  /** For streams: how many events and bytes reached the client. */
+  delivered?: { events: number; bytes: number }
   /** 'client_closed' when the client went away before the end. */
   outcome?: 'ok' | 'error' | 'client_closed'
 }

@@ -10,9 +10,15 @@ export interface RelayOptions {
   /** A comment is sent when the upstream has been silent this long (0: never). */
   heartbeatMs: number
   onUsage(usage: Usage): void
-  onEnd(outcome: 'ok' | 'error' | 'client_closed', error?: GatewayError): void
+  onEnd(outcome: 'ok' | 'error' | 'client_closed', delivered: Delivered, error?: GatewayError): void
   /** The protocol's error event, sent when the stream fails midway. */
   renderError(error: GatewayError): Uint8Array
+}
+
+/** How much of a stream reached the client. */
+export interface Delivered {
+  events: number
+  bytes: number
 }
 
 const USAGE_KEY = Buffer.from('"usage"')
@@ -33,12 +39,13 @@ export function relayStream(
   let ended = false
   let sentSinceTick = true
   let heartbeat: ReturnType<typeof setInterval> | null = null
+  const delivered: Delivered = { events: 0, bytes: 0 }
   const end = (outcome: 'ok' | 'error' | 'client_closed', error?: GatewayError) => {
     if (ended) return
     ended = true
     if (heartbeat) clearInterval(heartbeat)
     call.finish()
-    options.onEnd(outcome, error)
+    options.onEnd(outcome, delivered, error)
   }
 
   return new ReadableStream<Uint8Array>(
@@ -75,8 +82,10 @@ export function relayStream(
               if (carriesUsage(event) && !acceptUsageEvent(event, options)) continue
               controller.enqueue(event)
               forwarded++
+              delivered.bytes += event.byteLength
             }
             if (forwarded > 0) {
+              delivered.events += forwarded
               sentSinceTick = true
               return
             }

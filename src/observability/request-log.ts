@@ -14,6 +14,9 @@ export function logRequest(logger: Logger, r: RequestRecord, latencyMs: number):
     latency_ms: latencyMs,
     ttfb_ms: r.ttfbMs,
     stream: r.stream,
+    alias: r.alias,
+    attempts: r.attempts,
+    delivered: r.delivered,
     tokens: r.usage
       ? { prompt: r.usage.promptTokens, completion: r.usage.completionTokens, cached: r.usage.cachedTokens }
       : undefined,

@@ -24,8 +24,13 @@ export const CLIENT_KEY = 'sk-test-client-key-0123456789'
  * Starts a real gateway on 127.0.0.1 port 0 with a temporary database, from YAML text (or a
  * config object that is serialised as YAML-compatible JSON).
  */
-export async function startGateway(configText: string | object, env: Record<string, string> = {}): Promise<TestGateway> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'))
+export async function startGateway(
+  configText: string | object,
+  env: Record<string, string> = {},
+  options: { dir?: string } = {},
+): Promise<TestGateway> {
+  // A given directory (and its database) outlives the gateway, for restart tests.
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-test-'))
   const text = typeof configText === 'string' ? configText : JSON.stringify(configText)
   const path = join(dir, 'sluice.yaml')
   await Bun.write(path, text)
@@ -48,7 +53,7 @@ export async function startGateway(configText: string | object, env: Record<stri
     requestLogs: () => logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request'),
     async stop() {
       await server.stop()
-      rmSync(dir, { recursive: true, force: true })
+      if (!options.dir) rmSync(dir, { recursive: true, force: true })
     },
   }
 }

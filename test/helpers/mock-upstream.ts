@@ -1,6 +1,8 @@
 /**
  * A programmable OpenAI-compatible upstream on 127.0.0.1, port 0. By default it answers like
- * OpenAI; a test replaces `handler` to make it fail, stall or stream whatever it needs.
+ * OpenAI; a test replaces `handler` to make it fail, stall or stream whatever it needs. The API key
+ * it is called with can also decide (see keyBehaviour): `k-429-...`, `k-401-...`, `k-500-...`,
+ * `k-exhausted-...`, `k-stall-...`; any other key answers normally.
  */
 export interface SeenRequest {
   method: string
@@ -103,6 +105,8 @@ export function startMockUpstream(models: string[] = ['mock-model', 'text-embedd
       const seen: SeenRequest = { method: req.method, path: url.pathname, headers: Object.fromEntries(req.headers), body }
       mock.requests.push(seen)
       if (mock.handler) return mock.handler(req, body, seen)
+      const keyed = await keyBehaviour(seen, req.signal)
+      if (keyed) return keyed
       if (url.pathname === '/v1/models') {
         return Response.json({ object: 'list', data: mock.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'mock' })) })
       }
@@ -129,6 +133,44 @@ export function startMockUpstream(models: string[] = ['mock-model', 'text-embedd
   mock.url = `http://127.0.0.1:${server.port}`
   mock.baseUrl = `${mock.url}/v1`
   return mock
+}
+
+/** The key a request was made with. */
+export function keyOf(seen: SeenRequest): string {
+  return (seen.headers.authorization ?? '').replace(/^Bearer /, '')
+}
+
+async function keyBehaviour(seen: SeenRequest, signal: AbortSignal): Promise<Response | null> {
+  if (seen.path === '/v1/models') return null
+  const key = keyOf(seen)
+  if (key.startsWith('k-429')) {
+    return Response.json(
+      { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } },
+      { status: 429, headers: { 'retry-after-ms': key.split('-')[2] ?? '1000', 'x-ratelimit-remaining-requests': '0' } },
+    )
+  }
+  if (key.startsWith('k-401')) {
+    return Response.json({ error: { message: 'Incorrect API key provided', code: 'invalid_api_key' } }, { status: 401 })
+  }
+  if (key.startsWith('k-quota')) {
+    return Response.json(
+      { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } },
+      { status: 429 },
+    )
+  }
+  if (key.startsWith('k-500')) return Response.json({ error: { message: 'internal failure' } }, { status: 500 })
+  if (key.startsWith('k-stall')) {
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+    return new Response('gone', { status: 500 })
+  }
+  if (key.startsWith('k-exhausted')) {
+    const res = defaultChat(seen.body)
+    res.headers.set('x-ratelimit-limit-requests', '100')
+    res.headers.set('x-ratelimit-remaining-requests', '0')
+    res.headers.set('x-ratelimit-reset-requests', '1s')
+    return res
+  }
+  return null
 }
 
 /** A stream that reports its own cancellation to the mock (to prove the gateway aborted it). */

@@ -1,25 +1,10 @@
 import { describe, expect, test } from 'bun:test'
 import pino from 'pino'
-import { DEFAULT_TIMEOUTS, type ProviderConfig } from '../../src/config/schema.ts'
 import { ModelCatalog } from '../../src/gateway/catalog.ts'
+import { provider } from '../helpers/provider-config.ts'
 
 const silent = pino({ level: 'silent' })
 const breaker = { failure_threshold: 5, open_ms: 30_000 }
-export const provider = (name: string, models?: string[], filters: string[] | null = null): ProviderConfig => ({
-  name,
-  type: 'openai',
-  base_url: 'http://127.0.0.1:9/v1',
-  keys: ['k'],
-  models,
-  model_filters: filters,
-  headers: {},
-  timeouts: DEFAULT_TIMEOUTS,
-  proxy: null,
-  sticky: false,
-  fake_stream: false,
-  stream_only: false,
-})
-
 const where = (targets: { provider: { name: string }; upstreamModel: string }[]) =>
   targets.map((t) => `${t.provider.name}:${t.upstreamModel}`)
 
