@@ -18,7 +18,11 @@ export function createApp(deps: Deps) {
     .onError(({ request, error, code }) => {
       const failure = asGatewayError(error, code, request, deps)
       const response = renderOpenAIError(failure)
-      response.headers.set('x-request-id', traces.of(request).record.requestId)
+      const record = traces.of(request).record
+      response.headers.set('x-request-id', record.requestId)
+      // Even a failure says where it went and how often it was tried.
+      if (record.provider) response.headers.set('x-sluice-provider', record.provider)
+      if (record.attempts) response.headers.set('x-sluice-attempts', String(record.attempts))
       traces.of(request).complete({
         status: error instanceof ClientClosed ? 499 : failure.status,
         outcome: error instanceof ClientClosed ? 'client_closed' : 'error',

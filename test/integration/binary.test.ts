@@ -21,11 +21,11 @@ afterAll(() => {
 })
 
 /** Reads stderr until the ready banner has been printed in full. */
-async function readBanner(stream: ReadableStream<Uint8Array>): Promise<string> {
+async function readBanner(stream: ReadableStream<Uint8Array>, until = /client key:.*\n[\s\S]*\n\n$/): Promise<string> {
   const reader = stream.getReader()
   let text = ''
   const deadline = Date.now() + 15_000
-  while (!/client key:.*\n[\s\S]*\n\n$/.test(text) && Date.now() < deadline) {
+  while (!until.test(text) && Date.now() < deadline) {
     const { done, value } = await reader.read()
     if (done) break
     text += new TextDecoder().decode(value)
@@ -75,6 +75,44 @@ describe('the compiled binary', () => {
       proc.kill('SIGKILL')
     }
   }, 60_000)
+
+  test('SIGHUP reloads the config file; an invalid one is refused and the server keeps going', async () => {
+    const path = join(dir, 'reload.yaml')
+    const write = (models: string) =>
+      Bun.write(
+        path,
+        `auth: { keys: [{ name: t, key: sk-binary-client-key }] }\nproviders: [{ name: p, type: openai, base_url: "${mock.baseUrl}", keys: [k], models: [${models}] }]\n`,
+      )
+    await write('first-model')
+    const proc = Bun.spawn([BINARY, '--config', path, '--port', '0', '--db', `file:${join(dir, 'reload.db')}`], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    try {
+      const banner = await readBanner(proc.stderr, /ready: .*\n/)
+      const url = /ready: (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]
+      const ids = async () => {
+        const res = await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sk-binary-client-key' } })
+        return ((await res.json()) as any).data.map((m: any) => m.id) as string[]
+      }
+      expect(await ids()).toContain('p/first-model')
+      await write('second-model')
+      proc.kill('SIGHUP')
+      const until = Date.now() + 5000
+      while (!(await ids()).includes('p/second-model') && Date.now() < until) await Bun.sleep(50)
+      expect(await ids()).toContain('p/second-model')
+      await Bun.write(path, 'providers: [{ name: p, type: nonsense, keys: [k] }]\n')
+      proc.kill('SIGHUP')
+      await Bun.sleep(300)
+      expect(await ids()).toContain('p/second-model')
+      proc.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    } finally {
+      proc.kill('SIGKILL')
+    }
+  }, 30_000)
 
   test('check exits 1 and names the field for a bad config file', () => {
     const path = join(dir, 'bad.yaml')

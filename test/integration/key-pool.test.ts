@@ -162,6 +162,8 @@ describe('a pool of upstream keys', () => {
     const res = await chat(gw.baseURL, { model: 'mock-model' })
     expect(res.status).toBe(502)
     expect(res.headers.get('x-should-retry')).toBe('false')
+    expect(res.headers.get('x-sluice-attempts')).toBe('3')
+    expect(res.headers.get('x-sluice-provider')).toBe('p')
     expect(mock.requests.length - before).toBe(3)
     await gw.stop()
   })
