@@ -156,6 +156,16 @@ describe('a pool of upstream keys', () => {
     await gw.stop()
   })
 
+  test('an upstream that stalls before its first byte is abandoned after first_byte_ms and retried elsewhere', async () => {
+    const gw = await startGateway(config([provider('p', ['k-stall-1', 'k-ok-2'], { timeouts: { first_byte_ms: 200 } })]))
+    const started = Date.now()
+    const res = await chat(gw.baseURL, { model: 'mock-model' })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-sluice-attempts')).toBe('2')
+    expect(Date.now() - started).toBeLessThan(2000)
+    await gw.stop()
+  })
+
   test('retries stop at retry.max_attempts and tell the SDK not to retry on top', async () => {
     const gw = await startGateway(config([provider('p', ['k-500-a'])], { retry: { max_attempts: 3, initial_delay_ms: 5, max_delay_ms: 10 } }))
     const before = mock.requests.length
