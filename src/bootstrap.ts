@@ -1,4 +1,5 @@
 import type { Config } from './config/schema.ts'
+import { OPEN_POLICY } from './gateway/client-keys.ts'
 import { randomToken, sha256Hex } from './lib/crypto.ts'
 import type { ClientKeyStore } from './storage/client-key-store.ts'
 import type { SettingsStore } from './storage/settings-store.ts'
@@ -32,7 +33,7 @@ export async function bootstrapSecrets(config: Config, settings: SettingsStore, 
     }
   }
   if (config.auth.required && config.auth.keys.length === 0 && (await keys.count()) === 0) {
-    created.clientKey = (await keys.create({ name: 'default' })).secret
+    created.clientKey = (await keys.create({ name: 'default', policy: OPEN_POLICY })).secret
   }
   return { adminTokenHash, created }
 }

@@ -17,6 +17,16 @@ import { openDatabase } from './storage/database.ts'
 import { createSettingsStore } from './storage/settings-store.ts'
 import { createUpstreamKeyStore } from './storage/upstream-key-store.ts'
 import { VERSION } from './version.ts'
+import { Limiter } from './gateway/limits/limiter.ts'
+import { MemoryLimitStore } from './gateway/limits/store.ts'
+import { ipMatcher } from './lib/cidr.ts'
+import { periodStart } from './lib/periods.ts'
+import { createUsageStore } from './storage/usage-store.ts'
+
+/** How often the client-key version is checked: edits from other processes apply this fast. */
+const KEY_POLL_MS = 250
+/** How often quota usage and last-use times are written. */
+const FLUSH_MS = 1000
 
 export interface ServerOptions {
   /** Log destination (tests capture lines here); stdout by default. */
@@ -59,13 +69,46 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const upstreamKeys = createUpstreamKeyStore(database.db)
   const boot = await bootstrapSecrets(config, createSettingsStore(database.db), keyStore)
 
-  const directory = new KeyDirectory(config.auth.keys)
-  directory.replaceStored(await keyStore.list())
+  const usageStore = createUsageStore(database.db)
+  const limitStore = new MemoryLimitStore()
+  for (const row of await usageStore.since(Date.now() - 32 * 86_400_000)) limitStore.load(row.keyId, row.periodStart, row.usage)
+  const limiter = new Limiter(limitStore, Date.now)
+
+  // Client keys: config keys are kept in the database like the others; the server holds them all
+  // in memory and polls a version number to see changes made by the admin API or the CLI.
+  await keyStore.syncConfigKeys(config.auth.keys)
+  const directory = new KeyDirectory()
+  let keysVersion = -1
+  async function refreshKeys(): Promise<void> {
+    keysVersion = await keyStore.version()
+    directory.replace(await keyStore.list())
+  }
+  await refreshKeys()
+  const lastUsed = new Map<string, number>()
+  const background = setInterval(() => {
+    void (async () => {
+      if ((await keyStore.version()) !== keysVersion) await refreshKeys()
+    })().catch((err) => logger.error({ err: (err as Error).message }, 'could not refresh client keys'))
+  }, KEY_POLL_MS)
+  const flusher = setInterval(() => void flush(), FLUSH_MS)
+  async function flush(): Promise<void> {
+    try {
+      await usageStore.save(limitStore.takeDirty())
+      if (lastUsed.size > 0) {
+        const batch = new Map(lastUsed)
+        lastUsed.clear()
+        await keyStore.touch(batch)
+      }
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'could not save key usage')
+    }
+  }
+  const trusted = ipMatcher(config.server.trusted_proxies)
 
   const runtimeOptions = { now: Date.now }
   const runtime = buildRuntime(config, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() })
   runtime.catalog.start()
-  const gateway = createGateway(runtime, { connectWatch: createConnectWatch(), keyStates: upstreamKeys, logger, now: Date.now })
+  const gateway = createGateway(runtime, { connectWatch: createConnectWatch(), keyStates: upstreamKeys, limiter, logger, now: Date.now })
 
   let reloading: Promise<ReloadResult> | null = null
   async function reload(): Promise<ReloadResult> {
@@ -81,7 +124,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     const changes = diffConfigs(config, next)
     // Keys that changed may have been disabled: what was persisted about old ones stays harmless.
     gateway.swap(buildRuntime(next, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() }, gateway.runtime()))
-    directory.replaceStatic(next.auth.keys)
+    await keyStore.syncConfigKeys(next.auth.keys)
+    await refreshKeys()
     logger.level = next.log.level
     for (const s of secretsOf(next)) secrets.add(s)
     config = next
@@ -95,6 +139,25 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     config: () => config,
     gateway,
     keys: directory,
+    keyStore,
+    limiter,
+    refreshKeys,
+    keyUsed: (id) => void lastUsed.set(id, Date.now()),
+    usageOf(key) {
+      const q = key.policy.quota
+      if (!q) return null
+      const start = periodStart(Date.now(), q.period, q.resetTime, q.timezone)
+      const u = limitStore.usage(key.id, start)
+      return { period_start: new Date(start).toISOString(), requests: u.requests, tokens: u.tokens, cost_usd: u.costUsd }
+    },
+    clientIp(request) {
+      const peer = server?.requestIP(request)?.address ?? null
+      if (peer === null || !trusted(peer)) return peer
+      // Behind trusted proxies: the last address in X-Forwarded-For that is not one of them.
+      const chain = (request.headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+      for (let i = chain.length - 1; i >= 0; i--) if (!trusted(chain[i]!)) return chain[i]!
+      return chain[0] ?? peer
+    },
     logger,
     now: Date.now,
     async health() {
@@ -153,6 +216,9 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
           logger.warn({ in_flight: server!.pendingRequests }, 'grace period over: closing remaining connections')
         }
         await server!.stop(true)
+        clearInterval(background)
+        clearInterval(flusher)
+        await flush()
         gateway.runtime().catalog.stop()
         database.close()
         logger.info('stopped')

@@ -16,6 +16,8 @@ import {
   type TimeoutsConfig,
 } from './schema.ts'
 import { describeSchemaErrors } from './errors.ts'
+import { parseExpiry, policyProblems, toPolicy } from './key-policy.ts'
+import { parseCidr } from '../lib/cidr.ts'
 
 /** A config that cannot be used; `problems` name each field and what was expected. */
 export class ConfigError extends Error {
@@ -110,9 +112,15 @@ function resolveConfig(
     aliasNames.add(a.name)
   })
 
-  const keys = (file.auth?.keys ?? []).map(
-    (k, i): StaticKeyConfig => (typeof k === 'string' ? { name: `config-key-${i + 1}`, key: k } : k),
-  )
+  const keys = (file.auth?.keys ?? []).map((k, i): StaticKeyConfig => {
+    if (typeof k === 'string') return { name: `config-key-${i + 1}`, key: k, expiresAt: null, policy: toPolicy({}), metadata: null }
+    problems.push(...policyProblems(k, `auth.keys[${i}].`))
+    const expiresAt = parseExpiry(k.expires_at)
+    return { name: k.name, key: k.key, expiresAt: Number.isNaN(expiresAt) ? null : expiresAt, policy: toPolicy(k), metadata: k.metadata ?? null }
+  })
+  ;(file.server?.trusted_proxies ?? []).forEach((p, i) => {
+    if (!parseCidr(p)) problems.push(`server.trusted_proxies[${i}]: expected an IP address or CIDR range, got "${p}"`)
+  })
   const keyNames = new Set<string>()
   keys.forEach((k, i) => {
     if (keyNames.has(k.name)) problems.push(`auth.keys[${i}].name: "${k.name}" is used by another key`)
@@ -128,8 +136,11 @@ function resolveConfig(
       port,
       max_body_bytes: file.server?.max_body_bytes ?? 32 * 1024 * 1024,
       shutdown_grace_ms: file.server?.shutdown_grace_ms ?? 30_000,
+      trusted_proxies: file.server?.trusted_proxies ?? [],
     },
-    admin: { token: nonEmpty(env.SLUICE_ADMIN_TOKEN) ?? nonEmpty(file.admin?.token) ?? null },
+    admin: { token: nonEmpty(env.SLUICE_ADMIN_TOKEN) ?? nonEmpty(file.admin?.token) ?? null, docs: file.admin?.docs ?? false },
+    limits: { ip_rpm: file.limits?.ip_rpm ?? null },
+    prices: file.prices ?? {},
     database: {
       url: flags.db ?? env.SLUICE_DB ?? file.database?.url ?? 'file:./sluice.db',
       auth_token: nonEmpty(file.database?.auth_token) ?? null,

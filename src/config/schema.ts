@@ -1,4 +1,4 @@
-import { Type as T, type Static } from '@sinclair/typebox'
+import { Type as T, type Static, type TSchema } from '@sinclair/typebox'
 import { providerTypes } from '../providers/registry.ts'
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
@@ -52,10 +52,46 @@ const Alias = T.Object(
   strict,
 )
 
+const nullable = <S extends TSchema>(schema: S) => T.Optional(T.Union([schema, T.Null()]))
+
+export const QuotaInput = T.Object(
+  {
+    period: T.Union([T.Literal('day'), T.Literal('month')]),
+    tokens: nullable(T.Integer({ minimum: 1 })),
+    requests: nullable(T.Integer({ minimum: 1 })),
+    budget_usd: nullable(T.Number({ exclusiveMinimum: 0 })),
+    reset_time: T.Optional(T.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'a time of day as HH:MM' })),
+    timezone: T.Optional(T.String({ minLength: 1 })),
+  },
+  strict,
+)
+
+/** What a client key may do; the same fields in the config file and in the admin API. */
+export const KeyPolicyFields = {
+  /** A date (the key works through that day, UTC) or a date-time. */
+  expires_at: nullable(T.String({ minLength: 1 })),
+  models: nullable(T.Array(T.String({ minLength: 1 }))),
+  ips: nullable(T.Array(T.String({ minLength: 1 }))),
+  rpm: nullable(T.Integer({ minimum: 1 })),
+  tpm: nullable(T.Integer({ minimum: 1 })),
+  max_concurrent: nullable(T.Integer({ minimum: 1 })),
+  quota: nullable(QuotaInput),
+  metadata: nullable(T.Record(T.String(), T.Unknown())),
+}
+
 const StaticClientKey = T.Union([
   T.String({ minLength: 1 }),
-  T.Object({ name: Name, key: T.String({ minLength: 1 }) }, strict),
+  T.Object({ name: Name, key: T.String({ minLength: 1 }), ...KeyPolicyFields }, strict),
 ])
+
+const Price = T.Object(
+  {
+    prompt: T.Number({ minimum: 0 }),
+    completion: T.Number({ minimum: 0 }),
+    cached_prompt: T.Optional(T.Number({ minimum: 0 })),
+  },
+  strict,
+)
 
 /** The config file as a user writes it: every section optional. */
 export const ConfigFile = T.Object(
@@ -67,11 +103,16 @@ export const ConfigFile = T.Object(
           port: T.Optional(T.Integer({ minimum: 0, maximum: 65535 })),
           max_body_bytes: T.Optional(T.Integer({ minimum: 1024 })),
           shutdown_grace_ms: T.Optional(T.Integer({ minimum: 0 })),
+          /** Peers whose X-Forwarded-For is believed (reverse proxies in front of sluice). */
+          trusted_proxies: T.Optional(T.Array(T.String({ minLength: 1 }))),
         },
         strict,
       ),
     ),
-    admin: T.Optional(T.Object({ token: T.Optional(T.String()) }, strict)),
+    admin: T.Optional(T.Object({ token: T.Optional(T.String()), docs: T.Optional(T.Boolean()) }, strict)),
+    limits: T.Optional(T.Object({ ip_rpm: T.Optional(T.Integer({ minimum: 1 })) }, strict)),
+    /** USD per million tokens, by `provider/model` or model name. */
+    prices: T.Optional(T.Record(T.String({ minLength: 1 }), Price)),
     database: T.Optional(
       T.Object({ url: T.Optional(T.String({ minLength: 1 })), auth_token: T.Optional(T.String()) }, strict),
     ),
@@ -154,17 +195,48 @@ export interface RetryConfig {
   max_delay_ms: number
 }
 
+export interface QuotaPolicy {
+  period: 'day' | 'month'
+  tokens: number | null
+  requests: number | null
+  budgetUsd: number | null
+  /** HH:MM in `timezone`, when a period begins. */
+  resetTime: string
+  timezone: string
+}
+
+/** What a client key may do: which models, from where, how fast, how much. */
+export interface KeyPolicy {
+  models: readonly string[] | null
+  ips: readonly string[] | null
+  rpm: number | null
+  tpm: number | null
+  maxConcurrent: number | null
+  quota: QuotaPolicy | null
+}
+
 export interface StaticKeyConfig {
   name: string
   key: string
+  expiresAt: number | null
+  policy: KeyPolicy
+  metadata: Record<string, unknown> | null
+}
+
+export interface PriceConfig {
+  prompt: number
+  completion: number
+  cached_prompt?: number
 }
 
 /** The resolved configuration: defaults, file, environment and flags merged, validated, frozen. */
 export interface Config {
   /** Where the file came from, if there was one. */
   source: string | null
-  server: { host: string; port: number; max_body_bytes: number; shutdown_grace_ms: number }
-  admin: { token: string | null }
+  server: { host: string; port: number; max_body_bytes: number; shutdown_grace_ms: number; trusted_proxies: readonly string[] }
+  admin: { token: string | null; docs: boolean }
+  limits: { ip_rpm: number | null }
+  prices: Readonly<Record<string, PriceConfig>>
   database: { url: string; auth_token: string | null }
   log: { level: LogLevel }
   auth: { required: boolean; keys: readonly StaticKeyConfig[] }

@@ -1,10 +1,18 @@
-import type { StaticKeyConfig } from '../config/schema.ts'
 import { sha256Hex } from '../lib/crypto.ts'
+import { ipMatcher } from '../lib/cidr.ts'
+import type { KeyPolicy } from '../config/schema.ts'
+
+export type { KeyPolicy, QuotaPolicy } from '../config/schema.ts'
+
+export const OPEN_POLICY: KeyPolicy = { models: null, ips: null, rpm: null, tpm: null, maxConcurrent: null, quota: null }
 
 /** A client of the gateway, as known after authentication. */
 export interface ClientKey {
   id: string
   name: string
+  policy: KeyPolicy
+  allowsModel(model: string): boolean
+  allowsIp(ip: string | null): boolean
 }
 
 /** A stored key as the directory needs it (never the secret, only its hash). */
@@ -12,12 +20,31 @@ export interface StoredKey {
   id: string
   name: string
   keyHash: string
+  enabled: boolean
   expiresAt: number | null
   revokedAt: number | null
+  policy: KeyPolicy
 }
 
-interface Entry extends ClientKey {
+interface Entry {
+  key: ClientKey
   expiresAt: number | null
+}
+
+/** `openai/*`, `*-mini` and exact ids; `*` matches anything, including slashes. */
+export function modelMatcher(patterns: readonly string[] | null): (model: string) => boolean {
+  if (patterns === null) return () => true
+  const exact = new Set(patterns.filter((p) => !p.includes('*')))
+  const globs = patterns
+    .filter((p) => p.includes('*'))
+    .map((p) => new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$'))
+  return (model) => exact.has(model) || globs.some((g) => g.test(model))
+}
+
+export function clientKey(id: string, name: string, policy: KeyPolicy): ClientKey {
+  const models = modelMatcher(policy.models)
+  const ips = policy.ips ? ipMatcher(policy.ips) : null
+  return { id, name, policy, allowsModel: models, allowsIp: (ip) => ips === null || (ip !== null && ips(ip)) }
 }
 
 /**
@@ -27,31 +54,15 @@ interface Entry extends ClientKey {
  */
 export class KeyDirectory {
   private byHash = new Map<string, Entry>()
-  private staticEntries: Array<[string, Entry]>
 
-  private stored: readonly StoredKey[] = []
+  constructor(private readonly now: () => number = Date.now) {}
 
-  constructor(
-    staticKeys: readonly StaticKeyConfig[],
-    private readonly now: () => number = Date.now,
-  ) {
-    this.staticEntries = []
-    this.replaceStatic(staticKeys)
-  }
-
-  /** Swaps in the keys from the config file (on start and on reload). */
-  replaceStatic(staticKeys: readonly StaticKeyConfig[]): void {
-    this.staticEntries = staticKeys.map((k) => [sha256Hex(k.key), { id: `config:${k.name}`, name: k.name, expiresAt: null }])
-    this.replaceStored(this.stored)
-  }
-
-  /** Swaps in the current set of stored keys (revoked ones are left out). */
-  replaceStored(stored: readonly StoredKey[]): void {
-    this.stored = stored
-    const next = new Map<string, Entry>(this.staticEntries)
+  /** Swaps in the current set of keys (revoked and disabled ones are left out). */
+  replace(stored: readonly StoredKey[]): void {
+    const next = new Map<string, Entry>()
     for (const k of stored) {
-      if (k.revokedAt !== null) continue
-      next.set(k.keyHash, { id: k.id, name: k.name, expiresAt: k.expiresAt })
+      if (k.revokedAt !== null || !k.enabled) continue
+      next.set(k.keyHash, { key: clientKey(k.id, k.name, k.policy), expiresAt: k.expiresAt })
     }
     this.byHash = next
   }
@@ -61,7 +72,7 @@ export class KeyDirectory {
     const entry = this.byHash.get(sha256Hex(presented ?? ''))
     if (!entry || presented === null) return null
     if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return null
-    return { id: entry.id, name: entry.name }
+    return entry.key
   }
 
   get size(): number {

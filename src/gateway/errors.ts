@@ -3,13 +3,18 @@ export const ERROR_STATUS = {
   invalid_json: 400,
   invalid_request: 400,
   invalid_api_key: 401,
+  model_not_allowed: 403,
+  ip_not_allowed: 403,
   model_not_found: 404,
   /** The upstream refused the request itself (a 4xx other than auth or rate limit). */
   upstream_rejected: 400,
   not_found: 404,
   body_too_large: 413,
+  conflict: 409,
   upstream_rate_limited: 429,
   all_keys_cooling: 429,
+  rate_limited: 429,
+  quota_exceeded: 429,
   upstream_error: 502,
   upstream_unreachable: 502,
   upstream_auth_failed: 502,
@@ -34,6 +39,8 @@ export interface GatewayErrorDetails {
   /** The upstream's error body, sent unchanged to clients that speak `bodyProtocol`. */
   body?: string
   bodyProtocol?: 'openai'
+  /** Extra response headers (the client's rate-limit state). */
+  headers?: Record<string, string>
 }
 
 /**

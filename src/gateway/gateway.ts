@@ -26,9 +26,13 @@ import type { Runtime } from './runtime.ts'
 import { relayStream } from './stream-relay.ts'
 import { ClientClosed } from './upstream-call.ts'
 import { usageFromOpenAI } from './usage.ts'
+import type { ClientKey } from './client-keys.ts'
+import { estimateTokens, type Limiter } from './limits/limiter.ts'
+import { costOf } from './limits/pricing.ts'
 
 export interface ProxyInput {
   operation: Operation
+  clientKey: ClientKey
   /** The request body exactly as the client sent it. */
   raw: Uint8Array
   trace: RequestTrace
@@ -75,6 +79,7 @@ export interface Gateway {
 
 export interface GatewayDeps {
   connectWatch: ConnectWatch
+  limiter: Limiter
   keyStates: UpstreamKeyStateStore
   logger: Logger
   now: () => number
@@ -118,6 +123,20 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         { param: 'model' },
       )
     }
+    const key = input.clientKey
+    if (!key.allowsModel(model)) {
+      // A key limited to some providers may still use an alias through the targets it may use.
+      plan.targets = plan.targets.filter((t) => key.allowsModel(t.label))
+      if (plan.targets.length === 0) {
+        throw new GatewayError('model_not_allowed', `This key may not use the model \`${model}\`.`, { param: 'model' })
+      }
+    }
+    const admission = deps.limiter.admit(key, estimateTokens(raw.byteLength))
+    Object.assign(trace.headers, admission.headers)
+    trace.onDone((r) => {
+      r.costUsd = costOf(rt.config.prices, [r.provider && r.upstreamModel ? `${r.provider}/${r.upstreamModel}` : '', r.upstreamModel ?? '', model], r.usage)
+      admission.settle({ usage: r.usage, costUsd: r.costUsd, failedBeforeUpstream: r.attempts === undefined })
+    })
     if (plan.alias) record.alias = plan.alias.name
     const wantsUsage = clientWantsUsage(body)
     const fakeStream = (t: Target) => plan.alias?.fake_stream === true || t.provider.config.fake_stream
@@ -166,7 +185,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     if (!streaming) {
       const success = await run
       succeeded(success)
-      return bodyResponse(success, body, operation, record)
+      return bodyResponse(success, body, operation, trace)
     }
 
     // A stream waits for its upstream up to one heartbeat interval with nothing sent, so that an
@@ -177,7 +196,10 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       const success = early.value
       succeeded(success)
       trace.deferred = true
-      return new Response(streamOf(success), { status: 200, headers: { ...SSE_HEADERS, ...diagnostics(success, record.startedAt) } })
+      return new Response(streamOf(success), {
+        status: 200,
+        headers: { ...SSE_HEADERS, ...trace.headers, ...diagnostics(success, record.startedAt) },
+      })
     }
     trace.deferred = true
     const answer = run.then((success) => {
@@ -190,7 +212,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         const error = err instanceof GatewayError ? err : new GatewayError('upstream_error', String(err))
         trace.complete({ status: error.status, outcome: 'error', errorCode: error.code, errorMessage: error.message })
       }),
-      { status: 200, headers: SSE_HEADERS },
+      { status: 200, headers: { ...SSE_HEADERS, ...trace.headers } },
     )
 
     function streamOf(success: Success): ReadableStream<Uint8Array> {
@@ -235,10 +257,11 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     }
   }
 
-  function bodyResponse(s: Success, body: JsonObject, operation: Operation, record: RequestTrace['record']): Response {
+  function bodyResponse(s: Success, body: JsonObject, operation: Operation, trace: RequestTrace): Response {
     if (s.kind !== 'body') throw new Error('unreachable: a stream for a non-stream request')
+    const record = trace.record
     record.usage = usageFromOpenAI(findObjectValue(s.bytes, 'usage'))
-    const headers = { 'content-type': s.contentType, ...diagnostics(s, record.startedAt) }
+    const headers = { 'content-type': s.contentType, ...trace.headers, ...diagnostics(s, record.startedAt) }
     if (operation === 'embeddings' && body.encoding_format === 'base64') {
       const fixed = reencodeEmbeddings(s.bytes)
       if (fixed) return new Response(fixed, { status: s.status, headers })

@@ -19,6 +19,8 @@ export interface RequestRecord {
   /** Milliseconds from the request's arrival to the first byte from the upstream. */
   ttfbMs?: number
   usage?: Usage
+  costUsd?: number
+  clientIp?: string | null
   /** For streams: how many events and bytes reached the client. */
   delivered?: { events: number; bytes: number }
   /** 'client_closed' when the client went away before the end. */
@@ -33,7 +35,10 @@ export class RequestTrace {
   readonly record: RequestRecord
   /** Set when the gateway took over completion (a stream that outlives the handler). */
   deferred = false
+  /** Headers every response to this request carries, success or failure (rate-limit state). */
+  readonly headers: Record<string, string> = {}
   private done = false
+  private finalizers: Array<(record: RequestRecord) => void> = []
 
   constructor(
     record: RequestRecord,
@@ -43,10 +48,16 @@ export class RequestTrace {
     this.record = record
   }
 
+  /** Runs once the request is over, before it is reported (settling limits, for instance). */
+  onDone(finalizer: (record: RequestRecord) => void): void {
+    this.finalizers.push(finalizer)
+  }
+
   complete(patch: Partial<RequestRecord> = {}): void {
     if (this.done) return
     this.done = true
     Object.assign(this.record, patch)
+    for (const f of this.finalizers) f(this.record)
     this.onComplete(this.record, this.now() - this.record.startedAt)
   }
 }

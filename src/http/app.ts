@@ -6,6 +6,7 @@ import { healthRoutes } from './health.ts'
 import { renderOpenAIError } from './openai/errors.ts'
 import { openaiRoutes } from './openai/routes.ts'
 import { adminRoutes } from './admin/routes.ts'
+import { keyRoutes } from './admin/keys.ts'
 import { Traces } from './traces.ts'
 
 /** The whole HTTP surface, built from its dependencies; `app.handle(request)` works without a socket. */
@@ -18,8 +19,10 @@ export function createApp(deps: Deps) {
     .onError(({ request, error, code }) => {
       const failure = asGatewayError(error, code, request, deps)
       const response = renderOpenAIError(failure)
-      const record = traces.of(request).record
+      const trace = traces.of(request)
+      const record = trace.record
       response.headers.set('x-request-id', record.requestId)
+      for (const [name, value] of Object.entries({ ...trace.headers, ...failure.details.headers })) response.headers.set(name, value)
       // Even a failure says where it went and how often it was tried.
       if (record.provider) response.headers.set('x-sluice-provider', record.provider)
       if (record.attempts) response.headers.set('x-sluice-attempts', String(record.attempts))
@@ -34,6 +37,22 @@ export function createApp(deps: Deps) {
     .use(healthRoutes(deps, traces))
     .use(openaiRoutes(deps, traces))
     .use(adminRoutes(deps, traces))
+    .use(keyRoutes(deps, traces))
+}
+
+/** Elysia's validation error as one line per field: `rpm: Expected integer`. */
+function validationMessage(error: unknown): string {
+  const all = (error as { all?: Array<{ path?: string; message?: string; summary?: string }> }).all
+  if (!Array.isArray(all) || all.length === 0) return 'The request body is not valid.'
+  const seen = new Set<string>()
+  const lines: string[] = []
+  for (const e of all) {
+    const path = (e.path ?? '').replace(/^\//, '').replaceAll('/', '.') || '(body)'
+    if (seen.has(path)) continue
+    seen.add(path)
+    lines.push(`${path}: ${e.message ?? e.summary ?? 'invalid'}`)
+  }
+  return `Invalid request body: ${lines.join('; ')}`
 }
 
 function asGatewayError(error: unknown, code: string | number, request: Request, deps: Deps): GatewayError {
@@ -44,7 +63,7 @@ function asGatewayError(error: unknown, code: string | number, request: Request,
     return new GatewayError('not_found', `Unknown request URL: ${request.method} ${path}. Check the URL for typos.`)
   }
   if (code === 'PARSE') return new GatewayError('invalid_json', 'We could not parse the body of your request.')
-  if (code === 'VALIDATION') return new GatewayError('invalid_request', (error as Error).message)
+  if (code === 'VALIDATION') return new GatewayError('invalid_request', validationMessage(error))
   deps.logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'unexpected error')
   return new GatewayError('upstream_error', 'The gateway failed unexpectedly; the error has been logged.', { status: 500 })
 }

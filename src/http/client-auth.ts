@@ -1,19 +1,28 @@
 import { Elysia } from 'elysia'
+import { clientKey, OPEN_POLICY, type ClientKey } from '../gateway/client-keys.ts'
 import { GatewayError } from '../gateway/errors.ts'
-import type { ClientKey } from '../gateway/client-keys.ts'
 import type { Deps } from './deps.ts'
 
-const ANONYMOUS: ClientKey = { id: 'anonymous', name: 'anonymous' }
+const ANONYMOUS: ClientKey = clientKey('anonymous', 'anonymous', OPEN_POLICY)
 
-/** The key a client presented: `Authorization: Bearer`, `x-api-key` or `api-key`. */
-export function readPresentedKey(headers: Headers): string | null {
+/** The key a client presented: `Authorization: Bearer`, `x-api-key`, `api-key`, `?api_key=` or `?key=`. */
+export function readPresentedKey(request: Request): string | null {
+  const headers = request.headers
   const authorization = headers.get('authorization')
   if (authorization) {
     const match = /^Bearer\s+(.+)$/i.exec(authorization)
     if (match) return match[1]!.trim()
   }
-  return headers.get('x-api-key') ?? headers.get('api-key')
+  const header = headers.get('x-api-key') ?? headers.get('api-key')
+  if (header !== null) return header
+  const url = request.url
+  const query = url.indexOf('?')
+  if (query < 0) return null
+  const params = new URLSearchParams(url.slice(query + 1))
+  return params.get('api_key') ?? params.get('key')
 }
+
+const UNAUTHORIZED = 'Incorrect API key provided. Use a client key of this gateway as a Bearer token or in the x-api-key header.'
 
 /** `clientKey: true` on a route requires a valid client key and puts it in the context. */
 export const clientAuth = (deps: Deps) =>
@@ -21,14 +30,15 @@ export const clientAuth = (deps: Deps) =>
     // Reads request.headers directly: Elysia's lazy `headers` object depends on static analysis of
     // parameter names, which minification in the compiled binary defeats.
     resolve({ request }) {
-      if (!deps.config().auth.required) return { clientKey: ANONYMOUS }
-      const key = deps.keys.find(readPresentedKey(request.headers))
-      if (!key) {
-        throw new GatewayError(
-          'invalid_api_key',
-          'Incorrect API key provided. Use a client key of this gateway as a Bearer token or in the x-api-key header.',
-        )
-      }
+      const config = deps.config()
+      const ip = deps.clientIp(request)
+      if (config.limits.ip_rpm !== null && ip !== null) deps.limiter.admitIp(ip, config.limits.ip_rpm)
+      if (!config.auth.required) return { clientKey: ANONYMOUS }
+      // Missing, unknown, revoked, disabled and expired keys all get the same answer.
+      const key = deps.keys.find(readPresentedKey(request))
+      if (!key) throw new GatewayError('invalid_api_key', UNAUTHORIZED)
+      if (!key.allowsIp(ip)) throw new GatewayError('ip_not_allowed', 'This key may not be used from your address.')
+      deps.keyUsed(key.id)
       return { clientKey: key }
     },
   })

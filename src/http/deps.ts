@@ -4,6 +4,8 @@ import type { ClientKey } from '../gateway/client-keys.ts'
 import type { Gateway } from '../gateway/gateway.ts'
 import type { RequestRecord } from '../gateway/record.ts'
 import type { Logger } from '../observability/logger.ts'
+import type { Limiter } from '../gateway/limits/limiter.ts'
+import type { ClientKeyStore } from '../storage/client-key-store.ts'
 
 export type ReloadResult = { ok: true; changes: ConfigChanges } | { ok: false; problems: string[] }
 
@@ -18,6 +20,16 @@ export interface Deps {
   config(): Config
   gateway: Gateway
   keys: { find(presented: string | null): ClientKey | null }
+  keyStore: ClientKeyStore
+  limiter: Limiter
+  /** The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy. */
+  clientIp(request: Request): string | null
+  /** Re-reads the client keys from the database (after an admin change). */
+  refreshKeys(): Promise<void>
+  /** Notes that a key was used (its last-use time is written later, off the request path). */
+  keyUsed(keyId: string): void
+  /** Quota usage of a key in its current period, for the admin API. */
+  usageOf(key: ClientKey): { period_start: string; requests: number; tokens: number; cost_usd: number } | null
   logger: Logger
   now: () => number
   health(): Promise<HealthReport>

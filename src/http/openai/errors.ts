@@ -11,6 +11,10 @@ const TYPES: Partial<Record<ErrorCode, string>> = {
   upstream_rejected: 'invalid_request_error',
   upstream_rate_limited: 'rate_limit_error',
   all_keys_cooling: 'rate_limit_error',
+  rate_limited: 'rate_limit_error',
+  quota_exceeded: 'insufficient_quota',
+  model_not_allowed: 'permission_error',
+  ip_not_allowed: 'permission_error',
 }
 
 const CODES: Partial<Record<ErrorCode, string | null>> = {
@@ -20,6 +24,7 @@ const CODES: Partial<Record<ErrorCode, string | null>> = {
   not_found: 'unknown_url',
   body_too_large: 'request_too_large',
   upstream_rate_limited: 'rate_limit_exceeded',
+  rate_limited: 'rate_limit_exceeded',
 }
 
 /** The OpenAI error object: `{error:{message,type,param,code}}`, all four always present. */

@@ -17,6 +17,7 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
     const raw = await readBody(request, deps.config().server.max_body_bytes)
     const response = await deps.gateway.proxy({
       operation,
+      clientKey,
       raw,
       trace,
       signal: request.signal,
@@ -40,18 +41,21 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
     })
     .get(
       '/v1/models',
-      ({ request }) =>
+      ({ request, clientKey }) =>
         traces.finish(
           request,
-          Response.json({ object: 'list', data: deps.gateway.models().map((m) => modelObject(m.id, m.provider)) }),
+          Response.json({
+            object: 'list',
+            data: deps.gateway.models().filter((m) => clientKey.allowsModel(m.id)).map((m) => modelObject(m.id, m.provider)),
+          }),
         ),
       { clientKey: true },
     )
     .get(
       '/v1/models/*',
-      ({ request, params }) => {
+      ({ request, params, clientKey }) => {
         const id = decodeURIComponent(params['*'])
-        const found = deps.gateway.models().find((m) => m.id === id)
+        const found = deps.gateway.models().find((m) => m.id === id && clientKey.allowsModel(m.id))
         if (!found) {
           throw new GatewayError('model_not_found', `The model \`${id}\` does not exist. GET /v1/models lists the available models.`, {
             param: 'model',

@@ -1,0 +1,123 @@
+import { periodEnd, periodStart } from '../../lib/periods.ts'
+import type { ClientKey } from '../client-keys.ts'
+import { GatewayError } from '../errors.ts'
+import type { Usage } from '../usage.ts'
+import type { LimitStore } from './store.ts'
+
+const MINUTE = 60_000
+
+/** A request let through; settle it exactly once when it ends. */
+export interface Admission {
+  /** `x-ratelimit-*` headers for the response, so clients can pace themselves. */
+  headers: Record<string, string>
+  settle(outcome: { usage: Usage | undefined; costUsd: number; failedBeforeUpstream: boolean }): void
+}
+
+/** OpenAI's reset format: `250ms`, `1s`, `6m0s`. */
+export function formatReset(ms: number): string {
+  if (ms < 1000) return `${Math.ceil(ms)}ms`
+  const s = Math.ceil(ms / 1000)
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`
+}
+
+function tooMany(code: 'rate_limited' | 'quota_exceeded', message: string, retryAfterMs: number | undefined, headers: Record<string, string>) {
+  return new GatewayError(code, message, {
+    retryAfterMs,
+    shouldRetry: retryAfterMs !== undefined && retryAfterMs <= 60_000,
+    headers,
+  })
+}
+
+/**
+ * Per-key rate limits (requests and tokens per minute, concurrency) and quotas (requests, tokens
+ * and USD per day or month). Each check reserves at once, so parallel requests cannot overshoot;
+ * token reservations are estimates, settled with the upstream's reported usage afterwards.
+ */
+export class Limiter {
+  constructor(
+    private readonly store: LimitStore,
+    private readonly now: () => number,
+  ) {}
+
+  admit(key: ClientKey, estimatedTokens: number): Admission {
+    const p = key.policy
+    const now = this.now()
+    const headers: Record<string, string> = {}
+    const undo: Array<() => void> = []
+    const rollback = () => undo.reverse().forEach((f) => f())
+
+    if (p.maxConcurrent !== null) {
+      if (!this.store.acquire(`conc:${key.id}`, p.maxConcurrent)) {
+        throw tooMany('rate_limited', `Too many concurrent requests for this key (limit ${p.maxConcurrent}).`, 1000, headers)
+      }
+      undo.push(() => this.store.release(`conc:${key.id}`))
+    }
+    if (p.rpm !== null) {
+      const r = this.store.take(`rpm:${key.id}`, 1, p.rpm, MINUTE, now)
+      Object.assign(headers, {
+        'x-ratelimit-limit-requests': String(p.rpm),
+        'x-ratelimit-remaining-requests': String(r.remaining),
+        'x-ratelimit-reset-requests': formatReset(r.resetMs),
+      })
+      if (!r.allowed) {
+        rollback()
+        throw tooMany('rate_limited', `Rate limit reached for requests: ${p.rpm} per minute for this key.`, r.retryAfterMs, headers)
+      }
+      undo.push(() => this.store.adjust(`rpm:${key.id}`, -1, p.rpm!, MINUTE, now))
+    }
+    if (p.tpm !== null) {
+      const r = this.store.take(`tpm:${key.id}`, estimatedTokens, p.tpm, MINUTE, now)
+      Object.assign(headers, {
+        'x-ratelimit-limit-tokens': String(p.tpm),
+        'x-ratelimit-remaining-tokens': String(r.remaining),
+        'x-ratelimit-reset-tokens': formatReset(r.resetMs),
+      })
+      if (!r.allowed) {
+        rollback()
+        throw tooMany('rate_limited', `Rate limit reached for tokens: ${p.tpm} per minute for this key.`, r.retryAfterMs, headers)
+      }
+      undo.push(() => this.store.adjust(`tpm:${key.id}`, -estimatedTokens, p.tpm!, MINUTE, now))
+    }
+    const q = p.quota
+    const start = q ? periodStart(now, q.period, q.resetTime, q.timezone) : 0
+    if (q) {
+      const verdict = this.store.reserveQuota(key.id, start, estimatedTokens, { requests: q.requests, tokens: q.tokens, budgetUsd: q.budgetUsd })
+      if (!verdict.allowed) {
+        rollback()
+        const resetsIn = periodEnd(now, q.period, q.resetTime, q.timezone) - now
+        const what = verdict.exceeded === 'budget' ? `budget of $${q.budgetUsd}` : `${verdict.exceeded} quota`
+        throw tooMany('quota_exceeded', `This key has used its ${q.period === 'day' ? 'daily' : 'monthly'} ${what}; it resets in ${formatReset(resetsIn)}.`, resetsIn, headers)
+      }
+    }
+
+    let settled = false
+    return {
+      headers,
+      settle: ({ usage, costUsd, failedBeforeUpstream }) => {
+        if (settled) return
+        settled = true
+        if (p.maxConcurrent !== null) this.store.release(`conc:${key.id}`)
+        // Nothing reached an upstream: the token estimate is given back. Otherwise what the
+        // upstream reported replaces the estimate; with no report the estimate stands.
+        const actual = failedBeforeUpstream ? 0 : usage ? usage.promptTokens + usage.completionTokens : estimatedTokens
+        const delta = actual - estimatedTokens
+        const at = this.now()
+        if (p.tpm !== null && delta !== 0) this.store.adjust(`tpm:${key.id}`, delta, p.tpm, MINUTE, at)
+        if (q) this.store.addUsage(key.id, start, { requests: 0, tokens: delta, costUsd })
+      },
+    }
+  }
+
+  /** The optional per-address limit, checked before authentication. */
+  admitIp(ip: string, rpm: number): void {
+    const r = this.store.take(`ip:${ip}`, 1, rpm, MINUTE, this.now())
+    if (!r.allowed) {
+      throw tooMany('rate_limited', `Too many requests from your address (${rpm} per minute).`, r.retryAfterMs, {})
+    }
+  }
+}
+
+/** A cheap up-front token estimate: about four bytes of request per token. */
+export function estimateTokens(bodyBytes: number): number {
+  return Math.max(1, Math.ceil(bodyBytes / 4))
+}

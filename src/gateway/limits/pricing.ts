@@ -1,0 +1,22 @@
+import type { Usage } from '../usage.ts'
+
+/** USD per million tokens. */
+export interface Price {
+  prompt: number
+  completion: number
+  /** For cached prompt tokens; the prompt price when not given. */
+  cached_prompt?: number
+}
+
+/**
+ * The cost of one request. Prices are looked up by `provider/model`, then the upstream model name,
+ * then the name the client asked for; a model without a price costs nothing.
+ */
+export function costOf(prices: Readonly<Record<string, Price>>, names: readonly string[], usage: Usage | undefined): number {
+  if (!usage) return 0
+  const price = names.map((n) => prices[n]).find((p) => p !== undefined)
+  if (!price) return 0
+  const cached = Math.min(usage.cachedTokens, usage.promptTokens)
+  const fresh = usage.promptTokens - cached
+  return (fresh * price.prompt + cached * (price.cached_prompt ?? price.prompt) + usage.completionTokens * price.completion) / 1_000_000
+}

@@ -1,0 +1,115 @@
+import { gcraAdjust, gcraTake, type GcraResult } from './gcra.ts'
+
+/** Usage of one key in one quota period. */
+export interface PeriodUsage {
+  requests: number
+  tokens: number
+  costUsd: number
+}
+
+export interface QuotaLimits {
+  requests: number | null
+  tokens: number | null
+  budgetUsd: number | null
+}
+
+export type QuotaVerdict = { allowed: true } | { allowed: false; exceeded: 'requests' | 'tokens' | 'budget' }
+
+/**
+ * Where limit state lives. Every check-and-reserve is one call, so it is atomic in this process;
+ * a shared store (Redis, a database) can implement the same calls for several gateways.
+ */
+export interface LimitStore {
+  take(bucket: string, cost: number, limit: number, periodMs: number, now: number): GcraResult
+  adjust(bucket: string, delta: number, limit: number, periodMs: number, now: number): void
+  acquire(bucket: string, max: number): boolean
+  release(bucket: string): void
+  /** Reserves one request and `tokens` against a key's quota for a period, if they fit. */
+  reserveQuota(keyId: string, periodStart: number, tokens: number, limits: QuotaLimits): QuotaVerdict
+  /** Settles a reservation: `tokens` and `costUsd` are the difference to what was reserved. */
+  addUsage(keyId: string, periodStart: number, usage: PeriodUsage): void
+  usage(keyId: string, periodStart: number): PeriodUsage
+}
+
+/** The single-process store. Quota usage is loaded from and flushed to the database around it. */
+export class MemoryLimitStore implements LimitStore {
+  private buckets = new Map<string, number>()
+  private concurrency = new Map<string, number>()
+  private periods = new Map<string, { periodStart: number; usage: PeriodUsage }>()
+  /** Keys whose usage changed since the last flush. */
+  readonly dirty = new Set<string>()
+
+  take(bucket: string, cost: number, limit: number, periodMs: number, now: number): GcraResult {
+    const result = gcraTake(this.buckets.get(bucket) ?? now, cost, limit, periodMs, now)
+    if (result.allowed) this.buckets.set(bucket, result.tat)
+    return result
+  }
+
+  adjust(bucket: string, delta: number, limit: number, periodMs: number, now: number): void {
+    this.buckets.set(bucket, gcraAdjust(this.buckets.get(bucket) ?? now, delta, limit, periodMs, now))
+  }
+
+  acquire(bucket: string, max: number): boolean {
+    const n = this.concurrency.get(bucket) ?? 0
+    if (n >= max) return false
+    this.concurrency.set(bucket, n + 1)
+    return true
+  }
+
+  release(bucket: string): void {
+    const n = (this.concurrency.get(bucket) ?? 1) - 1
+    if (n <= 0) this.concurrency.delete(bucket)
+    else this.concurrency.set(bucket, n)
+  }
+
+  reserveQuota(keyId: string, periodStart: number, tokens: number, limits: QuotaLimits): QuotaVerdict {
+    const usage = this.current(keyId, periodStart)
+    if (limits.requests !== null && usage.requests + 1 > limits.requests) return { allowed: false, exceeded: 'requests' }
+    if (limits.tokens !== null && usage.tokens + tokens > limits.tokens) return { allowed: false, exceeded: 'tokens' }
+    if (limits.budgetUsd !== null && usage.costUsd >= limits.budgetUsd) return { allowed: false, exceeded: 'budget' }
+    usage.requests += 1
+    usage.tokens += tokens
+    this.dirty.add(keyId)
+    return { allowed: true }
+  }
+
+  addUsage(keyId: string, periodStart: number, delta: PeriodUsage): void {
+    const usage = this.current(keyId, periodStart)
+    usage.requests += delta.requests
+    usage.tokens = Math.max(0, usage.tokens + delta.tokens)
+    usage.costUsd = Math.max(0, usage.costUsd + delta.costUsd)
+    this.dirty.add(keyId)
+  }
+
+  usage(keyId: string, periodStart: number): PeriodUsage {
+    return { ...this.current(keyId, periodStart) }
+  }
+
+  /** Seeds a key's usage for its current period (from the database, at start). */
+  load(keyId: string, periodStart: number, usage: PeriodUsage): void {
+    const entry = this.periods.get(keyId)
+    if (!entry || entry.periodStart <= periodStart) this.periods.set(keyId, { periodStart, usage: { ...usage } })
+  }
+
+  /** The rows to persist: each dirty key's current period. */
+  takeDirty(): Array<{ keyId: string; periodStart: number; usage: PeriodUsage }> {
+    const rows = [...this.dirty].map((keyId) => {
+      const entry = this.periods.get(keyId)!
+      return { keyId, periodStart: entry.periodStart, usage: { ...entry.usage } }
+    })
+    this.dirty.clear()
+    return rows
+  }
+
+  private current(keyId: string, periodStart: number): PeriodUsage {
+    const entry = this.periods.get(keyId)
+    if (entry && entry.periodStart === periodStart) return entry.usage
+    // A new period begins with nothing used.
+    const fresh = { periodStart, usage: { requests: 0, tokens: 0, costUsd: 0 } }
+    if (!entry || entry.periodStart < periodStart) {
+      this.periods.set(keyId, fresh)
+      return fresh.usage
+    }
+    return fresh.usage
+  }
+}
