@@ -25,7 +25,9 @@ function isMusl(): boolean {
 
 const result = await Bun.build({
   entrypoints: ['src/main.ts'],
-  compile: { outfile: 'dist/sluice' },
+  // Bun's 16 KiB header limit would answer a hostile 64 KiB header with a bare 431 before any
+  // handler runs; above it, such a request gets the API's own 401.
+  compile: { outfile: 'dist/sluice', execArgv: ['--max-http-header-size=262144'] },
   // Elysia reads handler parameter names to decide what to parse: keep identifiers intact.
   minify: { whitespace: true, syntax: true, identifiers: false },
   plugins: [embedLibsqlAddon],

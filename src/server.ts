@@ -34,6 +34,8 @@ export interface ServerOptions {
   pretty?: boolean
   /** Reads the config again for a reload (SIGHUP, admin API); without it reload is refused. */
   reloadConfig?: () => Config
+  /** The clock of rate limits, quotas and key expiry (tests move it instead of sleeping). */
+  now?: () => number
 }
 
 export interface RunningServer {
@@ -72,12 +74,13 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const usageStore = createUsageStore(database.db)
   const limitStore = new MemoryLimitStore()
   for (const row of await usageStore.since(Date.now() - 32 * 86_400_000)) limitStore.load(row.keyId, row.periodStart, row.usage)
-  const limiter = new Limiter(limitStore, Date.now)
+  const now = options.now ?? Date.now
+  const limiter = new Limiter(limitStore, now)
 
   // Client keys: config keys are kept in the database like the others; the server holds them all
   // in memory and polls a version number to see changes made by the admin API or the CLI.
   await keyStore.syncConfigKeys(config.auth.keys)
-  const directory = new KeyDirectory()
+  const directory = new KeyDirectory(now)
   let keysVersion = -1
   async function refreshKeys(): Promise<void> {
     keysVersion = await keyStore.version()
@@ -146,7 +149,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     usageOf(key) {
       const q = key.policy.quota
       if (!q) return null
-      const start = periodStart(Date.now(), q.period, q.resetTime, q.timezone)
+      const start = periodStart(now(), q.period, q.resetTime, q.timezone)
       const u = limitStore.usage(key.id, start)
       return { period_start: new Date(start).toISOString(), requests: u.requests, tokens: u.tokens, cost_usd: u.costUsd }
     },

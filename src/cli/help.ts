@@ -4,6 +4,9 @@ Usage:
   sluice [serve] [options]      start the gateway (the default command)
   sluice check [--config FILE]  validate a config file; exit 0 when it is valid, 1 when not
   sluice init [--config FILE]   write a commented starter config (default ./sluice.yaml)
+  sluice keys create --name N [key options]   create a client key and print it once
+  sluice keys list              list client keys (never the secrets)
+  sluice keys revoke ID|NAME    revoke a client key; takes effect on a running server at once
   sluice --version              print the version
   sluice --help                 print this help
 
@@ -13,6 +16,16 @@ Options:
   --port PORT         listen port (env SLUICE_PORT; default 8000)
   --db URL            database, file:PATH or a libSQL server URL (env SLUICE_DB; default file:./sluice.db)
   --log-level LEVEL   trace | debug | info | warn | error | fatal (env SLUICE_LOG_LEVEL; default info)
+
+Key options (keys create):
+  --expires YYYY-MM-DD|DATETIME   the key works through that day (UTC), or until that moment
+  --models a,b                    allowed models: ids, aliases or patterns such as openai/*
+  --ips 10.0.0.0/8,...            allowed client addresses
+  --rpm N  --tpm N  --concurrency N
+  --daily-tokens N  --daily-requests N  (or --monthly-tokens N  --monthly-requests N)
+  --budget USD                    spending limit per quota period (monthly if none is given)
+  --reset-time HH:MM  --timezone Europe/Berlin   when quota periods start (default 00:00 UTC)
+  The keys commands work on the database of --db / --config / SLUICE_DB, also while a server runs.
 
 Environment:
   SLUICE_ADMIN_TOKEN  admin token (otherwise generated on first start and printed once)

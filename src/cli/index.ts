@@ -5,6 +5,7 @@ import { VERSION } from '../version.ts'
 import { parseCliArgs, UsageError } from './args.ts'
 import { firstRunBanner } from './banner.ts'
 import { HELP } from './help.ts'
+import { keysCommand } from './keys.ts'
 import { STARTER_CONFIG } from './init-template.ts'
 
 type Out = { write(text: string): unknown }
@@ -31,6 +32,8 @@ export async function runCli(argv: string[], out: Out = process.stdout, err: Out
     switch (args.command) {
       case 'init':
         return init(args.overrides.config ?? 'sluice.yaml', args.force, out, err)
+      case 'keys':
+        return await keysCommand(loadConfig(args.overrides), args.subcommand!, args.target, args.key, out, err)
       case 'check': {
         const config = loadConfig(args.overrides)
         out.write(
@@ -45,6 +48,10 @@ export async function runCli(argv: string[], out: Out = process.stdout, err: Out
     if (e instanceof ConfigError) {
       err.write(`sluice: ${e.message}\n`)
       return 1
+    }
+    if (e instanceof UsageError) {
+      err.write(`sluice: ${e.message}\n`)
+      return 2
     }
     throw e
   }

@@ -27,7 +27,7 @@ export const CLIENT_KEY = 'sk-test-client-key-0123456789'
 export async function startGateway(
   configText: string | object,
   env: Record<string, string> = {},
-  options: { dir?: string } = {},
+  options: { dir?: string; now?: () => number } = {},
 ): Promise<TestGateway> {
   // A given directory (and its database) outlives the gateway, for restart tests.
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-test-'))
@@ -42,6 +42,7 @@ export async function startGateway(
     logDestination: { write: (line: string) => void logs.push(line) },
     pretty: false,
     reloadConfig: load,
+    now: options.now,
   })
   return {
     configPath: path,

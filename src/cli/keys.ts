@@ -1,0 +1,125 @@
+import { parseExpiry, policyProblems, toPolicy, type KeyPolicyInput } from '../config/key-policy.ts'
+import type { Config } from '../config/schema.ts'
+import { openDatabase } from '../storage/database.ts'
+import { createClientKeyStore, type StoredClientKey } from '../storage/client-key-store.ts'
+import { UsageError } from './args.ts'
+
+type Out = { write(text: string): unknown }
+
+function integer(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag}: expected a whole number above 0, got "${value}"`)
+  return n
+}
+
+/** The policy that `keys create` flags describe. */
+export function policyFromFlags(f: Record<string, string | undefined>): KeyPolicyInput {
+  const daily = f['daily-tokens'] !== undefined || f['daily-requests'] !== undefined
+  const monthly = f['monthly-tokens'] !== undefined || f['monthly-requests'] !== undefined
+  if (daily && monthly) throw new UsageError('a key has daily or monthly quotas, not both')
+  const budget = f.budget === undefined ? undefined : Number(f.budget)
+  if (budget !== undefined && !(budget > 0)) throw new UsageError(`--budget: expected an amount in USD above 0, got "${f.budget}"`)
+  const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean))
+  const input: KeyPolicyInput = {
+    expires_at: f.expires,
+    models: list(f.models),
+    ips: list(f.ips),
+    rpm: integer('rpm', f.rpm),
+    tpm: integer('tpm', f.tpm),
+    max_concurrent: integer('concurrency', f.concurrency),
+  }
+  if (daily || monthly || budget !== undefined) {
+    input.quota = {
+      period: daily ? 'day' : 'month',
+      tokens: integer(daily ? 'daily-tokens' : 'monthly-tokens', f[daily ? 'daily-tokens' : 'monthly-tokens']) ?? null,
+      requests: integer(daily ? 'daily-requests' : 'monthly-requests', f[daily ? 'daily-requests' : 'monthly-requests']) ?? null,
+      budget_usd: budget ?? null,
+      ...(f['reset-time'] ? { reset_time: f['reset-time'] } : {}),
+      ...(f.timezone ? { timezone: f.timezone } : {}),
+    }
+  }
+  return input
+}
+
+const date = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16))
+
+function state(k: StoredClientKey, now: number): string {
+  if (k.revokedAt !== null) return 'revoked'
+  if (!k.enabled) return 'disabled'
+  if (k.expiresAt !== null && k.expiresAt <= now) return 'expired'
+  return 'active'
+}
+
+function limits(k: StoredClientKey): string {
+  const p = k.policy
+  const parts = [
+    p.rpm !== null ? `${p.rpm} rpm` : '',
+    p.tpm !== null ? `${p.tpm} tpm` : '',
+    p.maxConcurrent !== null ? `${p.maxConcurrent} at once` : '',
+    p.quota?.tokens != null ? `${p.quota.tokens} tokens/${p.quota.period}` : '',
+    p.quota?.requests != null ? `${p.quota.requests} requests/${p.quota.period}` : '',
+    p.quota?.budgetUsd != null ? `$${p.quota.budgetUsd}/${p.quota.period}` : '',
+    p.models ? `models ${p.models.join(',')}` : '',
+  ].filter(Boolean)
+  return parts.join('; ') || '-'
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+/** `sluice keys create|list|revoke`, on the database the server uses (safe while it runs). */
+export async function keysCommand(
+  config: Config,
+  sub: string,
+  target: string | null,
+  flags: Record<string, string | undefined>,
+  out: Out,
+  err: Out,
+): Promise<number> {
+  const database = await openDatabase(config.database.url, config.database.auth_token)
+  const store = createClientKeyStore(database.db)
+  try {
+    if (sub === 'create') {
+      if (!flags.name) throw new UsageError('keys create needs --name')
+      const input = policyFromFlags(flags)
+      const problems = policyProblems(input, '--')
+      if (problems.length > 0) throw new UsageError(problems.join('; ').replaceAll('--expires_at', '--expires'))
+      const { record, secret } = await store.create({ name: flags.name, expiresAt: parseExpiry(input.expires_at), policy: toPolicy(input) })
+      out.write(`created key ${record.id} (${record.name})\n${secret}\nThis is the only time the key is shown; it is stored as a hash.\n`)
+      return 0
+    }
+    if (sub === 'revoke') {
+      const key = await store.resolve(target!)
+      if (key === 'ambiguous') {
+        err.write(`sluice: several keys are named "${target}"; revoke one by its id (sluice keys list)\n`)
+        return 1
+      }
+      if (!key) {
+        err.write(`sluice: no key with the id or name "${target}"\n`)
+        return 1
+      }
+      if (key.source === 'config') {
+        err.write(`sluice: key "${key.name}" comes from the config file; remove it there and reload\n`)
+        return 1
+      }
+      await store.revoke(key.id)
+      out.write(`revoked key ${key.id} (${key.name})\n`)
+      return 0
+    }
+    const now = Date.now()
+    const keys = (await store.list()).sort((a, b) => a.createdAt - b.createdAt)
+    if (keys.length === 0) {
+      out.write('no client keys\n')
+      return 0
+    }
+    const rows = [['ID', 'NAME', 'PREFIX', 'STATE', 'EXPIRES', 'LAST USED', 'LIMITS']]
+    for (const k of keys) rows.push([k.id, k.name, k.prefix, state(k, now), date(k.expiresAt), date(k.lastUsedAt), limits(k)])
+    out.write(table(rows))
+    return 0
+  } finally {
+    database.close()
+  }
+}
