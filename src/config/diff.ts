@@ -40,6 +40,7 @@ export function diffConfigs(before: Config, after: Config): ConfigChanges {
   if (before.server.port !== after.server.port) restart.push('server.port')
   if (before.server.max_body_bytes !== after.server.max_body_bytes) restart.push('server.max_body_bytes')
   if (before.database.url !== after.database.url) restart.push('database.url')
+  if (before.admin.docs !== after.admin.docs) restart.push('admin.docs')
   return {
     providers: compare(before.providers, after.providers, (a, b) => json({ ...a, keys: a.keys.map(fingerprint) }) === json({ ...b, keys: b.keys.map(fingerprint) })),
     keys: {

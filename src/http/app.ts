@@ -1,4 +1,6 @@
+import { swagger } from '@elysiajs/swagger'
 import { Elysia } from 'elysia'
+import { VERSION } from '../version.ts'
 import { ClientClosed } from '../gateway/upstream-call.ts'
 import { GatewayError } from '../gateway/errors.ts'
 import type { Deps } from './deps.ts'
@@ -12,7 +14,15 @@ import { Traces } from './traces.ts'
 /** The whole HTTP surface, built from its dependencies; `app.handle(request)` works without a socket. */
 export function createApp(deps: Deps) {
   const traces = new Traces(deps)
+  // OpenAPI docs only when asked for (admin.docs): they describe the admin API, no secrets.
+  const docs = deps.config().admin.docs
+    ? swagger({
+        path: '/admin/docs',
+        documentation: { info: { title: 'sluice', version: VERSION, description: 'The admin API takes the admin token as a Bearer token.' } },
+      })
+    : new Elysia({ name: 'no-docs' })
   return new Elysia()
+    .use(docs)
     .onRequest(({ request }) => {
       traces.begin(request)
     })

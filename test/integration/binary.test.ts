@@ -46,6 +46,11 @@ describe('the compiled binary', () => {
       expect(key).toMatch(/^sk-sluice-/)
       expect(existsSync(join(dir, 'sluice.db'))).toBe(true)
 
+      // A 64 KiB header gets the API's 401, not a bare 431 from the HTTP layer.
+      const hostile = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${'x'.repeat(64 * 1024)}` } })
+      expect(hostile.status).toBe(401)
+      expect(((await hostile.json()) as any).error.code).toBe('invalid_api_key')
+
       const client = new OpenAI({ apiKey: key!, baseURL: `${url}/v1`, maxRetries: 0 })
       const res = await client.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] })
       expect(res.choices[0]!.message.content).toBe('Hello world')

@@ -282,3 +282,15 @@ describe('client keys', () => {
     expect(raw).toContain(new Bun.CryptoHasher('sha256').update(key.key).digest('hex'))
   })
 })
+
+describe('admin API docs', () => {
+  test('are off by default and served as OpenAPI JSON when admin.docs is on', async () => {
+    expect((await fetch(`${gw.url}/admin/docs/json`)).status).toBe(404)
+    const docs = await startGateway({ admin: { token: ADMIN, docs: true }, providers: [] })
+    const spec: any = await (await fetch(`${docs.url}/admin/docs/json`)).json()
+    expect(spec.openapi).toStartWith('3.')
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/admin/api/keys', '/admin/api/keys/{id}']))
+    expect(spec.paths['/admin/api/keys'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('rpm')
+    await docs.stop()
+  })
+})

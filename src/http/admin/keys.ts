@@ -65,7 +65,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
         // The only time the secret is ever shown.
         return traces.finish(request, Response.json({ ...keyJson(record, deps), key: secret }, { status: 201 }))
       },
-      { admin: true, body: CreateKey },
+      { admin: true, body: CreateKey, detail: { summary: 'Create a client key (the secret is in this reply only)', tags: ['keys'] } },
     )
     .get(
       '/keys',
@@ -73,7 +73,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
         const keys = (await deps.keyStore.list()).sort((a, b) => b.createdAt - a.createdAt)
         return traces.finish(request, Response.json({ data: keys.map((k) => keyJson(k, deps)) }))
       },
-      { admin: true },
+      { admin: true, detail: { summary: 'List client keys with limits and usage', tags: ['keys'] } },
     )
     .get(
       '/keys/:id',
@@ -82,7 +82,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
         if (!key) throw new GatewayError('not_found', `No key ${params.id}.`)
         return traces.finish(request, Response.json(keyJson(key, deps)))
       },
-      { admin: true },
+      { admin: true, detail: { summary: 'One client key', tags: ['keys'] } },
     )
     .patch(
       '/keys/:id',
@@ -114,7 +114,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
         await deps.refreshKeys()
         return traces.finish(request, Response.json(keyJson(updated!, deps)))
       },
-      { admin: true, body: UpdateKey },
+      { admin: true, body: UpdateKey, detail: { summary: 'Change a key: limits, models, expiry, enabled (null clears a field)', tags: ['keys'] } },
     )
     .delete(
       '/keys/:id',
@@ -128,5 +128,5 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
         await deps.refreshKeys()
         return traces.finish(request, Response.json({ id: key.id, revoked: true }))
       },
-      { admin: true },
+      { admin: true, detail: { summary: 'Revoke a key', tags: ['keys'] } },
     )
