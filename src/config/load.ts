@@ -222,8 +222,11 @@ function resolveProvider(
     sticky: p.sticky ?? false,
     fake_stream: p.fake_stream ?? false,
     stream_only: p.stream_only ?? false,
+    default_max_tokens: p.default_max_tokens ?? DEFAULT_MAX_TOKENS,
   }
 }
+
+const DEFAULT_MAX_TOKENS = 4096
 
 function escapeRegex(value: string): string {
   return '^' + value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$'
@@ -259,16 +262,20 @@ function resolveAlias(
   }
 }
 
-/** Zero-config: OPENAI_API_KEY (and OPENAI_BASE_URL) make a provider named `openai`. */
+/**
+ * Zero-config: OPENAI_API_KEY (and OPENAI_BASE_URL) make a provider named `openai`,
+ * ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) one named `anthropic`.
+ */
 function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] {
-  const key = nonEmpty(env.OPENAI_API_KEY)
-  if (!key) return []
-  const adapter = adapterFor('openai')
-  return [
-    {
-      name: 'openai',
-      type: 'openai',
-      base_url: (nonEmpty(env.OPENAI_BASE_URL) ?? adapter.defaultBaseUrl).replace(/\/+$/, ''),
+  const providers: ProviderConfig[] = []
+  for (const type of ['openai', 'anthropic'] as const) {
+    const prefix = type.toUpperCase()
+    const key = nonEmpty(env[`${prefix}_API_KEY`])
+    if (!key) continue
+    providers.push({
+      name: type,
+      type,
+      base_url: (nonEmpty(env[`${prefix}_BASE_URL`]) ?? adapterFor(type).defaultBaseUrl).replace(/\/+$/, ''),
       keys: key.split(',').map((k) => k.trim()).filter(Boolean),
       model_filters: null,
       headers: {},
@@ -277,8 +284,10 @@ function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] 
       sticky: false,
       fake_stream: false,
       stream_only: false,
-    },
-  ]
+      default_max_tokens: DEFAULT_MAX_TOKENS,
+    })
+  }
+  return providers
 }
 
 function isHttpUrl(value: string): boolean {

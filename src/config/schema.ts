@@ -33,6 +33,8 @@ const Provider = T.Object(
     sticky: T.Optional(T.Boolean()),
     fake_stream: T.Optional(T.Boolean()),
     stream_only: T.Optional(T.Boolean()),
+    /** For OpenAI clients on an Anthropic provider: max_tokens when the client sent none. */
+    default_max_tokens: T.Optional(T.Integer({ minimum: 1 })),
   },
   strict,
 )
@@ -178,6 +180,7 @@ export interface ProviderConfig {
   sticky: boolean
   fake_stream: boolean
   stream_only: boolean
+  default_max_tokens: number
 }
 
 export interface AliasConfig {

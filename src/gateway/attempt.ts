@@ -22,6 +22,7 @@ export type AttemptResult =
 
 export interface AttemptInput {
   operation: Operation
+  passHeaders: Record<string, string>
   target: Target
   key: KeyState
   mode: Mode
@@ -44,6 +45,7 @@ export async function attempt(input: AttemptInput): Promise<AttemptResult> {
     baseUrl: provider.config.base_url,
     key: key.key,
     headers: provider.config.headers,
+    passHeaders: input.passHeaders,
   })
   const call = new UpstreamCall(provider.name, provider.config.timeouts, input.signal, input.connectWatch, provider.config.proxy)
   let response: Response

@@ -31,8 +31,10 @@ export interface AttemptsDeps {
 }
 
 export interface AttemptsInput {
-  operation: Operation
+  /** What each target's upstream is asked to do. */
+  operationFor(target: Target): Operation
   plan: RoutePlan
+  passHeaders: Record<string, string>
   modeFor(target: Target): Mode
   payloadFor(target: Target, mode: Mode): Uint8Array | string
   signal: AbortSignal
@@ -83,7 +85,8 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
     const mode = input.modeFor(target)
     const began = now()
     const result = await attempt({
-      operation: input.operation,
+      operation: input.operationFor(target),
+      passHeaders: input.passHeaders,
       target,
       key,
       mode,

@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   model_not_found: 404,
   /** The upstream refused the request itself (a 4xx other than auth or rate limit). */
   upstream_rejected: 400,
+  /** The chosen provider cannot do this (embeddings from an Anthropic provider, say). */
+  unsupported: 400,
   not_found: 404,
   body_too_large: 413,
   conflict: 409,
@@ -38,7 +40,7 @@ export interface GatewayErrorDetails {
   status?: number
   /** The upstream's error body, sent unchanged to clients that speak `bodyProtocol`. */
   body?: string
-  bodyProtocol?: 'openai'
+  bodyProtocol?: 'openai' | 'anthropic'
   /** Extra response headers (the client's rate-limit state). */
   headers?: Record<string, string>
 }

@@ -1,31 +1,20 @@
 import type { Logger } from '../observability/logger.ts'
-import type { Operation } from '../providers/types.ts'
-import { findObjectValue } from '../lib/json-scan.ts'
+import type { Operation, Protocol } from '../providers/types.ts'
 import type { Mode } from './attempt.ts'
 import { runAttempts, type Success } from './attempts.ts'
 import type { ModelEntry, Target } from './catalog.ts'
 import type { CircuitState } from './circuit-breaker.ts'
 import type { ConnectWatch } from './connect-watch.ts'
-import { base64Embeddings } from './embeddings-format.ts'
 import { GatewayError } from './errors.ts'
 import { heartbeatUntil } from './heartbeat-stream.ts'
 import { availableAt, type KeyState } from './key-pool.ts'
-import { completionToSse } from './openai-chunks.ts'
 import type { UpstreamKeyStateStore } from './ports.ts'
 import type { RequestTrace } from './record.ts'
-import {
-  checkRequest,
-  clientWantsUsage,
-  conversationKey,
-  parseJsonObject,
-  upstreamBody,
-  type JsonObject,
-  type UpstreamShape,
-} from './request-body.ts'
+import { checkRequest, clientWantsUsage, conversationKey, parseJsonObject } from './request-body.ts'
+import { bodyReply, streamReply, type ReplyContext } from './respond.ts'
+import { buildPayload, upstreamOperation } from './upstream-payload.ts'
 import type { Runtime } from './runtime.ts'
-import { relayStream } from './stream-relay.ts'
 import { ClientClosed } from './upstream-call.ts'
-import { usageFromOpenAI } from './usage.ts'
 import type { ClientKey } from './client-keys.ts'
 import { estimateTokens, type Limiter } from './limits/limiter.ts'
 import { costOf } from './limits/pricing.ts'
@@ -40,8 +29,12 @@ export interface ProxyInput {
   signal: AbortSignal
   /** `x-session-id`, for stickiness. */
   sessionId: string | null
+  /** Client headers an upstream of the same protocol must see (`anthropic-version`, `anthropic-beta`). */
+  passHeaders: Record<string, string>
   /** The client protocol's mid-stream error event. */
   renderStreamError(error: GatewayError): Uint8Array
+  /** The client protocol's keep-alive event. */
+  heartbeat: Uint8Array
 }
 
 export interface ProviderHealth {
@@ -92,13 +85,6 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 }
 
-const SHAPES: Record<Mode, UpstreamShape> = {
-  json: 'as_sent',
-  stream: 'stream_with_usage',
-  fake_stream: 'no_stream',
-  aggregate: 'stream_with_usage',
-}
-
 /** The request pipeline: validate, route, try upstreams until one answers, relay, record usage. */
 export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
   let current = initial
@@ -108,9 +94,10 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     const rt = current
     const { operation, raw, trace } = input
     const record = trace.record
+    const client: Protocol = operation === 'messages' || operation === 'count_tokens' ? 'anthropic' : 'openai'
     const body = parseJsonObject(raw)
     const { model, stream } = checkRequest(body, operation)
-    const streaming = operation === 'chat' && stream
+    const streaming = (operation === 'chat' || operation === 'messages') && stream
     record.model = model
     record.stream = streaming
 
@@ -123,6 +110,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         { param: 'model' },
       )
     }
+    if (plan.alias) record.alias = plan.alias.name
     const key = input.clientKey
     if (!key.allowsModel(model)) {
       // A key limited to some providers may still use an alias through the targets it may use.
@@ -131,33 +119,55 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         throw new GatewayError('model_not_allowed', `This key may not use the model \`${model}\`.`, { param: 'model' })
       }
     }
+    if (operation === 'count_tokens' && plan.targets[0]!.provider.adapter.protocol !== 'anthropic') {
+      // OpenAI-compatible APIs cannot count tokens: answer with the gateway's estimate.
+      return Response.json({ input_tokens: estimateTokens(raw.byteLength) })
+    }
+    const servable = plan.targets.filter((t) => upstreamOperation(operation, t.provider.adapter) !== null)
+    if (servable.length === 0) {
+      throw new GatewayError('unsupported', `The provider of \`${model}\` does not offer ${operation}.`, { param: 'model' })
+    }
+    plan.targets = servable
+
     const admission = deps.limiter.admit(key, estimateTokens(raw.byteLength))
     Object.assign(trace.headers, admission.headers)
     trace.onDone((r) => {
       r.costUsd = costOf(rt.config.prices, [r.provider && r.upstreamModel ? `${r.provider}/${r.upstreamModel}` : '', r.upstreamModel ?? '', model], r.usage)
       admission.settle({ usage: r.usage, costUsd: r.costUsd, failedBeforeUpstream: r.attempts === undefined })
     })
-    if (plan.alias) record.alias = plan.alias.name
-    const wantsUsage = clientWantsUsage(body)
+
     const fakeStream = (t: Target) => plan.alias?.fake_stream === true || t.provider.config.fake_stream
     const modeFor = (t: Target): Mode =>
-      operation !== 'chat' ? 'json'
+      operation === 'embeddings' || operation === 'count_tokens' ? 'json'
       : streaming ? (fakeStream(t) ? 'fake_stream' : 'stream')
-      : t.provider.config.stream_only ? 'aggregate' : 'json'
+      : t.provider.config.stream_only && t.provider.adapter.protocol === 'openai' ? 'aggregate' : 'json'
     const payloads = new Map<string, Uint8Array | string>()
     const payloadFor = (t: Target, mode: Mode) => {
-      const id = `${t.upstreamModel}\u0000${mode}`
+      const id = `${t.provider.name}\u0000${t.upstreamModel}\u0000${mode}`
       let payload = payloads.get(id)
-      if (payload === undefined) payloads.set(id, (payload = upstreamBody(raw, body, t.upstreamModel, SHAPES[mode])))
+      if (payload === undefined) {
+        payload = buildPayload({
+          client,
+          upstream: t.provider.adapter.protocol,
+          raw,
+          body,
+          upstreamModel: t.upstreamModel,
+          mode,
+          defaultMaxTokens: t.provider.config.default_max_tokens,
+          onDropped: (fields) => deps.logger.debug({ req_id: record.requestId, provider: t.provider.name, dropped: fields }, 'fields without an equivalent were dropped'),
+        })
+        payloads.set(id, payload)
+      }
       return payload
     }
 
     const run = runAttempts(
       {
-        operation,
+        operationFor: (t) => upstreamOperation(operation, t.provider.adapter)!,
         plan,
         modeFor,
         payloadFor,
+        passHeaders: input.passHeaders,
         signal: input.signal,
         startedAt: record.startedAt,
         onAttempt(target, n) {
@@ -177,6 +187,15 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       },
     )
 
+    const ctx: ReplyContext = {
+      client,
+      trace,
+      wantsUsage: clientWantsUsage(body),
+      wantsBase64: operation === 'embeddings' && body.encoding_format === 'base64',
+      heartbeatMs: rt.config.routing.heartbeat_ms,
+      heartbeat: input.heartbeat,
+      renderError: input.renderStreamError,
+    }
     const succeeded = (s: Success) => {
       record.ttfbMs = deps.now() - record.startedAt
       if (plan.sticky && stickyKey) rt.router.pin(stickyKey, s.target.label, s.key.fingerprint)
@@ -185,66 +204,39 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     if (!streaming) {
       const success = await run
       succeeded(success)
-      return bodyResponse(success, body, operation, trace)
+      const status = success.kind === 'body' ? success.status : 200
+      const contentType = success.kind === 'body' && success.target.provider.adapter.protocol === client ? success.contentType : 'application/json'
+      return new Response(bodyReply(success, ctx), {
+        status,
+        headers: { 'content-type': contentType, ...trace.headers, ...diagnostics(success, record.startedAt) },
+      })
     }
 
     // A stream waits for its upstream up to one heartbeat interval with nothing sent, so that an
-    // error can still get its real status; after that the client is kept alive with comments.
+    // error can still get its real status; after that the client is kept alive with heartbeats.
     const early = await settleWithin(run, rt.config.routing.heartbeat_ms)
     if (early.settled === 'rejected') throw early.error
+    trace.deferred = true
     if (early.settled === 'resolved') {
       const success = early.value
       succeeded(success)
-      trace.deferred = true
-      return new Response(streamOf(success), {
+      return new Response(streamReply(success, ctx), {
         status: 200,
         headers: { ...SSE_HEADERS, ...trace.headers, ...diagnostics(success, record.startedAt) },
       })
     }
-    trace.deferred = true
     const answer = run.then((success) => {
       succeeded(success)
-      return streamOf(success)
+      return streamReply(success, ctx)
     })
     return new Response(
-      heartbeatUntil(answer, rt.config.routing.heartbeat_ms, input.renderStreamError, (err) => {
+      heartbeatUntil(answer, rt.config.routing.heartbeat_ms, input.heartbeat, input.renderStreamError, (err) => {
         if (err instanceof ClientClosed) return trace.complete({ status: 499, outcome: 'client_closed' })
         const error = err instanceof GatewayError ? err : new GatewayError('upstream_error', String(err))
         trace.complete({ status: error.status, outcome: 'error', errorCode: error.code, errorMessage: error.message })
       }),
       { status: 200, headers: { ...SSE_HEADERS, ...trace.headers } },
     )
-
-    function streamOf(success: Success): ReadableStream<Uint8Array> {
-      if (success.kind === 'stream') {
-        return relayStream(success.reader, success.first, {
-          call: success.call,
-          stripUsageChunk: !wantsUsage,
-          heartbeatMs: rt.config.routing.heartbeat_ms,
-          renderError: input.renderStreamError,
-          onUsage: (usage) => (record.usage = usage),
-          onEnd: (outcome, delivered, error) =>
-            trace.complete({
-              status: 200,
-              outcome,
-              delivered,
-              ...(error ? { errorCode: error.code, errorMessage: error.message } : {}),
-            }),
-        })
-      }
-      // The upstream answered in one piece (fake_stream, or it ignored `stream`): replay it as chunks.
-      record.usage = usageFromOpenAI(findObjectValue(success.bytes, 'usage'))
-      let sse: Uint8Array
-      try {
-        sse = completionToSse(JSON.parse(new TextDecoder().decode(success.bytes)), wantsUsage)
-      } catch {
-        const error = new GatewayError('upstream_error', `Provider ${success.target.provider.name} sent a response that is not JSON.`)
-        trace.complete({ status: 200, outcome: 'error', errorCode: error.code, errorMessage: error.message })
-        return singleChunk(input.renderStreamError(error))
-      }
-      trace.complete({ status: 200, outcome: 'ok' })
-      return singleChunk(sse)
-    }
   }
 
   function diagnostics(s: Success, startedAt: number): Record<string, string> {
@@ -255,18 +247,6 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       // The gateway's own time: everything except waiting on upstreams and backing off.
       'x-sluice-overhead-ms': String(Math.max(0, deps.now() - startedAt - s.waitedMs)),
     }
-  }
-
-  function bodyResponse(s: Success, body: JsonObject, operation: Operation, trace: RequestTrace): Response {
-    if (s.kind !== 'body') throw new Error('unreachable: a stream for a non-stream request')
-    const record = trace.record
-    record.usage = usageFromOpenAI(findObjectValue(s.bytes, 'usage'))
-    const headers = { 'content-type': s.contentType, ...trace.headers, ...diagnostics(s, record.startedAt) }
-    if (operation === 'embeddings' && body.encoding_format === 'base64') {
-      const fixed = reencodeEmbeddings(s.bytes)
-      if (fixed) return new Response(fixed, { status: s.status, headers })
-    }
-    return new Response(s.bytes, { status: s.status, headers })
   }
 
   function health(p: Runtime['catalog']['providers'][number]): ProviderHealth {
@@ -338,20 +318,3 @@ async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<Settled
   return result
 }
 
-function singleChunk(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      controller.enqueue(bytes)
-      controller.close()
-    },
-  })
-}
-
-function reencodeEmbeddings(bytes: Uint8Array): string | null {
-  try {
-    const fixed = base64Embeddings(JSON.parse(new TextDecoder().decode(bytes)) as JsonObject)
-    return fixed ? JSON.stringify(fixed) : null
-  } catch {
-    return null
-  }
-}

@@ -1,7 +1,5 @@
-import { encodeComment, type ByteReader } from '../lib/sse.ts'
+import type { ByteReader } from '../lib/sse.ts'
 import { GatewayError } from './errors.ts'
-
-const PING = encodeComment('ping')
 
 /**
  * A stream response committed before the upstream has answered: SSE comments keep the client and
@@ -11,6 +9,7 @@ const PING = encodeComment('ping')
 export function heartbeatUntil(
   answer: Promise<ReadableStream<Uint8Array>>,
   heartbeatMs: number,
+  heartbeat: Uint8Array,
   renderError: (error: GatewayError) => Uint8Array,
   onFailure: (error: unknown) => void,
 ): ReadableStream<Uint8Array> {
@@ -19,8 +18,8 @@ export function heartbeatUntil(
   let cancelled = false
   return new ReadableStream<Uint8Array>({
     async start(controller) {
-      controller.enqueue(PING)
-      timer = setInterval(() => controller.enqueue(PING), heartbeatMs)
+      controller.enqueue(heartbeat)
+      timer = setInterval(() => controller.enqueue(heartbeat), heartbeatMs)
       try {
         const stream = await answer
         clearInterval(timer)

@@ -23,9 +23,15 @@ export function parseJsonObject(raw: Uint8Array): JsonObject {
   return value as JsonObject
 }
 
+const isMessages = (v: unknown) => Array.isArray(v)
 const REQUIRED: Record<Operation, Array<[field: string, check: (v: unknown) => boolean, expected: string]>> = {
-  chat: [['messages', (v) => Array.isArray(v), 'an array of messages']],
+  chat: [['messages', isMessages, 'an array of messages']],
   embeddings: [['input', (v) => typeof v === 'string' || Array.isArray(v), 'a string or an array']],
+  messages: [
+    ['messages', isMessages, 'an array of messages'],
+    ['max_tokens', (v) => Number.isInteger(v) && (v as number) > 0, 'a positive integer'],
+  ],
+  count_tokens: [['messages', isMessages, 'an array of messages']],
 }
 
 /** The fields the gateway itself relies on; everything else is the upstream's business. */

@@ -1,15 +1,18 @@
-import { encodeComment, eventData, SseFramer, type ByteReader } from '../lib/sse.ts'
+import { SseFramer, type ByteReader } from '../lib/sse.ts'
 import { GatewayError } from './errors.ts'
 import { ClientClosed, type UpstreamCall } from './upstream-call.ts'
-import { usageFromOpenAI, type Usage } from './usage.ts'
+
+/** Looks at each whole event of a passthrough stream; false drops it. */
+export type EventWatcher = (event: Uint8Array) => boolean
 
 export interface RelayOptions {
   call: UpstreamCall
-  /** Drop the usage-only chunk the gateway asked for on the client's behalf. */
-  stripUsageChunk: boolean
-  /** A comment is sent when the upstream has been silent this long (0: never). */
+  /** Sees every event: records usage, drops the usage chunk the gateway asked for itself. */
+  watch: EventWatcher
+  /** A keep-alive event is sent when the upstream has been silent this long (0: never). */
   heartbeatMs: number
-  onUsage(usage: Usage): void
+  /** The client protocol's keep-alive event. */
+  heartbeat: Uint8Array
   onEnd(outcome: 'ok' | 'error' | 'client_closed', delivered: Delivered, error?: GatewayError): void
   /** The protocol's error event, sent when the stream fails midway. */
   renderError(error: GatewayError): Uint8Array
@@ -21,12 +24,10 @@ export interface Delivered {
   bytes: number
 }
 
-const USAGE_KEY = Buffer.from('"usage"')
-const PING = encodeComment('ping')
 
 /**
- * Passes an OpenAI-style SSE stream through event by event, untouched, as each arrives. Only an
- * event that carries a usage object is parsed; everything else is forwarded as raw bytes.
+ * Passes an SSE stream through event by event, untouched, as each arrives. The watcher parses only
+ * the few events that carry usage; everything else is forwarded as raw bytes.
  */
 export function relayStream(
   reader: ByteReader,
@@ -54,7 +55,7 @@ export function relayStream(
         if (options.heartbeatMs <= 0) return
         heartbeat = setInterval(() => {
           // Only between whole events: a comment inside a half-received event would corrupt it.
-          if (!sentSinceTick && !framer.hasPending() && !ended) controller.enqueue(PING)
+          if (!sentSinceTick && !framer.hasPending() && !ended) controller.enqueue(options.heartbeat)
           sentSinceTick = false
         }, options.heartbeatMs)
       },
@@ -79,7 +80,7 @@ export function relayStream(
             }
             let forwarded = 0
             for (const event of framer.push(value)) {
-              if (carriesUsage(event) && !acceptUsageEvent(event, options)) continue
+              if (!options.watch(event)) continue
               controller.enqueue(event)
               forwarded++
               delivered.bytes += event.byteLength
@@ -113,32 +114,3 @@ export function relayStream(
   )
 }
 
-/** Whether an event's bytes contain a `"usage": {` key (not `"usage": null`). */
-function carriesUsage(event: Uint8Array): boolean {
-  const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
-  for (let at = buf.indexOf(USAGE_KEY); at >= 0; at = buf.indexOf(USAGE_KEY, at + 1)) {
-    let i = at + USAGE_KEY.length
-    while (buf[i] === 32) i++
-    if (buf[i] !== 58) continue
-    i++
-    while (buf[i] === 32) i++
-    if (buf[i] === 123) return true
-  }
-  return false
-}
-
-/** Records the usage; returns false when the event must not reach the client. */
-function acceptUsageEvent(event: Uint8Array, options: RelayOptions): boolean {
-  const data = eventData(event)
-  if (data === null) return true
-  let chunk: { usage?: unknown; choices?: unknown[] }
-  try {
-    chunk = JSON.parse(data)
-  } catch {
-    return true
-  }
-  const usage = usageFromOpenAI(chunk.usage)
-  if (usage) options.onUsage(usage)
-  const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0
-  return !(options.stripUsageChunk && usageOnly)
-}

@@ -16,14 +16,16 @@ export function upstreamMessage(text: string): string | undefined {
   return trimmed ? trimmed.slice(0, MAX_MESSAGE) : undefined
 }
 
-/** Whether a body is already an OpenAI-shaped error that a client can be given unchanged. */
-function isOpenAIErrorBody(text: string): boolean {
+/** The protocol whose error shape a body already has, so a client of it can get it unchanged. */
+function errorBodyProtocol(text: string): 'openai' | 'anthropic' | null {
   try {
     const json = JSON.parse(text) as any
-    return typeof json?.error?.message === 'string'
+    if (json?.type === 'error' && typeof json?.error?.type === 'string') return 'anthropic'
+    if (typeof json?.error?.message === 'string') return 'openai'
   } catch {
-    return false
+    // not JSON
   }
+  return null
 }
 
 /**
@@ -51,7 +53,7 @@ export function upstreamFailure(provider: string, status: number, rawText: strin
     return new GatewayError('upstream_rejected', said ?? `Provider ${provider} rejected the request (HTTP ${status}).`, {
       upstreamStatus,
       status,
-      ...(isOpenAIErrorBody(text) ? { body: text, bodyProtocol: 'openai' as const } : {}),
+      ...(errorBodyProtocol(text) ? { body: text, bodyProtocol: errorBodyProtocol(text)! } : {}),
     })
   }
   if (status === 503) return new GatewayError('upstream_unavailable', `Provider ${provider} is unavailable${suffix}`, { upstreamStatus })

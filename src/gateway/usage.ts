@@ -10,6 +10,19 @@ function count(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0
 }
 
+/** Reads an Anthropic `usage` object: its input tokens exclude cache reads and writes. */
+export function usageFromAnthropic(raw: unknown): Usage | undefined {
+  if (!raw || typeof raw !== 'object') return undefined
+  const u = raw as Record<string, any>
+  const read = count(u.cache_read_input_tokens)
+  return {
+    promptTokens: count(u.input_tokens) + read + count(u.cache_creation_input_tokens),
+    completionTokens: count(u.output_tokens),
+    cachedTokens: read,
+    reasoningTokens: count(u.output_tokens_details?.thinking_tokens),
+  }
+}
+
 /** Reads an OpenAI `usage` object (chat or embeddings); undefined when there is none. */
 export function usageFromOpenAI(raw: unknown): Usage | undefined {
   if (!raw || typeof raw !== 'object') return undefined

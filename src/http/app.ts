@@ -7,6 +7,8 @@ import type { Deps } from './deps.ts'
 import { healthRoutes } from './health.ts'
 import { renderOpenAIError } from './openai/errors.ts'
 import { openaiRoutes } from './openai/routes.ts'
+import { anthropicRoutes } from './anthropic/routes.ts'
+import { renderAnthropicError } from './anthropic/errors.ts'
 import { adminRoutes } from './admin/routes.ts'
 import { keyRoutes } from './admin/keys.ts'
 import { Traces } from './traces.ts'
@@ -28,8 +30,11 @@ export function createApp(deps: Deps) {
     })
     .onError(({ request, error, code }) => {
       const failure = asGatewayError(error, code, request, deps)
-      const response = renderOpenAIError(failure)
       const trace = traces.of(request)
+      // The edge decides the shape: Anthropic's on the Messages API, OpenAI's everywhere else.
+      const response = trace.record.path.startsWith('/v1/messages')
+        ? renderAnthropicError(failure, trace.record.requestId)
+        : renderOpenAIError(failure)
       const record = trace.record
       response.headers.set('x-request-id', record.requestId)
       for (const [name, value] of Object.entries({ ...trace.headers, ...failure.details.headers })) response.headers.set(name, value)
@@ -46,6 +51,7 @@ export function createApp(deps: Deps) {
     })
     .use(healthRoutes(deps, traces))
     .use(openaiRoutes(deps, traces))
+    .use(anthropicRoutes(deps, traces))
     .use(adminRoutes(deps, traces))
     .use(keyRoutes(deps, traces))
 }

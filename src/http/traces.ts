@@ -34,6 +34,7 @@ export class Traces {
   finish(request: Request, response: Response): Response {
     const trace = this.of(request)
     response.headers.set('x-request-id', trace.record.requestId)
+    if (trace.record.path.startsWith('/v1/messages')) response.headers.set('request-id', trace.record.requestId)
     if (!trace.deferred) trace.complete({ status: response.status, outcome: response.ok ? 'ok' : 'error' })
     return response
   }

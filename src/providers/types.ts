@@ -1,14 +1,16 @@
 /** The wire protocol an upstream speaks; the gateway translates between them where they differ. */
-export type Protocol = 'openai'
+export type Protocol = 'openai' | 'anthropic'
 
 /** An API operation the gateway can forward. */
-export type Operation = 'chat' | 'embeddings'
+export type Operation = 'chat' | 'embeddings' | 'messages' | 'count_tokens'
 
 export interface UpstreamTarget {
   baseUrl: string
   key: string
   /** Extra headers from the provider's config, sent with every request. */
   headers: Readonly<Record<string, string>>
+  /** Protocol headers the client sent that the upstream must see (`anthropic-version`, `anthropic-beta`). */
+  passHeaders?: Readonly<Record<string, string>>
 }
 
 export interface UpstreamRequest {
@@ -22,6 +24,8 @@ export interface ProviderAdapter {
   readonly type: string
   readonly protocol: Protocol
   readonly defaultBaseUrl: string
+  /** The operations its API offers. */
+  readonly operations: readonly Operation[]
   request(operation: Operation, target: UpstreamTarget): UpstreamRequest
   modelsRequest(target: UpstreamTarget): UpstreamRequest
   /** Model ids from the upstream's model-list response. */

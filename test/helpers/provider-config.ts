@@ -14,4 +14,5 @@ export const provider = (name: string, models?: string[], filters: string[] | nu
   sticky: false,
   fake_stream: false,
   stream_only: false,
+  default_max_tokens: 4096,
 })

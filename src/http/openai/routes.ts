@@ -1,31 +1,15 @@
 import { Elysia } from 'elysia'
-import type { ClientKey } from '../../gateway/client-keys.ts'
 import { GatewayError } from '../../gateway/errors.ts'
-import type { Operation } from '../../providers/types.ts'
 import { clientAuth } from '../client-auth.ts'
 import type { Deps } from '../deps.ts'
-import { readBody } from '../read-body.ts'
+import { proxyHandler } from '../proxy-route.ts'
+import { encodeComment } from '../../lib/sse.ts'
 import type { Traces } from '../traces.ts'
 import { openAIStreamError } from './errors.ts'
 
 /** The OpenAI-compatible API: chat completions, embeddings, models. */
 export const openaiRoutes = (deps: Deps, traces: Traces) => {
-  const proxy = async (operation: Operation, request: Request, clientKey: ClientKey) => {
-    const trace = traces.of(request)
-    trace.record.clientKey = clientKey.name
-    deps.keepOpen(request)
-    const raw = await readBody(request, deps.config().server.max_body_bytes)
-    const response = await deps.gateway.proxy({
-      operation,
-      clientKey,
-      raw,
-      trace,
-      signal: request.signal,
-      sessionId: request.headers.get('x-session-id'),
-      renderStreamError: openAIStreamError,
-    })
-    return traces.finish(request, response)
-  }
+  const proxy = proxyHandler(deps, traces, { renderStreamError: openAIStreamError, heartbeat: encodeComment('ping'), passHeaders: [] })
 
   const modelObject = (id: string, owner: string) => ({ id, object: 'model', created: 0, owned_by: owner })
 
@@ -41,14 +25,19 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
     })
     .get(
       '/v1/models',
-      ({ request, clientKey }) =>
-        traces.finish(
-          request,
-          Response.json({
-            object: 'list',
-            data: deps.gateway.models().filter((m) => clientKey.allowsModel(m.id)).map((m) => modelObject(m.id, m.provider)),
-          }),
-        ),
+      ({ request, clientKey }) => {
+        const models = deps.gateway.models().filter((m) => clientKey.allowsModel(m.id))
+        // Same path, two shapes: the Anthropic SDK always sends anthropic-version.
+        const body = request.headers.has('anthropic-version')
+          ? {
+              data: models.map((m) => ({ type: 'model', id: m.id, display_name: m.id, created_at: '1970-01-01T00:00:00Z' })),
+              has_more: false,
+              first_id: models[0]?.id ?? null,
+              last_id: models.at(-1)?.id ?? null,
+            }
+          : { object: 'list', data: models.map((m) => modelObject(m.id, m.provider)) }
+        return traces.finish(request, Response.json(body))
+      },
       { clientKey: true },
     )
     .get(

@@ -1,6 +1,6 @@
 import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
 
-const PATHS: Record<Operation, string> = {
+const PATHS: Partial<Record<Operation, string>> = {
   chat: '/chat/completions',
   embeddings: '/embeddings',
 }
@@ -18,7 +18,8 @@ export const openaiAdapter: ProviderAdapter = {
   type: 'openai',
   protocol: 'openai',
   defaultBaseUrl: 'https://api.openai.com/v1',
-  request: (operation, target) => ({ url: target.baseUrl + PATHS[operation], headers: headersFor(target) }),
+  operations: ['chat', 'embeddings'],
+  request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),
   modelsRequest: (target) => ({ url: target.baseUrl + '/models', headers: headersFor(target) }),
   parseModels(body) {
     const data = (body as { data?: unknown })?.data

@@ -1,0 +1,66 @@
+import { eventData } from '../lib/sse.ts'
+import type { EventWatcher } from './stream-relay.ts'
+import { usageFromAnthropic, usageFromOpenAI, type Usage } from './usage.ts'
+
+const USAGE_KEY = Buffer.from('"usage"')
+
+/** Whether an event's bytes contain a `"usage": {` key (not `"usage": null`). */
+function carriesUsage(event: Uint8Array): boolean {
+  const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
+  for (let at = buf.indexOf(USAGE_KEY); at >= 0; at = buf.indexOf(USAGE_KEY, at + 1)) {
+    let i = at + USAGE_KEY.length
+    while (buf[i] === 32) i++
+    if (buf[i] !== 58) continue
+    i++
+    while (buf[i] === 32) i++
+    if (buf[i] === 123) return true
+  }
+  return false
+}
+
+function parse(event: Uint8Array): Record<string, any> | null {
+  const data = eventData(event)
+  if (data === null) return null
+  try {
+    return JSON.parse(data)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * OpenAI streams: usage arrives in one chunk (`choices: []`) near the end. That chunk is dropped
+ * when the gateway asked for it on behalf of a client that did not.
+ */
+export function openaiUsageWatcher(stripUsageChunk: boolean, onUsage: (usage: Usage) => void): EventWatcher {
+  return (event) => {
+    if (!carriesUsage(event)) return true
+    const chunk = parse(event)
+    if (!chunk) return true
+    const usage = usageFromOpenAI(chunk.usage)
+    if (usage) onUsage(usage)
+    const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0
+    return !(stripUsageChunk && usageOnly)
+  }
+}
+
+const MESSAGE_START = Buffer.from('event: message_start')
+const MESSAGE_DELTA = Buffer.from('event: message_delta')
+
+/** Anthropic streams: input usage in message_start, cumulative output usage in message_delta. */
+export function anthropicUsageWatcher(onUsage: (usage: Usage) => void): EventWatcher {
+  let seen: Record<string, any> = {}
+  return (event) => {
+    const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
+    const start = buf.indexOf(MESSAGE_START) === 0
+    if (!start && buf.indexOf(MESSAGE_DELTA) !== 0) return true
+    const data = parse(event)
+    const usage = start ? data?.message?.usage : data?.usage
+    if (usage && typeof usage === 'object') {
+      seen = { ...seen, ...usage }
+      const parsed = usageFromAnthropic(seen)
+      if (parsed) onUsage(parsed)
+    }
+    return true
+  }
+}

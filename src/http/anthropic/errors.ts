@@ -1,0 +1,42 @@
+import type { GatewayError } from '../../gateway/errors.ts'
+import { encodeNamedEvent } from '../../lib/sse.ts'
+
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  402: 'billing_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  409: 'invalid_request_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  503: 'overloaded_error',
+  504: 'timeout_error',
+  529: 'overloaded_error',
+}
+
+function errorObject(error: GatewayError) {
+  return { type: TYPE_BY_STATUS[error.status] ?? 'api_error', message: error.message }
+}
+
+/** Anthropic's error shape: `{"type":"error","error":{"type","message"},"request_id"}`. */
+export function renderAnthropicError(error: GatewayError, requestId: string): Response {
+  const body =
+    error.details.bodyProtocol === 'anthropic' && error.details.body
+      ? error.details.body
+      : JSON.stringify({ type: 'error', error: errorObject(error), request_id: requestId })
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': requestId }
+  if (error.details.shouldRetry !== undefined) headers['x-should-retry'] = String(error.details.shouldRetry)
+  if (error.details.retryAfterMs !== undefined) {
+    headers['retry-after'] = String(Math.ceil(error.details.retryAfterMs / 1000))
+    headers['retry-after-ms'] = String(Math.ceil(error.details.retryAfterMs))
+  }
+  return new Response(body, { status: error.status, headers })
+}
+
+/** A mid-stream failure as the Anthropic SDKs expect it: a named `error` event. */
+export function anthropicStreamError(error: GatewayError): Uint8Array {
+  return encodeNamedEvent('error', JSON.stringify({ type: 'error', error: errorObject(error) }))
+}
+
+export const ANTHROPIC_PING = encodeNamedEvent('ping', '{"type": "ping"}')

@@ -1,0 +1,40 @@
+import type { ClientKey } from '../gateway/client-keys.ts'
+import type { GatewayError } from '../gateway/errors.ts'
+import type { Operation } from '../providers/types.ts'
+import type { Deps } from './deps.ts'
+import { readBody } from './read-body.ts'
+import type { Traces } from './traces.ts'
+
+export interface ProtocolEdge {
+  renderStreamError(error: GatewayError): Uint8Array
+  heartbeat: Uint8Array
+  /** Client headers to forward to an upstream of the same protocol. */
+  passHeaders: readonly string[]
+}
+
+/** The handler shared by every proxied route: read the body, hand it to the gateway. */
+export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
+  return async (operation: Operation, request: Request, clientKey: ClientKey): Promise<Response> => {
+    const trace = traces.of(request)
+    trace.record.clientKey = clientKey.name
+    deps.keepOpen(request)
+    const raw = await readBody(request, deps.config().server.max_body_bytes)
+    const passHeaders: Record<string, string> = {}
+    for (const name of edge.passHeaders) {
+      const value = request.headers.get(name)
+      if (value !== null) passHeaders[name] = value
+    }
+    const response = await deps.gateway.proxy({
+      operation,
+      clientKey,
+      raw,
+      trace,
+      signal: request.signal,
+      sessionId: request.headers.get('x-session-id'),
+      passHeaders,
+      renderStreamError: edge.renderStreamError,
+      heartbeat: edge.heartbeat,
+    })
+    return traces.finish(request, response)
+  }
+}

@@ -1,0 +1,35 @@
+import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
+
+const PATHS: Partial<Record<Operation, string>> = {
+  messages: '/v1/messages',
+  count_tokens: '/v1/messages/count_tokens',
+}
+
+export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01'
+
+function headersFor(target: UpstreamTarget): Record<string, string> {
+  const pass = target.passHeaders ?? {}
+  return {
+    ...target.headers,
+    'x-api-key': target.key,
+    // The client's version and beta flags are forwarded as they are: the list of betas is open.
+    'anthropic-version': pass['anthropic-version'] ?? DEFAULT_ANTHROPIC_VERSION,
+    ...(pass['anthropic-beta'] ? { 'anthropic-beta': pass['anthropic-beta'] } : {}),
+    'content-type': 'application/json',
+  }
+}
+
+/** Anthropic's Messages API. `base_url` is given without `/v1`, as the Anthropic SDK expects. */
+export const anthropicAdapter: ProviderAdapter = {
+  type: 'anthropic',
+  protocol: 'anthropic',
+  defaultBaseUrl: 'https://api.anthropic.com',
+  operations: ['messages', 'count_tokens'],
+  request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),
+  modelsRequest: (target) => ({ url: `${target.baseUrl}/v1/models?limit=1000`, headers: headersFor(target) }),
+  parseModels(body) {
+    const data = (body as { data?: unknown })?.data
+    if (!Array.isArray(data)) return []
+    return data.map((m) => (m as { id?: unknown })?.id).filter((id): id is string => typeof id === 'string')
+  },
+}

@@ -1,0 +1,27 @@
+import type { Json } from './common.ts'
+
+const event = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+
+/** A whole Anthropic message replayed as the event sequence a streamed one would have had. */
+export function messageToSse(message: Json): string {
+  const { content = [], usage = {}, stop_reason, stop_sequence, ...head } = message
+  let out = event('message_start', { message: { ...head, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 0 } } })
+  ;(content as Json[]).forEach((block, index) => {
+    if (block.type === 'text') {
+      out += event('content_block_start', { index, content_block: { type: 'text', text: '' } })
+      out += event('content_block_delta', { index, delta: { type: 'text_delta', text: block.text } })
+    } else if (block.type === 'thinking') {
+      out += event('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } })
+      out += event('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: block.thinking } })
+      if (block.signature) out += event('content_block_delta', { index, delta: { type: 'signature_delta', signature: block.signature } })
+    } else if (block.type === 'tool_use') {
+      out += event('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } })
+      out += event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input ?? {}) } })
+    } else {
+      out += event('content_block_start', { index, content_block: block })
+    }
+    out += event('content_block_stop', { index })
+  })
+  out += event('message_delta', { delta: { stop_reason, stop_sequence: stop_sequence ?? null }, usage })
+  return out + event('message_stop', {})
+}
