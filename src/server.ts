@@ -6,12 +6,17 @@ import type { Config } from './config/schema.ts'
 import { KeyDirectory } from './gateway/client-keys.ts'
 import { createConnectWatch } from './gateway/connect-watch.ts'
 import { createGateway } from './gateway/gateway.ts'
-import type { RequestRecord } from './gateway/record.ts'
 import { buildRuntime } from './gateway/runtime.ts'
 import { createApp } from './http/app.ts'
 import type { Deps, ReloadResult } from './http/deps.ts'
 import { createLogger, type Logger } from './observability/logger.ts'
-import { logRequest } from './observability/request-log.ts'
+import { secretScrubber } from './observability/logger.ts'
+import { createGatewayMetrics } from './gateway-metrics.ts'
+import { createRequestSink } from './request-sink.ts'
+import { createRequestWriter } from './storage/request-writer.ts'
+import { createUsageQueries } from './storage/usage-queries.ts'
+import { Sessions } from './http/sessions.ts'
+import { Traces } from './http/traces.ts'
 import { createClientKeyStore } from './storage/client-key-store.ts'
 import { openDatabase } from './storage/database.ts'
 import { createSettingsStore } from './storage/settings-store.ts'
@@ -59,11 +64,12 @@ function secretsOf(config: Config): string[] {
 export async function startServer(initialConfig: Config, options: ServerOptions = {}): Promise<RunningServer> {
   let config = initialConfig
   const secrets = new Set<string>(secretsOf(config))
+  const scrub = secretScrubber(() => secrets)
   const logger = createLogger({
     level: config.log.level,
     pretty: options.pretty,
     destination: options.logDestination,
-    secrets: () => secrets,
+    scrub,
   })
   const startedAt = Date.now()
   const database = await openDatabase(config.database.url, config.database.auth_token)
@@ -111,7 +117,14 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const runtimeOptions = { now: Date.now }
   const runtime = buildRuntime(config, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() })
   runtime.catalog.start()
-  const gateway = createGateway(runtime, { connectWatch: createConnectWatch(), keyStates: upstreamKeys, limiter, logger, now: Date.now })
+  const gateway = createGateway(runtime, {
+    connectWatch: createConnectWatch(),
+    keyStates: upstreamKeys,
+    limiter,
+    logger,
+    now: Date.now,
+    onOutcome: (provider, outcome) => metrics.attempt(provider, outcome),
+  })
 
   let reloading: Promise<ReloadResult> | null = null
   async function reload(): Promise<ReloadResult> {
@@ -135,6 +148,46 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     logger.info({ changes }, 'config reloaded')
     return { ok: true, changes }
   }
+
+  const writer = createRequestWriter(database, {
+    maxQueue: config.logging.queue_size,
+    batchSize: 500,
+    flushMs: 500,
+    onError: (err) => logger.error({ err: (err as Error).message }, 'could not write the request log; will retry'),
+    onDropped: (count) => {
+      // Logged at powers of two, so a flood does not flood the log too.
+      if ((count & (count - 1)) === 0) logger.warn({ dropped: count }, 'request log queue full: records dropped')
+    },
+  })
+  writer.start()
+  const usage = createUsageQueries(database)
+  const listeners = new Set<(row: unknown) => void>()
+  let traces: Traces | null = null
+  const metrics = createGatewayMetrics({
+    keyStates: () => gateway.providers().map((p) => ({ provider: p.name, ...p.keys })),
+    inflight: () => traces?.inflight ?? { requests: 0, streams: 0 },
+    queue: () => ({ depth: writer.depth, dropped: writer.dropped }),
+  })
+  const sink = createRequestSink({
+    config: () => config,
+    logger,
+    writer,
+    metrics,
+    scrub,
+    publish(row) {
+      for (const listener of listeners) listener(row)
+    },
+  })
+  const retention = setInterval(() => void prune(), 3_600_000)
+  async function prune(): Promise<void> {
+    try {
+      const removed = await usage.prune(Date.now() - config.logging.retention_days * 86_400_000)
+      if (removed > 0) logger.info({ removed }, 'request log pruned')
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'could not prune the request log')
+    }
+  }
+  void prune()
 
   let server: ReturnType<typeof Bun.serve> | null = null
   let draining = false
@@ -177,14 +230,25 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
         },
       }
     },
-    onRequestDone: (record: RequestRecord, latencyMs: number) => logRequest(logger, record, latencyMs),
+    onRequestDone: sink,
+    usage,
+    live: {
+      subscribe(listener) {
+        listeners.add(listener)
+        return () => listeners.delete(listener)
+      },
+    },
+    metricsText: () => metrics.render(),
+    uptimeSeconds: () => Math.round((Date.now() - startedAt) / 1000),
+    sessions: new Sessions(12 * 3_600_000),
     keepOpen(request) {
       server?.timeout(request, 0)
     },
     adminTokenHash: () => boot.adminTokenHash,
     reload: () => (reloading ??= reload().finally(() => (reloading = null))),
   }
-  const app = createApp(deps)
+  traces = new Traces(deps)
+  const app = createApp(deps, traces)
   server = Bun.serve({
     hostname: config.server.host,
     port: config.server.port,
@@ -221,7 +285,10 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
         await server!.stop(true)
         clearInterval(background)
         clearInterval(flusher)
+        clearInterval(retention)
         await flush()
+        // Every completed request reaches the database before the process exits.
+        await writer.stop()
         gateway.runtime().catalog.stop()
         database.close()
         logger.info('stopped')

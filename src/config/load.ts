@@ -140,6 +140,14 @@ function resolveConfig(
     },
     admin: { token: nonEmpty(env.SLUICE_ADMIN_TOKEN) ?? nonEmpty(file.admin?.token) ?? null, docs: file.admin?.docs ?? false },
     limits: { ip_rpm: file.limits?.ip_rpm ?? null },
+    logging: {
+      bodies: file.logging?.bodies ?? 'none',
+      sample_rate: file.logging?.sample_rate ?? 1,
+      max_body_bytes: file.logging?.max_body_bytes ?? 16 * 1024,
+      retention_days: file.logging?.retention_days ?? 30,
+      queue_size: file.logging?.queue_size ?? 10_000,
+    },
+    metrics: { public: file.metrics?.public ?? false },
     prices: file.prices ?? {},
     database: {
       url: flags.db ?? env.SLUICE_DB ?? file.database?.url ?? 'file:./sluice.db',

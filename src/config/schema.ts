@@ -113,6 +113,20 @@ export const ConfigFile = T.Object(
     ),
     admin: T.Optional(T.Object({ token: T.Optional(T.String()), docs: T.Optional(T.Boolean()) }, strict)),
     limits: T.Optional(T.Object({ ip_rpm: T.Optional(T.Integer({ minimum: 1 })) }, strict)),
+    logging: T.Optional(
+      T.Object(
+        {
+          /** Which request and response bodies the request log keeps (scrubbed, size-capped). */
+          bodies: T.Optional(T.Union([T.Literal('none'), T.Literal('errors'), T.Literal('all')])),
+          sample_rate: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
+          max_body_bytes: T.Optional(T.Integer({ minimum: 256 })),
+          retention_days: T.Optional(T.Integer({ minimum: 1 })),
+          queue_size: T.Optional(T.Integer({ minimum: 100 })),
+        },
+        strict,
+      ),
+    ),
+    metrics: T.Optional(T.Object({ public: T.Optional(T.Boolean()) }, strict)),
     /** USD per million tokens, by `provider/model` or model name. */
     prices: T.Optional(T.Record(T.String({ minLength: 1 }), Price)),
     database: T.Optional(
@@ -239,6 +253,8 @@ export interface Config {
   server: { host: string; port: number; max_body_bytes: number; shutdown_grace_ms: number; trusted_proxies: readonly string[] }
   admin: { token: string | null; docs: boolean }
   limits: { ip_rpm: number | null }
+  logging: { bodies: 'none' | 'errors' | 'all'; sample_rate: number; max_body_bytes: number; retention_days: number; queue_size: number }
+  metrics: { public: boolean }
   prices: Readonly<Record<string, PriceConfig>>
   database: { url: string; auth_token: string | null }
   log: { level: LogLevel }

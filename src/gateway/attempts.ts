@@ -28,6 +28,8 @@ export interface AttemptsDeps {
   now: () => number
   random: () => number
   onLatency(label: string, ms: number): void
+  /** Told how each upstream attempt ended, for metrics. */
+  onOutcome?(provider: string, outcome: 'ok' | 'rate_limited' | 'key_dead' | 'error' | 'rejected'): void
 }
 
 export interface AttemptsInput {
@@ -40,7 +42,7 @@ export interface AttemptsInput {
   signal: AbortSignal
   startedAt: number
   /** Told before each attempt, so a failure can still be logged with where it went. */
-  onAttempt?(target: Target, attempt: number): void
+  onAttempt?(target: Target, attempt: number, key: KeyState): void
 }
 
 /**
@@ -81,7 +83,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
 
     attempts++
     const { target, key } = chosen
-    input.onAttempt?.(target, attempts)
+    input.onAttempt?.(target, attempts, key)
     const mode = input.modeFor(target)
     const began = now()
     const result = await attempt({
@@ -97,6 +99,10 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
     waitedMs += now() - began
     const { pool, breaker } = target.provider
 
+    deps.onOutcome?.(
+      target.provider.name,
+      result.ok ? 'ok' : result.verdict.action === 'backoff' ? 'error' : result.verdict.action === 'final' ? 'rejected' : result.verdict.action,
+    )
     if (result.ok) {
       breaker.success()
       pool.succeeded(key, result.headers, now())

@@ -1,7 +1,7 @@
 import type { Logger } from '../observability/logger.ts'
 import type { Operation, Protocol } from '../providers/types.ts'
 import type { Mode } from './attempt.ts'
-import { runAttempts, type Success } from './attempts.ts'
+import { runAttempts, type AttemptsDeps, type Success } from './attempts.ts'
 import type { ModelEntry, Target } from './catalog.ts'
 import type { CircuitState } from './circuit-breaker.ts'
 import type { ConnectWatch } from './connect-watch.ts'
@@ -71,6 +71,7 @@ export interface Gateway {
 }
 
 export interface GatewayDeps {
+  onOutcome?: AttemptsDeps['onOutcome']
   connectWatch: ConnectWatch
   limiter: Limiter
   keyStates: UpstreamKeyStateStore
@@ -170,9 +171,10 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         passHeaders: input.passHeaders,
         signal: input.signal,
         startedAt: record.startedAt,
-        onAttempt(target, n) {
+        onAttempt(target, n, upstreamKey) {
           record.provider = target.provider.name
           record.upstreamModel = target.upstreamModel
+          record.upstreamKey = upstreamKey.fingerprint
           record.attempts = n
         },
       },
@@ -184,6 +186,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         now: deps.now,
         random,
         onLatency: (label, ms) => rt.router.recordLatency(label, ms),
+        onOutcome: deps.onOutcome,
       },
     )
 

@@ -7,10 +7,15 @@ export interface RequestRecord {
   method: string
   path: string
   clientKey?: string
+  clientKeyId?: string
   model?: string
   alias?: string
   provider?: string
+  /** Fingerprint of the upstream key of the last attempt. */
+  upstreamKey?: string
   attempts?: number
+  /** Size of the request body, for usage estimates. */
+  requestBytes?: number
   upstreamModel?: string
   stream?: boolean
   status?: number
@@ -37,12 +42,16 @@ export class RequestTrace {
   deferred = false
   /** Headers every response to this request carries, success or failure (rate-limit state). */
   readonly headers: Record<string, string> = {}
+  /** Which bodies to keep for the request log (decided per request, sampling included). */
+  capture: 'none' | 'errors' | 'all' = 'none'
+  requestBody?: Uint8Array
+  responseBody?: Uint8Array | string
   private done = false
   private finalizers: Array<(record: RequestRecord) => void> = []
 
   constructor(
     record: RequestRecord,
-    private readonly onComplete: (record: RequestRecord, latencyMs: number) => void,
+    private readonly onComplete: (record: RequestRecord, latencyMs: number, trace: RequestTrace) => void,
     private readonly now: () => number,
   ) {
     this.record = record
@@ -58,6 +67,6 @@ export class RequestTrace {
     this.done = true
     Object.assign(this.record, patch)
     for (const f of this.finalizers) f(this.record)
-    this.onComplete(this.record, this.now() - this.record.startedAt)
+    this.onComplete(this.record, this.now() - this.record.startedAt, this)
   }
 }

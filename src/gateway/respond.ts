@@ -48,6 +48,12 @@ function completeAnswer(s: Extract<Success, { kind: 'body' }>, client: Protocol)
 
 /** The response body for a client that did not ask for a stream. */
 export function bodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
+  const reply = buildBodyReply(s, ctx)
+  if (ctx.trace.capture !== 'none') ctx.trace.responseBody = reply
+  return reply
+}
+
+function buildBodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
   if (s.kind !== 'body') throw new Error('unreachable: a stream for a non-stream request')
   ctx.trace.record.usage = usageOf(s.bytes, upstreamOf(s))
   if (upstreamOf(s) !== ctx.client) {
@@ -70,6 +76,31 @@ export function bodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
 
 /** The event stream for a streaming client, whatever the upstream sent. */
 export function streamReply(s: Success, ctx: ReplyContext): ReadableStream<Uint8Array> {
+  const stream = buildStreamReply(s, ctx)
+  return ctx.trace.capture === 'all' ? tap(stream, ctx.trace) : stream
+}
+
+const CAPTURE_LIMIT = 64 * 1024
+
+/** Keeps the first bytes of a stream for the request log (only when bodies are logged). */
+function tap(stream: ReadableStream<Uint8Array>, trace: RequestTrace): ReadableStream<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let size = 0
+  return stream.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        if (size < CAPTURE_LIMIT) {
+          parts.push(chunk)
+          size += chunk.byteLength
+          trace.responseBody = Buffer.concat(parts)
+        }
+        controller.enqueue(chunk)
+      },
+    }),
+  )
+}
+
+function buildStreamReply(s: Success, ctx: ReplyContext): ReadableStream<Uint8Array> {
   const { trace } = ctx
   const record = trace.record
   const onEnd = (outcome: 'ok' | 'error' | 'client_closed', delivered: Delivered, error?: GatewayError) =>

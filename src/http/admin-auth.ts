@@ -2,15 +2,30 @@ import { Elysia } from 'elysia'
 import { GatewayError } from '../gateway/errors.ts'
 import { constantTimeEqual, sha256Hex } from '../lib/crypto.ts'
 import type { Deps } from './deps.ts'
+import { CSRF_HEADER, Sessions } from './sessions.ts'
 
-/** `admin: true` on a route requires `Authorization: Bearer <admin token>`. */
+/** Whether a presented admin token is the admin token (hashes compared in constant time). */
+export function isAdminToken(deps: Deps, token: string | null): boolean {
+  return token !== null && constantTimeEqual(sha256Hex(token.trim()), deps.adminTokenHash())
+}
+
+/**
+ * Whether a request may use the admin API: the admin token as a Bearer token, or a dashboard
+ * session cookie, which for anything but reads also needs the CSRF header.
+ */
+export function adminAllowed(deps: Deps, request: Request): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(request.headers.get('authorization') ?? '')
+  if (match) return isAdminToken(deps, match[1]!)
+  if (!deps.sessions.valid(Sessions.idOf(request))) return false
+  return request.method === 'GET' || request.headers.get(CSRF_HEADER) === '1'
+}
+
+/** `admin: true` on a route requires the admin token or a dashboard session. */
 export const adminAuth = (deps: Deps) =>
   new Elysia({ name: 'admin-auth' }).macro('admin', {
     // transform runs before body validation, so a caller without the token learns nothing more.
     transform({ request }) {
-      const match = /^Bearer\s+(.+)$/i.exec(request.headers.get('authorization') ?? '')
-      // Compare hashes in constant time: the stored value is a hash, and so is what we compare.
-      if (!match || !constantTimeEqual(sha256Hex(match[1]!.trim()), deps.adminTokenHash())) {
+      if (!adminAllowed(deps, request)) {
         throw new GatewayError('invalid_api_key', 'This route needs the admin token as a Bearer token.')
       }
     },

@@ -11,11 +11,12 @@ import { anthropicRoutes } from './anthropic/routes.ts'
 import { renderAnthropicError } from './anthropic/errors.ts'
 import { adminRoutes } from './admin/routes.ts'
 import { keyRoutes } from './admin/keys.ts'
+import { usageRoutes } from './admin/usage.ts'
+import { dashboardRoutes } from './dashboard/routes.ts'
 import { Traces } from './traces.ts'
 
 /** The whole HTTP surface, built from its dependencies; `app.handle(request)` works without a socket. */
-export function createApp(deps: Deps) {
-  const traces = new Traces(deps)
+export function createApp(deps: Deps, traces = new Traces(deps)) {
   // OpenAPI docs only when asked for (admin.docs): they describe the admin API, no secrets.
   const docs = deps.config().admin.docs
     ? swagger({
@@ -54,6 +55,8 @@ export function createApp(deps: Deps) {
     .use(anthropicRoutes(deps, traces))
     .use(adminRoutes(deps, traces))
     .use(keyRoutes(deps, traces))
+    .use(usageRoutes(deps, traces))
+    .use(dashboardRoutes(deps, traces))
 }
 
 /** Elysia's validation error as one line per field: `rpm: Expected integer`. */

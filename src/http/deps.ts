@@ -2,10 +2,12 @@ import type { ConfigChanges } from '../config/diff.ts'
 import type { Config } from '../config/schema.ts'
 import type { ClientKey } from '../gateway/client-keys.ts'
 import type { Gateway } from '../gateway/gateway.ts'
-import type { RequestRecord } from '../gateway/record.ts'
+import type { RequestRecord, RequestTrace } from '../gateway/record.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Limiter } from '../gateway/limits/limiter.ts'
 import type { ClientKeyStore } from '../storage/client-key-store.ts'
+import type { UsageQueries } from '../storage/usage-queries.ts'
+import type { Sessions } from './sessions.ts'
 
 export type ReloadResult = { ok: true; changes: ConfigChanges } | { ok: false; problems: string[] }
 
@@ -34,11 +36,16 @@ export interface Deps {
   now: () => number
   health(): Promise<HealthReport>
   /** Called once per request when it is over (for a stream: when the stream ends). */
-  onRequestDone(record: RequestRecord, latencyMs: number): void
+  onRequestDone(record: RequestRecord, latencyMs: number, trace: RequestTrace): void
   /** Lifts the server's idle timeout for a request whose upstream may be slow; our timers rule. */
   keepOpen(request: Request): void
   /** SHA-256 of the admin token. */
   adminTokenHash(): string
   /** Re-reads the config file and puts it in force if it is valid. */
   reload(): Promise<ReloadResult>
+  usage: UsageQueries
+  live: { subscribe(listener: (row: unknown) => void): () => void }
+  metricsText(): string
+  uptimeSeconds(): number
+  sessions: Sessions
 }

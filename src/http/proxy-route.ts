@@ -17,8 +17,11 @@ export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
   return async (operation: Operation, request: Request, clientKey: ClientKey): Promise<Response> => {
     const trace = traces.of(request)
     trace.record.clientKey = clientKey.name
+    trace.record.clientKeyId = clientKey.id
     deps.keepOpen(request)
     const raw = await readBody(request, deps.config().server.max_body_bytes)
+    trace.record.requestBytes = raw.byteLength
+    if (trace.capture !== 'none') trace.requestBody = raw
     const passHeaders: Record<string, string> = {}
     for (const name of edge.passHeaders) {
       const value = request.headers.get(name)

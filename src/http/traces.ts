@@ -5,10 +5,13 @@ import type { Deps } from './deps.ts'
 /** The trace of every request in flight, found from the Request object in any lifecycle hook. */
 export class Traces {
   private byRequest = new WeakMap<Request, RequestTrace>()
+  /** Requests and streams in flight, for metrics. */
+  readonly inflight = { requests: 0, streams: 0 }
 
   constructor(private readonly deps: Deps) {}
 
   begin(request: Request): RequestTrace {
+    this.inflight.requests++
     const url = request.url
     const pathStart = url.indexOf('/', url.indexOf('//') + 2)
     const query = url.indexOf('?', pathStart)
@@ -19,9 +22,16 @@ export class Traces {
         method: request.method,
         path: query < 0 ? url.slice(pathStart) : url.slice(pathStart, query),
       },
-      this.deps.onRequestDone,
+      (record, latencyMs, trace) => {
+        this.inflight.requests--
+        if (trace.deferred) this.inflight.streams--
+        this.deps.onRequestDone(record, latencyMs, trace)
+      },
       this.deps.now,
     )
+    const logging = this.deps.config().logging
+    if (logging.bodies !== 'none' && Math.random() < logging.sample_rate) trace.capture = logging.bodies
+    trace.record.clientIp = this.deps.clientIp(request)
     this.byRequest.set(request, trace)
     return trace
   }
@@ -36,6 +46,7 @@ export class Traces {
     response.headers.set('x-request-id', trace.record.requestId)
     if (trace.record.path.startsWith('/v1/messages')) response.headers.set('request-id', trace.record.requestId)
     if (!trace.deferred) trace.complete({ status: response.status, outcome: response.ok ? 'ok' : 'error' })
+    else this.inflight.streams++
     return response
   }
 }

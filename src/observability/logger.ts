@@ -10,8 +10,8 @@ export interface LoggerOptions {
   pretty?: boolean
   /** Where lines go; stdout (asynchronously) by default. */
   destination?: DestinationStream
-  /** Secrets that must never appear in a line, whatever field or message carries them. */
-  secrets?: () => Iterable<string>
+  /** Removes secrets from a finished line, whatever field or message carries them. */
+  scrub?: (line: string) => string
 }
 
 // Field names that carry credentials anywhere in a logged object.
@@ -26,7 +26,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const pretty = options.pretty ?? process.stdout.isTTY === true
   const destination =
     options.destination ?? (pretty ? createPrettyStream(process.stdout) : pino.destination({ dest: 1, sync: false }))
-  const scrub = options.secrets ? secretScrubber(options.secrets) : undefined
+  const scrub = options.scrub
   return pino(
     {
       level: options.level,
@@ -40,10 +40,10 @@ export function createLogger(options: LoggerOptions): Logger {
 }
 
 /**
- * Replaces any known secret in a finished log line. The last defence: an upstream error message
- * that echoes a key, or a careless field, cannot leak one.
+ * Replaces any known secret in a text (a finished log line, a stored body). The last defence: an
+ * upstream error message that echoes a key, or a careless field, cannot leak one.
  */
-function secretScrubber(secrets: () => Iterable<string>): (line: string) => string {
+export function secretScrubber(secrets: () => Iterable<string>): (line: string) => string {
   let cached: { list: string[]; pattern: RegExp | null } | null = null
   return (line) => {
     const list = [...secrets()].filter((s) => s.length >= 8)

@@ -17,9 +17,17 @@ export interface Database {
 export async function openDatabase(url: string, authToken?: string | null): Promise<Database> {
   const client = createClient({ url, authToken: authToken ?? undefined })
   if (url.startsWith('file:')) {
+    await client.execute('PRAGMA busy_timeout = 5000')
+    // Pruned request-log pages go back to the file system (PRAGMA incremental_vacuum), so the file
+    // stops growing once retention applies. Switching an existing file over needs one VACUUM.
+    const mode = await client.execute('PRAGMA auto_vacuum')
+    if (Number(mode.rows[0]?.[0]) !== 2) {
+      await client.execute('PRAGMA auto_vacuum = INCREMENTAL')
+      await client.execute('VACUUM')
+    }
     // WAL lets the CLI and dashboard read while the server writes; busy_timeout waits out a writer.
     await client.execute('PRAGMA journal_mode = WAL')
-    await client.execute('PRAGMA busy_timeout = 5000')
+    await client.execute('PRAGMA synchronous = NORMAL')
   }
   await migrate(client)
   return {

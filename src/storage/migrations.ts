@@ -3,12 +3,14 @@ import journal from '../../drizzle/meta/_journal.json' with { type: 'json' }
 import m0 from '../../drizzle/0000_init.sql' with { type: 'text' }
 import m1 from '../../drizzle/0001_disabled_upstream_keys.sql' with { type: 'text' }
 import m2 from '../../drizzle/0002_client_key_limits.sql' with { type: 'text' }
+import m3 from '../../drizzle/0003_request_log.sql' with { type: 'text' }
 
 /** Migration SQL by journal tag, embedded in the binary so nothing is read from disk at run time. */
 export const migrationSql: Record<string, string> = {
   '0000_init': m0,
   '0001_disabled_upstream_keys': m1,
   '0002_client_key_limits': m2,
+  '0003_request_log': m3,
 }
 
 export { journal }

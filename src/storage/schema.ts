@@ -70,3 +70,94 @@ export const disabledUpstreamKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.provider, t.fingerprint] })],
 )
+
+/** One row per request: who, what, where it went, how it ended, how long, how many tokens. */
+export const requestLog = sqliteTable(
+  'requests',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** Epoch ms when the request arrived. */
+    ts: integer('ts').notNull(),
+    requestId: text('request_id').notNull(),
+    keyId: text('key_id'),
+    keyName: text('key_name'),
+    clientIp: text('client_ip'),
+    method: text('method').notNull(),
+    endpoint: text('endpoint').notNull(),
+    model: text('model'),
+    alias: text('alias'),
+    provider: text('provider'),
+    upstreamModel: text('upstream_model'),
+    /** fingerprint() of the upstream key that answered; never the key. */
+    upstreamKey: text('upstream_key'),
+    status: integer('status').notNull(),
+    errorType: text('error_type'),
+    errorMessage: text('error_message'),
+    attempts: integer('attempts'),
+    stream: integer('stream', { mode: 'boolean' }).notNull().default(false),
+    latencyMs: integer('latency_ms').notNull(),
+    ttftMs: integer('ttft_ms'),
+    promptTokens: integer('prompt_tokens'),
+    completionTokens: integer('completion_tokens'),
+    cachedTokens: integer('cached_tokens'),
+    reasoningTokens: integer('reasoning_tokens'),
+    costUsd: real('cost_usd'),
+    /** 'reported' by the upstream, 'estimated' by sluice, or 'missing'. */
+    usageSource: text('usage_source').notNull(),
+    deliveredEvents: integer('delivered_events'),
+    requestBody: text('request_body'),
+    responseBody: text('response_body'),
+  },
+  (t) => [
+    index('requests_ts_idx').on(t.ts),
+    index('requests_key_ts_idx').on(t.keyId, t.ts),
+    index('requests_model_ts_idx').on(t.model, t.ts),
+    index('requests_status_ts_idx').on(t.status, t.ts),
+  ],
+)
+
+/** Usage per UTC day, client key, model and provider; kept when raw rows are pruned. */
+export const usageDaily = sqliteTable(
+  'usage_daily',
+  {
+    day: text('day').notNull(),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    provider: text('provider').notNull(),
+    requests: integer('requests').notNull().default(0),
+    errors: integer('errors').notNull().default(0),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+    cachedTokens: integer('cached_tokens').notNull().default(0),
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
+    costUsd: real('cost_usd').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.keyId, t.model, t.provider] })],
+)
+
+/** Traffic per hour for the overview: counts, tokens, cost and a latency histogram. */
+export const usageHourly = sqliteTable('usage_hourly', {
+  /** Epoch ms of the hour's start. */
+  hour: integer('hour').primaryKey(),
+  requests: integer('requests').notNull().default(0),
+  errors: integer('errors').notNull().default(0),
+  rateLimited: integer('rate_limited').notNull().default(0),
+  promptTokens: integer('prompt_tokens').notNull().default(0),
+  completionTokens: integer('completion_tokens').notNull().default(0),
+  costUsd: real('cost_usd').notNull().default(0),
+  latencySumMs: integer('latency_sum_ms').notNull().default(0),
+  /** Latency histogram counts, one column per bucket of LATENCY_BUCKETS_MS (last: above them). */
+  l0: integer('l0').notNull().default(0),
+  l1: integer('l1').notNull().default(0),
+  l2: integer('l2').notNull().default(0),
+  l3: integer('l3').notNull().default(0),
+  l4: integer('l4').notNull().default(0),
+  l5: integer('l5').notNull().default(0),
+  l6: integer('l6').notNull().default(0),
+  l7: integer('l7').notNull().default(0),
+  l8: integer('l8').notNull().default(0),
+  l9: integer('l9').notNull().default(0),
+})
+
+/** Upper bounds (ms) of the hourly latency buckets l0..l8; l9 counts everything above. */
+export const LATENCY_BUCKETS_MS = [100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000] as const

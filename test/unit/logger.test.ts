@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { createLogger } from '../../src/observability/logger.ts'
+import { createLogger, secretScrubber } from '../../src/observability/logger.ts'
 import { createPrettyStream } from '../../src/observability/pretty.ts'
 
 describe('the logger', () => {
@@ -9,7 +9,7 @@ describe('the logger', () => {
       level: 'info',
       pretty: false,
       destination: { write: (l: string) => void lines.push(l) },
-      secrets: () => ['sk-secret-value-123'],
+      scrub: secretScrubber(() => ['sk-secret-value-123']),
     })
     logger.info({ headers: { authorization: 'Bearer abc' }, apiKey: 'xyz', note: 'upstream said sk-secret-value-123' }, 'hello')
     logger.debug('not at info')

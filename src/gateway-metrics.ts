@@ -1,0 +1,62 @@
+import type { RequestRecord } from './gateway/record.ts'
+import { Counter, Gauge, Histogram, Registry } from './observability/metrics.ts'
+import { VERSION } from './version.ts'
+
+const ROUTES = new Set(['/v1/chat/completions', '/v1/embeddings', '/v1/messages', '/v1/messages/count_tokens', '/v1/models', '/health'])
+const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+
+export interface MetricSources {
+  keyStates(): Array<{ provider: string; usable: number; cooling: number; disabled: number }>
+  inflight(): { requests: number; streams: number }
+  queue(): { depth: number; dropped: number }
+}
+
+/** Every metric sluice exports on /metrics. Labels never carry keys, users or prompts. */
+export function createGatewayMetrics(sources: MetricSources) {
+  const registry = new Registry()
+  const startedAt = Date.now() / 1000
+  registry.add(new Gauge('sluice_build_info', 'Version of the running sluice.', (g) => g.set({ version: VERSION }, 1)))
+  registry.add(new Gauge('process_start_time_seconds', 'Start time of the process since the epoch, in seconds.', (g) => g.set({}, startedAt)))
+  registry.add(new Gauge('process_resident_memory_bytes', 'Resident memory of the process, in bytes.', (g) => g.set({}, process.memoryUsage().rss)))
+  registry.add(new Gauge('process_heap_used_bytes', 'JavaScript heap in use, in bytes.', (g) => g.set({}, process.memoryUsage().heapUsed)))
+  const requests = registry.add(new Counter('sluice_requests_total', 'Requests by route, model, provider and status code.'))
+  const duration = registry.add(new Histogram('sluice_request_duration_seconds', 'Request latency, to the last byte, in seconds.', LATENCY_BUCKETS))
+  const ttft = registry.add(new Histogram('sluice_time_to_first_token_seconds', 'Time to the first upstream byte, in seconds.', LATENCY_BUCKETS))
+  const tokens = registry.add(new Counter('sluice_tokens_total', 'Tokens by type (prompt, completion, cached, reasoning).'))
+  const cost = registry.add(new Counter('sluice_cost_usd_total', 'Cost of the requests, in USD, from the configured prices.'))
+  const attempts = registry.add(new Counter('sluice_upstream_attempts_total', 'Upstream attempts by provider and outcome.'))
+  registry.add(
+    new Gauge('sluice_upstream_keys', 'Upstream keys by provider and state (usable, cooling, disabled).', (g) => {
+      for (const k of sources.keyStates()) {
+        for (const state of ['usable', 'cooling', 'disabled'] as const) g.set({ provider: k.provider, state }, k[state])
+      }
+    }),
+  )
+  registry.add(new Gauge('sluice_inflight_requests', 'Requests in flight, streams included.', (g) => g.set({}, sources.inflight().requests)))
+  registry.add(new Gauge('sluice_inflight_streams', 'Streams in flight.', (g) => g.set({}, sources.inflight().streams)))
+  registry.add(new Gauge('sluice_log_queue_depth', 'Request-log records waiting to be written.', (g) => g.set({}, sources.queue().depth)))
+  registry.add(new Gauge('sluice_log_dropped_total', 'Request-log records dropped because the queue was full.', (g) => g.set({}, sources.queue().dropped)))
+
+  return {
+    render: () => registry.render(),
+    attempt(provider: string, outcome: string) {
+      attempts.inc({ provider, outcome })
+    },
+    request(r: RequestRecord, latencyMs: number) {
+      const route = ROUTES.has(r.path) ? r.path : r.path.startsWith('/v1/models/') ? '/v1/models/{id}' : 'other'
+      const routed = r.provider !== undefined
+      requests.inc({ route, model: routed ? (r.model ?? 'none') : 'none', provider: r.provider ?? 'none', status: String(r.status ?? 0) })
+      duration.observe({ route }, latencyMs / 1000)
+      if (r.ttfbMs !== undefined) ttft.observe({ route }, r.ttfbMs / 1000)
+      if (r.usage) {
+        tokens.inc({ type: 'prompt' }, r.usage.promptTokens)
+        tokens.inc({ type: 'completion' }, r.usage.completionTokens)
+        tokens.inc({ type: 'cached' }, r.usage.cachedTokens)
+        tokens.inc({ type: 'reasoning' }, r.usage.reasoningTokens)
+      }
+      if (r.costUsd) cost.inc({}, r.costUsd)
+    },
+  }
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>

@@ -1,0 +1,105 @@
+/**
+ * A small Prometheus registry: counters, gauges and histograms with labels, rendered in the text
+ * exposition format. Names follow Prometheus conventions (`_total`, `_seconds`, base units).
+ */
+type Labels = Record<string, string>
+
+const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+const labelText = (labels: Labels) => {
+  const entries = Object.entries(labels)
+  return entries.length ? `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : ''
+}
+const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels).sort())
+const num = (n: number) => (Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(12))))
+
+interface Metric {
+  render(): string
+}
+
+export class Counter implements Metric {
+  private values = new Map<string, { labels: Labels; value: number }>()
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const k = keyOf(labels)
+    const entry = this.values.get(k)
+    if (entry) entry.value += by
+    else this.values.set(k, { labels, value: by })
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(keyOf(labels))?.value ?? 0
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
+    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${num(value)}`)
+    return lines.join('\n')
+  }
+}
+
+export class Gauge implements Metric {
+  private values = new Map<string, { labels: Labels; value: number }>()
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    /** Read at scrape time, for values owned elsewhere. */
+    private readonly collect?: (gauge: Gauge) => void,
+  ) {}
+  set(labels: Labels, value: number): void {
+    this.values.set(keyOf(labels), { labels, value })
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    const k = keyOf(labels)
+    const entry = this.values.get(k)
+    if (entry) entry.value += by
+    else this.values.set(k, { labels, value: by })
+  }
+  dec(labels: Labels = {}, by = 1): void {
+    this.inc(labels, -by)
+  }
+  render(): string {
+    if (this.collect) {
+      this.values.clear()
+      this.collect(this)
+    }
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`]
+    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${num(value)}`)
+    return lines.join('\n')
+  }
+}
+
+export class Histogram implements Metric {
+  private series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>()
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[],
+  ) {}
+  observe(labels: Labels, value: number): void {
+    const k = keyOf(labels)
+    let s = this.series.get(k)
+    if (!s) this.series.set(k, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }))
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++
+    s.sum += value
+    s.count++
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
+    for (const s of this.series.values()) {
+      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: num(b) })} ${s.counts[i]}`))
+      lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.count}`)
+      lines.push(`${this.name}_sum${labelText(s.labels)} ${num(s.sum)}`)
+      lines.push(`${this.name}_count${labelText(s.labels)} ${s.count}`)
+    }
+    return lines.join('\n')
+  }
+}
+
+export class Registry {
+  private metrics: Metric[] = []
+  add<M extends Metric>(metric: M): M {
+    this.metrics.push(metric)
+    return metric
+  }
+  render(): string {
+    return this.metrics.map((m) => m.render()).join('\n') + '\n'
+  }
+}
