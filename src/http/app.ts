@@ -37,6 +37,9 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
         ? renderAnthropicError(failure, trace.record.requestId)
         : renderOpenAIError(failure)
       const record = trace.record
+      if (trace.capture !== 'none') {
+        trace.responseBody = failure.details.body ?? JSON.stringify({ error: { code: failure.code, message: failure.message } })
+      }
       response.headers.set('x-request-id', record.requestId)
       for (const [name, value] of Object.entries({ ...trace.headers, ...failure.details.headers })) response.headers.set(name, value)
       // Even a failure says where it went and how often it was tried.

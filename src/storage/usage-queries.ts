@@ -50,7 +50,7 @@ export function createUsageQueries(database: Database) {
       if (f.provider) where.push(eq(usageDaily.provider, f.provider))
       const columns = { day: usageDaily.day, key: usageDaily.keyId, model: usageDaily.model, provider: usageDaily.provider }
       const groups = f.groupBy.map((g) => columns[g])
-      const rows = await db
+      const query = db
         .select({
           ...Object.fromEntries(f.groupBy.map((g) => [g, columns[g]])),
           requests: sql<number>`sum(${usageDaily.requests})`,
@@ -63,9 +63,7 @@ export function createUsageQueries(database: Database) {
         })
         .from(usageDaily)
         .where(where.length ? and(...where) : undefined)
-        .groupBy(...(groups.length ? groups : [sql`1`]))
-        .orderBy(...(groups.length ? groups : [sql`1`]))
-      return rows
+      return groups.length ? query.groupBy(...groups).orderBy(...groups) : query
     },
 
     async requests(f: RequestFilter) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { chunk, sse, startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts'
 
@@ -54,6 +55,13 @@ describe('the compiled binary', () => {
       const client = new OpenAI({ apiKey: key!, baseURL: `${url}/v1`, maxRetries: 0 })
       const res = await client.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] })
       expect(res.choices[0]!.message.content).toBe('Hello world')
+      // The Anthropic API, translated, and the embedded dashboard are in the binary too.
+      const claude = new Anthropic({ apiKey: key!, baseURL: url, maxRetries: 0 })
+      const msg = await claude.messages.create({ model: 'mock-model', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] })
+      expect(msg.content[0]).toMatchObject({ type: 'text', text: 'Hello world' })
+      const dashboard = await fetch(`${url}/dashboard`)
+      expect(dashboard.status).toBe(200)
+      expect(await dashboard.text()).toContain('<title>sluice</title>')
 
       // A slow stream is in flight when SIGTERM arrives: it must finish, then the process exits 0.
       const words = Array.from({ length: 8 }, (_, i) => `w${i} `)
@@ -118,6 +126,46 @@ describe('the compiled binary', () => {
       proc.kill('SIGKILL')
     }
   }, 30_000)
+
+  test('no completed request is lost when the server is stopped right after a burst', async () => {
+    const path = join(dir, 'burst.yaml')
+    const db = `file:${join(dir, 'burst.db')}`
+    await Bun.write(
+      path,
+      `admin: { token: burst-admin-token }\nauth: { keys: [{ name: t, key: sk-burst-client }] }\nproviders: [{ name: p, type: openai, base_url: "${mock.baseUrl}", keys: [k], models: [m] }]\n`,
+    )
+    mock.handler = null
+    const start = async () => {
+      const proc = Bun.spawn([BINARY, '--config', path, '--port', '0', '--db', db], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir }, stdout: 'pipe', stderr: 'pipe' })
+      const banner = await readBanner(proc.stderr, /ready: .*\n/)
+      return { proc, url: /ready: (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]! }
+    }
+    const first = await start()
+    try {
+      const burst = 300
+      const statuses = await Promise.all(
+        Array.from({ length: burst }, () =>
+          fetch(`${first.url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: 'Bearer sk-burst-client' },
+            body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+          }).then((r) => r.status),
+        ),
+      )
+      expect(statuses.every((s) => s === 200)).toBe(true)
+      first.proc.kill('SIGTERM')
+      expect(await first.proc.exited).toBe(0)
+    } finally {
+      first.proc.kill('SIGKILL')
+    }
+    const second = await start()
+    try {
+      const overview: any = await (await fetch(`${second.url}/admin/api/overview?window=1h`, { headers: { authorization: 'Bearer burst-admin-token' } })).json()
+      expect(overview.requests).toBe(300)
+    } finally {
+      second.proc.kill('SIGKILL')
+    }
+  }, 60_000)
 
   test('check exits 1 and names the field for a bad config file', () => {
     const path = join(dir, 'bad.yaml')
