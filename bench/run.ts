@@ -1,0 +1,265 @@
+// The benchmark suite: a fast mock upstream, a bare Bun passthrough as the floor, and the compiled
+// sluice binary (client key, limits and request logging on), measured in one run, interleaved and
+// repeated. `--smoke` is the short CI version that fails only on a gross regression.
+//   bun bench/run.ts [--smoke] [--rounds N] [--seconds N] [--no-build]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Subprocess } from 'bun'
+import { cpuMs, machine, peakRss } from './proc.ts'
+
+const args = process.argv.slice(2)
+const flag = (name: string) => args.includes(name)
+const option = (name: string, fallback: number) => {
+  const at = args.indexOf(name)
+  return at >= 0 ? Number(args[at + 1]) : fallback
+}
+const SMOKE = flag('--smoke')
+const ROUNDS = option('--rounds', SMOKE ? 1 : 3)
+const SECONDS = option('--seconds', SMOKE ? 2 : 5)
+const STREAMS_AT_ONCE = SMOKE ? 200 : 1000
+const BUN = process.execPath
+const ROOT = resolve(import.meta.dir, '..')
+const KEY = 'sk-bench-client-key'
+const children: Subprocess[] = []
+
+process.on('exit', () => children.forEach((c) => c.kill()))
+
+function ensureWrk(): void {
+  if (Bun.which('wrk')) return
+  console.error('installing wrk (Debian package)...')
+  const r = Bun.spawnSync(['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)'])
+  if (r.exitCode !== 0 || !Bun.which('wrk')) throw new Error('wrk is needed: apt-get install wrk')
+}
+
+/** Starts a process that prints its port (or a ready line) and returns it once listening. */
+async function start(cmd: string[], env: Record<string, string>, ready: RegExp, from: 'stdout' | 'stderr' = 'stdout') {
+  const proc = Bun.spawn(cmd, { env: { ...process.env, ...env }, stdout: from === 'stdout' ? 'pipe' : 'ignore', stderr: from === 'stderr' ? 'pipe' : 'inherit', cwd: ROOT })
+  children.push(proc)
+  const reader = (from === 'stdout' ? proc.stdout : proc.stderr)!.getReader()
+  let text = ''
+  const until = Date.now() + 20_000
+  while (!ready.test(text)) {
+    if (Date.now() > until) throw new Error(`${cmd.join(' ')} did not start: ${text}`)
+    const { done, value } = await reader.read()
+    if (done) throw new Error(`${cmd.join(' ')} exited: ${text}`)
+    text += new TextDecoder().decode(value)
+  }
+  // Keep draining, so a full pipe never blocks the process.
+  void (async () => {
+    for (;;) if ((await reader.read()).done) break
+  })()
+  return { proc, match: ready.exec(text)! }
+}
+
+interface WrkResult {
+  rps: number
+  p50: number
+  p99: number
+  requests: number
+  errors: number
+}
+
+function toMs(value: string, unit: string): number {
+  return Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[unit]!
+}
+
+function wrk(url: string, connections: number, seconds: number, body: string, header?: string): WrkResult {
+  const r = Bun.spawnSync(
+    ['wrk', `-t${Math.min(2, connections)}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(ROOT, 'bench/post.lua'), url],
+    { env: { ...process.env, WRK_BODY: body, WRK_KEY: KEY, ...(header ? { WRK_HEADER: header } : {}) } },
+  )
+  const out = r.stdout.toString()
+  const pct = (p: string) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s|m)`).exec(out)
+    return m ? toMs(m[1]!, m[2]!) : NaN
+  }
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: pct('50'),
+    p99: pct('99'),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    errors: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?(\d+)/.exec(out)?.[1] ?? 0),
+  }
+}
+
+async function streams(url: string, model: string, concurrency: number, total: number) {
+  const proc = Bun.spawn([BUN, join(ROOT, 'bench/streams.ts'), url, KEY, model, String(concurrency), String(total), '120000'], { stdout: 'pipe' })
+  const out = await new Response(proc.stdout).text()
+  await proc.exited
+  return JSON.parse(out) as { ttfb: number[]; total: number[]; errors: number; started: number }
+}
+
+const median = (xs: number[]) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b)
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN
+}
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN
+}
+
+async function main() {
+  ensureWrk()
+  if (!flag('--no-build')) {
+    const b = Bun.spawnSync([BUN, 'scripts/build.ts'], { cwd: ROOT })
+    if (b.exitCode !== 0) throw new Error(b.stderr.toString())
+  }
+  const work = mkdtempSync(join(tmpdir(), 'sluice-bench-'))
+  const mock = await start([BUN, 'bench/mock-upstream.ts'], {}, /^(\d+)\n/)
+  const upstream = `http://127.0.0.1:${mock.match[1]}`
+  const plain = await start([BUN, 'bench/passthrough.ts'], { UPSTREAM: upstream }, /^(\d+)\n/)
+  const parsing = await start([BUN, 'bench/passthrough.ts', '--parse-events'], { UPSTREAM: upstream }, /^(\d+)\n/)
+  const config = join(work, 'sluice.yaml')
+  writeFileSync(
+    config,
+    `admin: { token: bench-admin-token }
+auth: { keys: [{ name: bench, key: ${KEY}, rpm: 100000000, tpm: 100000000000, max_concurrent: 100000 }] }
+providers:
+  - { name: mock, type: openai, base_url: "${upstream}/v1", keys: [bench-upstream-1, bench-upstream-2], models: [bench-json, bench-s50-d0, bench-s50-d2, bench-s50-d20] }
+`,
+  )
+  const sluiceCmd = [join(ROOT, 'dist/sluice'), '--config', config, '--port', '0', '--db', `file:${join(work, 'bench.db')}`]
+  const sluice = await start(sluiceCmd, {}, /ready: (http:\/\/[\d.]+:\d+)/, 'stderr')
+
+  const targets = {
+    direct: { url: upstream, pid: mock.proc.pid },
+    passthrough: { url: `http://127.0.0.1:${plain.match[1]}`, pid: plain.proc.pid },
+    sluice: { url: sluice.match[1]!, pid: sluice.proc.pid },
+  }
+  const chat = JSON.stringify({ model: 'bench-json', messages: [{ role: 'user', content: 'Say something short.' }] })
+  const messages = JSON.stringify({ model: 'bench-json', max_tokens: 100, messages: [{ role: 'user', content: 'Say something short.' }] })
+  type Row = Record<string, number[]>
+  const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, passthrough_parse: {} }
+  const add = (target: string, figure: string, value: number) => ((results[target]![figure] ??= []).push(value))
+
+  // Warm up every path (connections, JIT) before measuring.
+  for (const t of Object.values(targets)) wrk(`${t.url}/v1/chat/completions`, 16, 1, chat)
+
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.error(`round ${round}/${ROUNDS}`)
+    const order = Object.entries(targets).sort(() => Math.random() - 0.5)
+    for (const c of [1, 16, 64]) {
+      for (const [name, t] of order) {
+        const before = cpuMs(t.pid)
+        const r = wrk(`${t.url}/v1/chat/completions`, c, SECONDS, chat)
+        const cpu = cpuMs(t.pid) - before
+        add(name, `rps_c${c}`, r.rps)
+        add(name, `errors_c${c}`, r.errors)
+        if (c === 1) {
+          add(name, 'p50_ms_c1', r.p50)
+          add(name, 'p99_ms_c1', r.p99)
+        }
+        if (c === 64) add(name, 'cpu_us_per_request', (cpu * 1000) / Math.max(1, r.requests))
+      }
+    }
+    // Streams one at a time: time to first byte and total time of a 50-chunk stream.
+    for (const [name, t] of order) {
+      const s = await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d2', 1, SMOKE ? 10 : 40)
+      add(name, 'stream_ttfb_ms', median(s.ttfb))
+      add(name, 'stream_total_ms', median(s.total))
+      add(name, 'stream_errors', s.errors)
+    }
+    // CPU per 50-chunk stream with usage captured, against a passthrough that parses every event.
+    const streamCount = SMOKE ? 100 : 400
+    for (const [name, pid, url] of [
+      ['sluice', targets.sluice.pid, targets.sluice.url],
+      ['passthrough_parse', parsing.proc.pid, `http://127.0.0.1:${parsing.match[1]}`],
+      ['passthrough', targets.passthrough.pid, targets.passthrough.url],
+    ] as const) {
+      const before = cpuMs(pid)
+      const s = await streams(`${url}/v1/chat/completions`, 'bench-s50-d0', 8, streamCount)
+      add(name, 'cpu_ms_per_stream', (cpuMs(pid) - before) / Math.max(1, s.total.length))
+    }
+    // The translated path: an Anthropic client on an OpenAI upstream, against the same-protocol path.
+    {
+      const before = cpuMs(targets.sluice.pid)
+      const r = wrk(`${targets.sluice.url}/v1/messages`, 16, SECONDS, messages, 'anthropic-version: 2023-06-01')
+      add('sluice', 'cpu_us_per_translated_request', ((cpuMs(targets.sluice.pid) - before) * 1000) / Math.max(1, r.requests))
+      add('sluice', 'errors_translated', r.errors)
+      const b2 = cpuMs(targets.sluice.pid)
+      const same = wrk(`${targets.sluice.url}/v1/chat/completions`, 16, SECONDS, chat)
+      add('sluice', 'cpu_us_per_request_c16', ((cpuMs(targets.sluice.pid) - b2) * 1000) / Math.max(1, same.requests))
+    }
+  }
+
+  // Many streams at once: all must complete; the gateway's memory is sampled while they run.
+  for (const [name, t] of Object.entries(targets)) {
+    const run = streams(`${t.url}/v1/chat/completions`, 'bench-s50-d20', STREAMS_AT_ONCE, STREAMS_AT_ONCE)
+    const { result, peak } = await peakRss(t.pid, run)
+    add(name, 'many_streams_completed', result.total.length)
+    add(name, 'many_streams_errors', result.errors)
+    add(name, 'many_streams_p99_ms', percentile(result.total, 99))
+    if (name !== 'direct') add(name, 'many_streams_peak_rss_mib', peak / 1024 / 1024)
+  }
+
+  // Start-up: from exec to the first 200 on /health, on a fresh database each time.
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now()
+    const cmd = [join(ROOT, 'dist/sluice'), '--config', config, '--port', '0', '--db', `file:${join(work, `start-${i}.db`)}`]
+    const s = await start(cmd, {}, /ready: (http:\/\/[\d.]+:\d+)/, 'stderr')
+    for (;;) {
+      const ok = await fetch(`${s.match[1]}/health`).then((r) => r.status === 200, () => false)
+      if (ok) break
+      await Bun.sleep(2)
+    }
+    add('sluice', 'startup_ms', performance.now() - t0)
+    s.proc.kill()
+  }
+
+  const m = (target: string, figure: string) => median(results[target]?.[figure] ?? [])
+  const added = (target: string) => m(target, 'p50_ms_c1') - m('direct', 'p50_ms_c1')
+  const addedTtfb = (target: string) => m(target, 'stream_ttfb_ms') - m('direct', 'stream_ttfb_ms')
+  const budget = [
+    { figure: 'added latency at c=1 (p50, over direct)', value: added('sluice'), limit: 2 * added('passthrough'), unit: 'ms', rule: '<= 2x passthrough' },
+    { figure: 'CPU per non-stream request', value: m('sluice', 'cpu_us_per_request'), limit: 1.5 * m('passthrough', 'cpu_us_per_request'), unit: 'µs', rule: '<= 1.5x passthrough' },
+    { figure: 'requests/s at c=64', value: m('sluice', 'rps_c64'), limit: 0.75 * m('passthrough', 'rps_c64'), unit: 'req/s', rule: '>= 0.75x passthrough', atLeast: true },
+    { figure: 'added time to first byte of a stream', value: addedTtfb('sluice'), limit: addedTtfb('passthrough') + 0.1, unit: 'ms', rule: '<= passthrough + 0.1 ms' },
+    { figure: 'CPU per 50-chunk stream, usage captured', value: m('sluice', 'cpu_ms_per_stream'), limit: 1.2 * m('passthrough_parse', 'cpu_ms_per_stream'), unit: 'ms', rule: '<= 1.2x parsing passthrough' },
+    { figure: `${STREAMS_AT_ONCE} concurrent streams: p99 total`, value: m('sluice', 'many_streams_p99_ms'), limit: 1.05 * m('direct', 'many_streams_p99_ms'), unit: 'ms', rule: 'within 5% of direct' },
+    { figure: `${STREAMS_AT_ONCE} concurrent streams: errors`, value: m('sluice', 'many_streams_errors') + (STREAMS_AT_ONCE - m('sluice', 'many_streams_completed')), limit: 0, unit: '', rule: '0' },
+    { figure: `peak RSS under ${STREAMS_AT_ONCE} streams`, value: m('sluice', 'many_streams_peak_rss_mib'), limit: 1.5 * m('passthrough', 'many_streams_peak_rss_mib'), unit: 'MiB', rule: '<= 1.5x passthrough' },
+    { figure: 'CPU, Anthropic client on OpenAI upstream', value: m('sluice', 'cpu_us_per_translated_request'), limit: 2 * m('sluice', 'cpu_us_per_request_c16'), unit: 'µs', rule: '<= 2x same-protocol path' },
+  ].map((b) => ({ ...b, ok: b.atLeast ? b.value >= b.limit : b.value <= b.limit }))
+
+  const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : '–')
+  const figures: Array<[string, string]> = [
+    ['rps_c1', 'requests/s, c=1'], ['rps_c16', 'requests/s, c=16'], ['rps_c64', 'requests/s, c=64'],
+    ['p50_ms_c1', 'p50 latency c=1 (ms)'], ['p99_ms_c1', 'p99 latency c=1 (ms)'], ['cpu_us_per_request', 'CPU per request, c=64 (µs)'],
+    ['stream_ttfb_ms', 'stream time to first byte (ms)'], ['stream_total_ms', '50-chunk stream total (ms)'], ['cpu_ms_per_stream', 'CPU per 50-chunk stream (ms)'],
+    ['many_streams_completed', `${STREAMS_AT_ONCE} streams completed`], ['many_streams_p99_ms', `${STREAMS_AT_ONCE} streams p99 total (ms)`], ['many_streams_peak_rss_mib', 'peak RSS under streams (MiB)'],
+    ['startup_ms', 'start-up to first /health 200 (ms)'],
+  ]
+  let table = '| figure | direct | passthrough | sluice |\n|---|---:|---:|---:|\n'
+  for (const [key, label] of figures) table += `| ${label} | ${fmt(m('direct', key))} | ${fmt(m('passthrough', key))} | ${fmt(m('sluice', key))} |\n`
+  table += `| CPU per stream, parsing passthrough (ms) | | ${fmt(m('passthrough_parse', 'cpu_ms_per_stream'))} | |\n`
+  let verdicts = '| budget | sluice | limit | |\n|---|---:|---:|---|\n'
+  for (const b of budget) verdicts += `| ${b.figure} (${b.rule}) | ${fmt(b.value)} ${b.unit} | ${fmt(b.limit)} ${b.unit} | ${b.ok ? 'ok' : 'OVER'} |\n`
+  const info = machine()
+  const header = `${new Date().toISOString()} · ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB · Bun ${info.bun} · ${ROUNDS} round(s) of ${SECONDS} s${SMOKE ? ' (smoke)' : ''}`
+  console.log(`\n${header}\n\n${table}\n${verdicts}`)
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
+  const report = { date: new Date().toISOString(), machine: info, smoke: SMOKE, rounds: ROUNDS, seconds: SECONDS, results, budget }
+  if (!SMOKE) {
+    writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2))
+    writeFileSync(join(ROOT, 'bench/results/latest.md'), `${header}\n\n${table}\n${verdicts}`)
+  }
+  rmSync(work, { recursive: true, force: true })
+
+  if (SMOKE) {
+    // CI machines are noisy: only a gross regression fails.
+    const gross = [
+      m('sluice', 'rps_c16') < 0.5 * m('passthrough', 'rps_c16') && 'sluice below half the passthrough\'s requests/s at c=16',
+      m('sluice', 'many_streams_completed') < STREAMS_AT_ONCE && 'not every concurrent stream completed',
+      m('sluice', 'errors_c16') > 0 && 'errors under load',
+    ].filter(Boolean)
+    if (gross.length > 0) {
+      console.log(`bench smoke: FAILED: ${gross.join('; ')}`)
+      process.exit(1)
+    }
+    console.log('bench smoke: ok')
+  }
+  process.exit(0)
+}
+
+await main()
