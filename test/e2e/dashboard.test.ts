@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import OpenAI from 'openai'
 import type { Browser, Page } from 'playwright-core'
@@ -6,6 +5,9 @@ import { fingerprint } from '../../src/lib/crypto.ts'
 import { artifactPath, chromiumPath, launchBrowser } from '../helpers/browser.ts'
 import { CLIENT_KEY, startGateway, type TestGateway } from '../helpers/gateway.ts'
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts'
+
+// Code in page.evaluate / waitForFunction runs in the browser, where document exists.
+declare const document: any
 
 const ADMIN = 'dashboard-admin-token-123'
 // CI installs Chromium and must run this; elsewhere a missing browser skips it with a note.
