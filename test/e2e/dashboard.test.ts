@@ -8,6 +8,7 @@ import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.t
 
 // Code in page.evaluate / waitForFunction runs in the browser, where document exists.
 declare const document: any
+declare const getComputedStyle: any
 
 const ADMIN = 'dashboard-admin-token-123'
 // CI installs Chromium and must run this; elsewhere a missing browser skips it with a note.
