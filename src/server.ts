@@ -73,7 +73,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   })
   const startedAt = Date.now()
   const database = await openDatabase(config.database.url, config.database.auth_token)
-  const keyStore = createClientKeyStore(database.db)
+  const keyStore = createClientKeyStore(database.db, database.client)
   const upstreamKeys = createUpstreamKeyStore(database.db)
   const boot = await bootstrapSecrets(config, createSettingsStore(database.db), keyStore)
 

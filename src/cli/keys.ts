@@ -80,7 +80,7 @@ export async function keysCommand(
   err: Out,
 ): Promise<number> {
   const database = await openDatabase(config.database.url, config.database.auth_token)
-  const store = createClientKeyStore(database.db)
+  const store = createClientKeyStore(database.db, database.client)
   try {
     if (sub === 'create') {
       if (!flags.name) throw new UsageError('keys create needs --name')

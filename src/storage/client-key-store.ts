@@ -1,6 +1,7 @@
 import { count, eq, sql } from 'drizzle-orm'
 import type { KeyPolicy, StaticKeyConfig } from '../config/schema.ts'
 import { randomToken, sha256Hex } from '../lib/crypto.ts'
+import type { Client } from '@libsql/client'
 import type { Db } from './database.ts'
 import { clientKeys, settings } from './schema.ts'
 
@@ -93,7 +94,7 @@ function policyColumns(p: KeyPolicy) {
  * Client keys in the database, stored as hashes. Every change bumps a version number in the same
  * batch, which running servers poll to pick up edits made by the admin API or the CLI.
  */
-export function createClientKeyStore(db: Db) {
+export function createClientKeyStore(db: Db, client: Client) {
   const bump = () =>
     db
       .insert(settings)
@@ -126,9 +127,10 @@ export function createClientKeyStore(db: Db) {
       return row?.n ?? 0
     },
 
+    /** Polled several times a second: one plain query, no query building. */
     async version(): Promise<number> {
-      const [row] = await db.select().from(settings).where(eq(settings.key, VERSION_SETTING))
-      return row ? Number(row.value) : 0
+      const rs = await client.execute({ sql: 'SELECT value FROM settings WHERE key = ?', args: [VERSION_SETTING] })
+      return rs.rows[0] ? Number(rs.rows[0][0]) : 0
     },
 
     async create(
