@@ -4,12 +4,12 @@ import { costOf } from './gateway/limits/pricing.ts'
 import type { RequestRecord, RequestTrace } from './gateway/record.ts'
 import type { Usage } from './gateway/usage.ts'
 import type { GatewayMetrics } from './gateway-metrics.ts'
-import type { Logger } from './observability/logger.ts'
+import type { LineWriter } from './observability/logger.ts'
 import type { LogRow, RequestWriter } from './storage/request-writer.ts'
 
 export interface SinkDeps {
   config(): Config
-  logger: Logger
+  line: LineWriter
   writer: RequestWriter
   metrics: GatewayMetrics
   /** Removes known secrets from a text (the logger's scrubber). */
@@ -23,7 +23,7 @@ const decoder = new TextDecoder()
 const KEYLIKE = /\b(sk-[A-Za-z0-9_\-]{12,}|sk-ant-[A-Za-z0-9_\-]{12,}|sluice-admin-[A-Za-z0-9]{12,})/g
 
 /** One line per request in the process log: who, what, where, how it ended, how long, tokens. */
-function logLine(logger: Logger, r: RequestRecord, latencyMs: number): void {
+function logLine(write: LineWriter, r: RequestRecord, latencyMs: number): void {
   const line = {
     req_id: r.requestId,
     method: r.method,
@@ -43,8 +43,8 @@ function logLine(logger: Logger, r: RequestRecord, latencyMs: number): void {
     error: r.errorCode ? { code: r.errorCode, message: r.errorMessage } : undefined,
   }
   // Probes would drown the log at info level.
-  if (r.path === '/health' || r.path === '/metrics' || r.path.startsWith('/dashboard')) logger.debug(line, 'request')
-  else logger.info(line, 'request')
+  const quiet = r.path === '/health' || r.path === '/metrics' || r.path.startsWith('/dashboard') || r.path.startsWith('/admin/')
+  write(quiet ? 'debug' : 'info', line, 'request')
 }
 
 /**
@@ -71,7 +71,7 @@ export function createRequestSink(deps: SinkDeps) {
   }
 
   return (r: RequestRecord, latencyMs: number, trace: RequestTrace): void => {
-    logLine(deps.logger, r, latencyMs)
+    logLine(deps.line, r, latencyMs)
     deps.metrics.request(r, latencyMs)
     // Only the API's traffic is recorded, not probes or the dashboard.
     if (!r.path.startsWith('/v1/')) return

@@ -9,7 +9,7 @@ import { createGateway } from './gateway/gateway.ts'
 import { buildRuntime } from './gateway/runtime.ts'
 import { createApp } from './http/app.ts'
 import type { Deps, ReloadResult } from './http/deps.ts'
-import { createLogger, type Logger } from './observability/logger.ts'
+import { createLogging, type Logger } from './observability/logger.ts'
 import { secretScrubber } from './observability/logger.ts'
 import { createGatewayMetrics } from './gateway-metrics.ts'
 import { createRequestSink } from './request-sink.ts'
@@ -65,7 +65,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   let config = initialConfig
   const secrets = new Set<string>(secretsOf(config))
   const scrub = secretScrubber(() => secrets)
-  const logger = createLogger({
+  const { logger, line } = createLogging({
     level: config.log.level,
     pretty: options.pretty,
     destination: options.logDestination,
@@ -170,7 +170,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   })
   const sink = createRequestSink({
     config: () => config,
-    logger,
+    line,
     writer,
     metrics,
     scrub,
@@ -254,7 +254,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     port: config.server.port,
     // Above our own limit, so the 413 comes from the gateway in the API's error shape.
     maxRequestBodySize: config.server.max_body_bytes * 4 + 1024 * 1024,
-    fetch: (request) => app.fetch(request),
+    // The composed handler, taken once.
+    fetch: app.compile().fetch,
   })
   const url = `http://${formatHost(config.server.host)}:${server.port}`
   logger.info(

@@ -37,13 +37,23 @@ export function redactFields(value: Record<string, unknown>, depth = 0): Record<
   return copy ?? value
 }
 
+/**
+ * Writes one already-flat record as a log line in the logger's own JSON shape, without pino's
+ * per-call machinery: the per-request line is the hottest line there is.
+ */
+export type LineWriter = (level: 'debug' | 'info', record: Record<string, unknown>, msg: string) => void
+
 /** The one logger of the process: JSON lines (or pretty ones), credentials redacted. */
 export function createLogger(options: LoggerOptions): Logger {
+  return createLogging(options).logger
+}
+
+export function createLogging(options: LoggerOptions): { logger: Logger; line: LineWriter } {
   const pretty = options.pretty ?? process.stdout.isTTY === true
   const destination =
     options.destination ?? (pretty ? createPrettyStream(process.stdout) : pino.destination({ dest: 1, sync: false }))
   const scrub = options.scrub
-  return pino(
+  const logger = pino(
     {
       level: options.level,
       base: undefined,
@@ -52,6 +62,13 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   )
+  const line: LineWriter = (level, record, msg) => {
+    if (!logger.isLevelEnabled(level)) return
+    if (pretty) return void logger[level](record, msg)
+    const text = JSON.stringify({ level, time: Date.now(), ...redactFields(record), msg }) + '\n'
+    destination.write(scrub ? scrub(text) : text)
+  }
+  return { logger, line }
 }
 
 /**

@@ -9,7 +9,12 @@ const labelText = (labels: Labels) => {
   const entries = Object.entries(labels)
   return entries.length ? `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : ''
 }
-const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels).sort())
+// Each metric is always given its labels in the same order, so the values alone identify a series.
+const keyOf = (labels: Labels) => {
+  let key = ''
+  for (const k in labels) key += labels[k] + '\u0001'
+  return key
+}
 const num = (n: number) => (Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(12))))
 
 interface Metric {
