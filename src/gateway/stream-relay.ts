@@ -3,7 +3,10 @@ import { GatewayError } from './errors.ts'
 import { ClientClosed, type UpstreamCall } from './upstream-call.ts'
 
 /** Looks at each whole event of a passthrough stream; false drops it. */
-export type EventWatcher = (event: Uint8Array) => boolean
+export type EventWatcher = ((event: Uint8Array) => boolean) & {
+  /** Whether a chunk may hold an event the watcher must see; false lets it pass unframed. */
+  mayNeed?(chunk: Uint8Array): boolean
+}
 
 export interface RelayOptions {
   call: UpstreamCall
@@ -78,6 +81,14 @@ export function relayStream(
               value = read.value
               call.touch()
             }
+            // Fast path: whole events that the watcher has no use for go out as they came.
+            if (!framer.hasPending() && endsEvent(value) && options.watch.mayNeed?.(value) === false) {
+              controller.enqueue(value)
+              delivered.events += countEvents(value)
+              delivered.bytes += value.byteLength
+              sentSinceTick = true
+              return
+            }
             let forwarded = 0
             for (const event of framer.push(value)) {
               if (!options.watch(event)) continue
@@ -114,3 +125,18 @@ export function relayStream(
   )
 }
 
+
+/** Whether a chunk ends exactly at an event boundary (a blank line). */
+function endsEvent(chunk: Uint8Array): boolean {
+  const n = chunk.length
+  return n >= 2 && chunk[n - 1] === 10 && (chunk[n - 2] === 10 || (chunk[n - 2] === 13 && chunk[n - 3] === 10))
+}
+
+const BLANK_LINE = Buffer.from('\n\n')
+
+function countEvents(chunk: Uint8Array): number {
+  const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+  let n = 0
+  for (let at = buf.indexOf(BLANK_LINE); at >= 0; at = buf.indexOf(BLANK_LINE, at + 2)) n++
+  return Math.max(1, n)
+}

@@ -33,7 +33,7 @@ function parse(event: Uint8Array): Record<string, any> | null {
  * when the gateway asked for it on behalf of a client that did not.
  */
 export function openaiUsageWatcher(stripUsageChunk: boolean, onUsage: (usage: Usage) => void): EventWatcher {
-  return (event) => {
+  return Object.assign((event: Uint8Array) => {
     if (!carriesUsage(event)) return true
     const chunk = parse(event)
     if (!chunk) return true
@@ -41,7 +41,7 @@ export function openaiUsageWatcher(stripUsageChunk: boolean, onUsage: (usage: Us
     if (usage) onUsage(usage)
     const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0
     return !(stripUsageChunk && usageOnly)
-  }
+  }, { mayNeed: carriesUsage })
 }
 
 const MESSAGE_START = Buffer.from('event: message_start')
