@@ -15,13 +15,21 @@ const WARM_FOR_MS = 30_000
 
 export function createConnectWatch(now: () => number = Date.now): ConnectWatch {
   const lastSeen = new Map<string, number>()
+  // Upstream URLs are few and repeat: parse each once.
+  const origins = new Map<string, { key: string; hostname: string; port: number }>()
   const originOf = (url: string) => {
-    const u = new URL(url)
-    return { key: u.origin, hostname: u.hostname, port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80) }
+    let origin = origins.get(url)
+    if (!origin) {
+      const u = new URL(url)
+      origin = { key: u.origin, hostname: u.hostname, port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80) }
+      if (origins.size > 1000) origins.clear()
+      origins.set(url, origin)
+    }
+    return origin
   }
   return {
     reachable(url) {
-      lastSeen.set(new URL(url).origin, now())
+      lastSeen.set(originOf(url).key, now())
     },
     watch(url, timeoutMs, onTimeout) {
       const origin = originOf(url)

@@ -108,11 +108,13 @@ export const requestLog = sqliteTable(
     requestBody: text('request_body'),
     responseBody: text('response_body'),
   },
+  // Single-column indexes: SQLite appends the rowid to every index, so `WHERE key_id = ? ORDER
+  // BY id DESC LIMIT 50` walks one index backwards and stops, however long the log is.
   (t) => [
     index('requests_ts_idx').on(t.ts),
-    index('requests_key_ts_idx').on(t.keyId, t.ts),
-    index('requests_model_ts_idx').on(t.model, t.ts),
-    index('requests_status_ts_idx').on(t.status, t.ts),
+    index('requests_key_idx').on(t.keyId),
+    index('requests_model_idx').on(t.model),
+    index('requests_status_idx').on(t.status),
   ],
 )
 

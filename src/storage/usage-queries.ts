@@ -166,7 +166,8 @@ export function createUsageQueries(database: Database) {
         removed += rs.rowsAffected
         if (rs.rowsAffected < chunk) break
       }
-      if (removed > 0) await client.execute('PRAGMA incremental_vacuum')
+      // execute() steps a statement once, which frees one page; executeMultiple runs it through.
+      if (removed > 0) await client.executeMultiple('PRAGMA incremental_vacuum;')
       return removed
     },
   }

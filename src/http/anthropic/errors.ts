@@ -1,5 +1,6 @@
 import type { GatewayError } from '../../gateway/errors.ts'
 import { encodeNamedEvent } from '../../lib/sse.ts'
+import { retryHeaders } from '../retry-headers.ts'
 
 const TYPE_BY_STATUS: Record<number, string> = {
   400: 'invalid_request_error',
@@ -25,13 +26,7 @@ export function renderAnthropicError(error: GatewayError, requestId: string): Re
     error.details.bodyProtocol === 'anthropic' && error.details.body
       ? error.details.body
       : JSON.stringify({ type: 'error', error: errorObject(error), request_id: requestId })
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': requestId }
-  if (error.details.shouldRetry !== undefined) headers['x-should-retry'] = String(error.details.shouldRetry)
-  if (error.details.retryAfterMs !== undefined) {
-    headers['retry-after'] = String(Math.ceil(error.details.retryAfterMs / 1000))
-    headers['retry-after-ms'] = String(Math.ceil(error.details.retryAfterMs))
-  }
-  return new Response(body, { status: error.status, headers })
+  return new Response(body, { status: error.status, headers: { 'content-type': 'application/json', 'request-id': requestId, ...retryHeaders(error) } })
 }
 
 /** A mid-stream failure as the Anthropic SDKs expect it: a named `error` event. */

@@ -1,5 +1,6 @@
 import type { ErrorCode, GatewayError } from '../../gateway/errors.ts'
 import { encodeDataEvent } from '../../lib/sse.ts'
+import { retryHeaders } from '../retry-headers.ts'
 
 const TYPES: Partial<Record<ErrorCode, string>> = {
   invalid_json: 'invalid_request_error',
@@ -41,13 +42,7 @@ export function openAIErrorBody(error: GatewayError): string {
 
 export function renderOpenAIError(error: GatewayError): Response {
   const body = error.details.bodyProtocol === 'openai' && error.details.body ? error.details.body : openAIErrorBody(error)
-  const headers: Record<string, string> = { 'content-type': 'application/json' }
-  if (error.details.shouldRetry !== undefined) headers['x-should-retry'] = String(error.details.shouldRetry)
-  if (error.details.retryAfterMs !== undefined) {
-    headers['retry-after'] = String(Math.ceil(error.details.retryAfterMs / 1000))
-    headers['retry-after-ms'] = String(Math.ceil(error.details.retryAfterMs))
-  }
-  return new Response(body, { status: error.status, headers })
+  return new Response(body, { status: error.status, headers: { 'content-type': 'application/json', ...retryHeaders(error) } })
 }
 
 /** A mid-stream failure as the OpenAI SDKs expect it: a data event whose object has `error`. */

@@ -1,0 +1,107 @@
+import type { ByteReader } from '../lib/sse.ts'
+import { GatewayError } from './errors.ts'
+import { ClientClosed, type UpstreamCall } from './upstream-call.ts'
+
+/** How much of a stream reached the client. */
+export interface Delivered {
+  events: number
+  bytes: number
+}
+
+export type Outcome = 'ok' | 'error' | 'client_closed'
+
+/** Sends bytes to the client as `events` events (for the delivered count). */
+export type Send = (bytes: Uint8Array, events?: number) => void
+
+export interface PumpOptions {
+  call: UpstreamCall
+  /** A keep-alive event is sent when nothing was sent for this long (0: never). */
+  heartbeatMs: number
+  heartbeat: Uint8Array
+  /** Whether a heartbeat may go out now (not in the middle of a relayed event). */
+  mayBeat(): boolean
+  /** Handles one upstream chunk; returns whether anything was sent. */
+  onChunk(chunk: Uint8Array, send: Send): boolean
+  /** The upstream ended: send what is left; an error here ends the request as failed. */
+  onDone(send: Send): GatewayError | undefined
+  renderError(error: GatewayError): Uint8Array
+  onEnd(outcome: Outcome, delivered: Delivered, error?: GatewayError): void
+}
+
+/**
+ * The client side of an upstream stream: reads the upstream as the client pulls, so nothing is
+ * buffered beyond one chunk; keeps a quiet stream alive; turns a failure midway into the client
+ * protocol's error event; and aborts the upstream the moment the client leaves.
+ */
+export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, options: PumpOptions): ReadableStream<Uint8Array> {
+  const { call } = options
+  const delivered: Delivered = { events: 0, bytes: 0 }
+  let pendingFirst = first
+  let ended = false
+  let sentSinceTick = true
+  let heartbeat: ReturnType<typeof setInterval> | null = null
+  const end = (outcome: Outcome, error?: GatewayError) => {
+    if (ended) return
+    ended = true
+    if (heartbeat) clearInterval(heartbeat)
+    call.finish()
+    options.onEnd(outcome, delivered, error)
+  }
+
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        if (options.heartbeatMs <= 0) return
+        heartbeat = setInterval(() => {
+          if (!sentSinceTick && !ended && options.mayBeat()) controller.enqueue(options.heartbeat)
+          sentSinceTick = false
+        }, options.heartbeatMs)
+      },
+      async pull(controller) {
+        const send: Send = (bytes, events = 1) => {
+          controller.enqueue(bytes)
+          delivered.events += events
+          delivered.bytes += bytes.byteLength
+          sentSinceTick = true
+        }
+        try {
+          for (;;) {
+            let value: Uint8Array
+            if (pendingFirst) {
+              value = pendingFirst
+              pendingFirst = null
+            } else {
+              const read = await reader.read()
+              if (read.done) {
+                const error = options.onDone(send)
+                controller.close()
+                end(error ? 'error' : 'ok', error)
+                return
+              }
+              value = read.value
+              call.touch()
+            }
+            if (options.onChunk(value, send)) return
+          }
+        } catch (err) {
+          const failure = call.failure(err)
+          if (failure instanceof ClientClosed) {
+            end('client_closed')
+            return
+          }
+          const error = failure instanceof GatewayError ? failure : new GatewayError('upstream_error', 'The upstream stream failed.')
+          const midway = new GatewayError(error.code, `${error.message} The stream was interrupted.`, error.details)
+          controller.enqueue(options.renderError(midway))
+          controller.close()
+          end('error', midway)
+        }
+      },
+      cancel() {
+        call.abort('client_closed')
+        reader.cancel().catch(() => {})
+        end('client_closed')
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
