@@ -83,6 +83,7 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     await page.locator('#tabs button[data-tab=keys]').click()
     await page.getByTestId('key-name').fill('e2e-friend')
     await page.getByTestId('create-key').click()
+    await page.waitForFunction(() => document.querySelector('[data-testid=secret]')?.textContent?.startsWith('sk-sluice-'))
     const secret = (await page.getByTestId('secret').textContent())!
     expect(secret).toStartWith('sk-sluice-')
     await page.screenshot({ path: artifactPath('dashboard-keys-created.png') })
