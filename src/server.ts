@@ -150,6 +150,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   }
 
   const writer = createRequestWriter(database, {
+    filePath: database.filePath ?? undefined,
     maxQueue: config.logging.queue_size,
     batchSize: 500,
     flushMs: 500,

@@ -8,6 +8,8 @@ export type Db = LibSQLDatabase<typeof schema>
 export interface Database {
   db: Db
   client: Client
+  /** The file behind a `file:` URL; null for a libSQL server. */
+  filePath: string | null
   /** Cheap liveness check for /health. */
   ping(): Promise<boolean>
   close(): void
@@ -33,6 +35,7 @@ export async function openDatabase(url: string, authToken?: string | null): Prom
   return {
     db: drizzle(client, { schema }),
     client,
+    filePath: url.startsWith('file:') ? url.slice(5).replace(/\?.*$/, '') : null,
     async ping() {
       try {
         await client.execute('SELECT 1')

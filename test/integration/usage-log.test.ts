@@ -49,9 +49,9 @@ describe('the request log writer', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-writer-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  test('batches rows with their daily and hourly aggregates, all written on stop', async () => {
+  test('batches rows with their daily and hourly aggregates, all written on stop (prepared statements on a file)', async () => {
     const db = await openDatabase(`file:${join(dir, 'a.db')}`)
-    const writer = createRequestWriter(db, { maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
+    const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
     for (let i = 0; i < 1234; i++) writer.enqueue(row({ keyId: i % 2 ? 'k1' : 'k2', status: i % 10 === 0 ? 500 : 200 }))
     await writer.stop()
     expect(writer.depth).toBe(0)
@@ -61,6 +61,18 @@ describe('the request log writer', () => {
     expect(usage.map((u: any) => [u.key, u.requests, u.prompt_tokens])).toEqual([['k1', 617, 6170], ['k2', 617, 6170]])
     const hourly = await db.client.execute('SELECT sum(requests) AS r, sum(errors) AS e, sum(l1) AS b FROM usage_hourly')
     expect([Number(hourly.rows[0]!.r), Number(hourly.rows[0]!.e), Number(hourly.rows[0]!.b)]).toEqual([1234, 124, 1234])
+    db.close()
+  })
+
+  test('the same through the client, as for a libSQL server', async () => {
+    const db = await openDatabase(`file:${join(dir, 'a2.db')}`)
+    const writer = createRequestWriter(db, { maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
+    for (let i = 0; i < 1234; i++) writer.enqueue(row({ keyId: i % 2 ? 'k1' : 'k2' }))
+    await writer.stop()
+    const usage = await createUsageQueries(db).usage({ groupBy: ['key'] })
+    expect(usage.map((u: any) => [u.key, u.requests])).toEqual([['k1', 617], ['k2', 617]])
+    const stored = await db.client.execute('SELECT count(*) AS n, sum(stream) AS s FROM requests')
+    expect([Number(stored.rows[0]!.n), Number(stored.rows[0]!.s)]).toEqual([1234, 0])
     db.close()
   })
 
@@ -79,7 +91,7 @@ describe('the request log writer', () => {
     const db = await openDatabase(`file:${path}`)
     await db.client.execute('PRAGMA busy_timeout = 100')
     let errors = 0
-    const writer = createRequestWriter(db, { maxQueue: 10_000, batchSize: 500, flushMs: 50, onError: () => errors++, onDropped: () => {} })
+    const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 10_000, batchSize: 500, flushMs: 50, onError: () => errors++, onDropped: () => {} })
     writer.start()
     const locker = createClient({ url: `file:${path}` })
     const tx = await locker.transaction('write')
