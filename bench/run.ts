@@ -133,8 +133,13 @@ providers:
   const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, passthrough_parse: {} }
   const add = (target: string, figure: string, value: number) => ((results[target]![figure] ??= []).push(value))
 
-  // Warm up every path (connections, JIT) before measuring.
-  for (const t of Object.values(targets)) wrk(`${t.url}/v1/chat/completions`, 16, 1, chat)
+  // Warm up every path (connections, JIT), streams included, before measuring.
+  for (const t of Object.values(targets)) {
+    wrk(`${t.url}/v1/chat/completions`, 16, SMOKE ? 1 : 2, chat)
+    await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d0', 4, SMOKE ? 100 : 400)
+  }
+  await streams(`http://127.0.0.1:${parsing.match[1]}/v1/chat/completions`, 'bench-s50-d0', 4, SMOKE ? 100 : 400)
+  wrk(`${targets.sluice.url}/v1/messages`, 16, SMOKE ? 1 : 2, messages, 'anthropic-version: 2023-06-01')
 
   for (let round = 1; round <= ROUNDS; round++) {
     console.error(`round ${round}/${ROUNDS}`)
