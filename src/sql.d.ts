@@ -1,8 +1,5 @@
+// Migrations are imported as text (`with { type: 'text' }`) so the binary carries them.
 declare module '*.sql' {
-  const text: string
-  export default text
-}
-declare module '*.html' {
   const text: string
   export default text
 }
