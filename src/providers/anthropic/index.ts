@@ -1,3 +1,4 @@
+import { idsFromDataList } from '../model-list.ts'
 import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
 
 const PATHS: Partial<Record<Operation, string>> = {
@@ -27,9 +28,5 @@ export const anthropicAdapter: ProviderAdapter = {
   operations: ['messages', 'count_tokens'],
   request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),
   modelsRequest: (target) => ({ url: `${target.baseUrl}/v1/models?limit=1000`, headers: headersFor(target) }),
-  parseModels(body) {
-    const data = (body as { data?: unknown })?.data
-    if (!Array.isArray(data)) return []
-    return data.map((m) => (m as { id?: unknown })?.id).filter((id): id is string => typeof id === 'string')
-  },
+  parseModels: idsFromDataList,
 }

@@ -1,3 +1,4 @@
+import { idsFromDataList } from '../model-list.ts'
 import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
 
 const PATHS: Partial<Record<Operation, string>> = {
@@ -21,9 +22,5 @@ export const openaiAdapter: ProviderAdapter = {
   operations: ['chat', 'embeddings'],
   request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),
   modelsRequest: (target) => ({ url: target.baseUrl + '/models', headers: headersFor(target) }),
-  parseModels(body) {
-    const data = (body as { data?: unknown })?.data
-    if (!Array.isArray(data)) return []
-    return data.map((m) => (m as { id?: unknown })?.id).filter((id): id is string => typeof id === 'string')
-  },
+  parseModels: idsFromDataList,
 }
