@@ -155,6 +155,16 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     expect(status).toBe(401)
   })
 
+  test('password guessing at the login is throttled', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${gw.url}/dashboard/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: `guess-${i}` }) })
+      statuses.push(res.status)
+    }
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0)
+    expect(statuses.every((s) => s === 401 || s === 429)).toBe(true)
+  })
+
   test('the page is light and loads nothing from elsewhere', async () => {
     const res = await fetch(`${gw.url}/dashboard`)
     const html = await res.text()

@@ -9,6 +9,8 @@ import type { Traces } from '../traces.ts'
 // Imported as text (embedded in the binary); Bun's types describe HTML imports as bundles.
 const page = pageText as unknown as string
 
+const LOGIN_ATTEMPTS_PER_MINUTE = 10
+
 const HTML_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   // Everything is inline and same-origin; nothing may be framed or loaded from elsewhere.
@@ -29,6 +31,8 @@ export const dashboardRoutes = (deps: Deps, traces: Traces) =>
     .post(
       '/dashboard/login',
       ({ request, body }) => {
+        // Guessing the token is slowed to a few tries a minute per address.
+        deps.limiter.admitIp(`login:${deps.clientIp(request) ?? 'unknown'}`, LOGIN_ATTEMPTS_PER_MINUTE)
         if (!isAdminToken(deps, body.token)) throw new GatewayError('invalid_api_key', 'That is not the admin token.')
         const id = deps.sessions.create()
         const secure = request.headers.get('x-forwarded-proto') === 'https' || request.url.startsWith('https:')
