@@ -56,6 +56,17 @@ describe('the command line', () => {
     const text = readFileSync(path, 'utf8')
     expect(text).toContain('# ')
     expect(() => parseConfigText(text, path, { OPENAI_API_KEY: 'sk-x' })).not.toThrow()
+    // Every commented example, uncommented, is valid too.
+    const uncommented = text
+      .split('\n')
+      .map((line) => {
+        const m = /^(\s*)# ?((?:[a-z_]+:|- name:| {2}| {4}).*)$/.exec(line)
+        return m && !/^[A-Z]/.test(m[2]!.trim()) ? m[1]! + m[2]! : line
+      })
+      .join('\n')
+    expect(uncommented).toContain('\naliases:')
+    const env = { OPENAI_API_KEY: 'sk-x', DS_KEY_1: 'a', DS_KEY_2: 'b', LAPTOP_KEY: 'l', ANTHROPIC_API_KEY: 'z' }
+    expect(parseConfigText(uncommented, path, env).providers!.map((p) => p.name)).toEqual(['openai', 'deepseek', 'ollama', 'anthropic'])
     const again = await run('init', '--config', path)
     expect(again.code).toBe(1)
     expect(again.err).toContain('--force')
