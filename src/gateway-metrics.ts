@@ -25,6 +25,11 @@ export function createGatewayMetrics(sources: MetricSources) {
   const tokens = registry.add(new Counter('sluice_tokens_total', 'Tokens by type (prompt, completion, cached, reasoning).'))
   const cost = registry.add(new Counter('sluice_cost_usd_total', 'Cost of the requests, in USD, from the configured prices.'))
   const attempts = registry.add(new Counter('sluice_upstream_attempts_total', 'Upstream attempts by provider and outcome.'))
+  const promptTokens = tokens.series({ type: 'prompt' })
+  const completionTokens = tokens.series({ type: 'completion' })
+  const cachedTokens = tokens.series({ type: 'cached' })
+  const reasoningTokens = tokens.series({ type: 'reasoning' })
+  const costTotal = cost.series({})
   registry.add(
     new Gauge('sluice_upstream_keys', 'Upstream keys by provider and state (usable, cooling, disabled).', (g) => {
       for (const k of sources.keyStates()) {
@@ -49,12 +54,12 @@ export function createGatewayMetrics(sources: MetricSources) {
       duration.observe({ route }, latencyMs / 1000)
       if (r.ttfbMs !== undefined) ttft.observe({ route }, r.ttfbMs / 1000)
       if (r.usage) {
-        tokens.inc({ type: 'prompt' }, r.usage.promptTokens)
-        tokens.inc({ type: 'completion' }, r.usage.completionTokens)
-        tokens.inc({ type: 'cached' }, r.usage.cachedTokens)
-        tokens.inc({ type: 'reasoning' }, r.usage.reasoningTokens)
+        promptTokens.value += r.usage.promptTokens
+        completionTokens.value += r.usage.completionTokens
+        cachedTokens.value += r.usage.cachedTokens
+        reasoningTokens.value += r.usage.reasoningTokens
       }
-      if (r.costUsd) cost.inc({}, r.costUsd)
+      if (r.costUsd) costTotal.value += r.costUsd
     },
   }
 }

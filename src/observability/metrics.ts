@@ -25,10 +25,14 @@ export class Counter implements Metric {
   private values = new Map<string, { labels: Labels; value: number }>()
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1): void {
+    this.series(labels).value += by
+  }
+  /** The series of these labels, to keep and increment without looking it up again. */
+  series(labels: Labels): { value: number } {
     const k = keyOf(labels)
-    const entry = this.values.get(k)
-    if (entry) entry.value += by
-    else this.values.set(k, { labels, value: by })
+    let entry = this.values.get(k)
+    if (!entry) this.values.set(k, (entry = { labels, value: 0 }))
+    return entry
   }
   get(labels: Labels = {}): number {
     return this.values.get(keyOf(labels))?.value ?? 0
