@@ -43,7 +43,7 @@ function logLine(write: LineWriter, r: RequestRecord, latencyMs: number): void {
     error: r.errorCode ? { code: r.errorCode, message: r.errorMessage } : undefined,
   }
   // Probes would drown the log at info level.
-  const quiet = r.path === '/health' || r.path === '/metrics' || r.path.startsWith('/dashboard') || r.path.startsWith('/admin/')
+  const quiet = r.path.startsWith('/health') || r.path === '/readyz' || r.path === '/metrics' || r.path.startsWith('/dashboard') || r.path.startsWith('/admin/')
   write(quiet ? 'debug' : 'info', line, 'request')
 }
 

@@ -37,6 +37,9 @@ describe('zero-config first start', () => {
     const health = (await (await fetch(`${first.url}/health`)).json()) as any
     expect(health).toMatchObject({ status: 'ok', database: { reachable: true } })
     expect(health.providers[0]).toMatchObject({ name: 'openai', keys: { total: 1, usable: 1 } })
+    expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ status: 'ok' })
+    const ready = await fetch(`${first.url}/readyz`)
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ok' }])
     await first.stop()
 
     const raw = readdirSync(dir).filter((f) => f.startsWith('sluice.db')).map((f) => readFileSync(join(dir, f)).toString('latin1')).join('')
