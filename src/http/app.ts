@@ -14,6 +14,7 @@ import { keyRoutes } from './admin/keys.ts'
 import { usageRoutes } from './admin/usage.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { Traces } from './traces.ts'
+import { addCorsHeaders, corsPreflight, isCorsPath } from './cors.ts'
 
 /** The whole HTTP surface, built from its dependencies; `app.handle(request)` works without a socket. */
 export function createApp(deps: Deps, traces = new Traces(deps)) {
@@ -41,6 +42,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
         trace.responseBody = failure.details.body ?? JSON.stringify({ error: { code: failure.code, message: failure.message } })
       }
       response.headers.set('x-request-id', record.requestId)
+      if (isCorsPath(record.path)) addCorsHeaders(request, response)
       for (const [name, value] of Object.entries({ ...trace.headers, ...failure.details.headers })) response.headers.set(name, value)
       // Even a failure says where it went and how often it was tried.
       if (record.provider) response.headers.set('x-sluice-provider', record.provider)
@@ -53,6 +55,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
       })
       return response
     })
+    .use(corsPreflight(traces))
     .use(healthRoutes(deps, traces))
     .use(openaiRoutes(deps, traces))
     .use(anthropicRoutes(deps, traces))

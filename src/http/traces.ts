@@ -1,5 +1,6 @@
 import { RequestTrace } from '../gateway/record.ts'
 import { requestIdFrom } from '../lib/request-id.ts'
+import { addCorsHeaders, isCorsPath } from './cors.ts'
 import type { Deps } from './deps.ts'
 
 /** The trace of every request in flight, found from the Request object in any lifecycle hook. */
@@ -45,6 +46,7 @@ export class Traces {
     const trace = this.of(request)
     response.headers.set('x-request-id', trace.record.requestId)
     if (trace.record.path.startsWith('/v1/messages')) response.headers.set('request-id', trace.record.requestId)
+    if (isCorsPath(trace.record.path)) addCorsHeaders(request, response)
     if (!trace.deferred) trace.complete({ status: response.status, outcome: response.ok ? 'ok' : 'error' })
     else this.inflight.streams++
     return response

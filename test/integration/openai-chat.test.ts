@@ -175,3 +175,27 @@ describe('models and embeddings', () => {
     expect(viaSdk.data[0]!.embedding).toEqual([0.25, -0.5, 1])
   })
 })
+
+describe('browsers', () => {
+  test('CORS: preflight on the API routes, readable headers on answers and errors; none on admin routes', async () => {
+    const preflight = await fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://chat.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, x-stainless-os' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization, content-type, x-stainless-os')
+    const ok = await fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { origin: 'https://chat.example', authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock-model', messages: [] }),
+    })
+    expect(ok.headers.get('access-control-allow-origin')).toBe('*')
+    expect(ok.headers.get('access-control-expose-headers')).toContain('x-request-id')
+    const denied = await fetch(`${gw.baseURL}/models`, { headers: { origin: 'https://chat.example' } })
+    expect(denied.status).toBe(401)
+    expect(denied.headers.get('access-control-allow-origin')).toBe('*')
+    const adminPreflight = await fetch(`${gw.url}/admin/api/keys`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } })
+    expect(adminPreflight.headers.get('access-control-allow-origin')).toBeNull()
+  })
+})
