@@ -52,32 +52,22 @@ export class Limiter {
       }
       undo.push(() => this.store.release(`conc:${key.id}`))
     }
-    if (p.rpm !== null) {
-      const r = this.store.take(`rpm:${key.id}`, 1, p.rpm, MINUTE, now)
-      Object.assign(headers, {
-        'x-ratelimit-limit-requests': String(p.rpm),
-        'x-ratelimit-remaining-requests': String(r.remaining),
-        'x-ratelimit-reset-requests': formatReset(r.resetMs),
-      })
+    // Requests and tokens per minute: the same window, counted in different units.
+    const perMinute = (unit: 'requests' | 'tokens', cost: number, limit: number | null) => {
+      if (limit === null) return
+      const bucket = `${unit === 'requests' ? 'rpm' : 'tpm'}:${key.id}`
+      const r = this.store.take(bucket, cost, limit, MINUTE, now)
+      headers[`x-ratelimit-limit-${unit}`] = String(limit)
+      headers[`x-ratelimit-remaining-${unit}`] = String(r.remaining)
+      headers[`x-ratelimit-reset-${unit}`] = formatReset(r.resetMs)
       if (!r.allowed) {
         rollback()
-        throw tooMany('rate_limited', `Rate limit reached for requests: ${p.rpm} per minute for this key.`, r.retryAfterMs, headers)
+        throw tooMany('rate_limited', `Rate limit reached for ${unit}: ${limit} per minute for this key.`, r.retryAfterMs, headers)
       }
-      undo.push(() => this.store.adjust(`rpm:${key.id}`, -1, p.rpm!, MINUTE, now))
+      undo.push(() => this.store.adjust(bucket, -cost, limit, MINUTE, now))
     }
-    if (p.tpm !== null) {
-      const r = this.store.take(`tpm:${key.id}`, estimatedTokens, p.tpm, MINUTE, now)
-      Object.assign(headers, {
-        'x-ratelimit-limit-tokens': String(p.tpm),
-        'x-ratelimit-remaining-tokens': String(r.remaining),
-        'x-ratelimit-reset-tokens': formatReset(r.resetMs),
-      })
-      if (!r.allowed) {
-        rollback()
-        throw tooMany('rate_limited', `Rate limit reached for tokens: ${p.tpm} per minute for this key.`, r.retryAfterMs, headers)
-      }
-      undo.push(() => this.store.adjust(`tpm:${key.id}`, -estimatedTokens, p.tpm!, MINUTE, now))
-    }
+    perMinute('requests', 1, p.rpm)
+    perMinute('tokens', estimatedTokens, p.tpm)
     const q = p.quota
     const start = q ? periodStart(now, q.period, q.resetTime, q.timezone) : 0
     if (q) {
