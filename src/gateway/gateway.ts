@@ -98,7 +98,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     const client: Protocol = operation === 'messages' || operation === 'count_tokens' ? 'anthropic' : 'openai'
     const body = parseJsonObject(raw)
     const { model, stream } = checkRequest(body, operation)
-    const streaming = (operation === 'chat' || operation === 'messages') && stream
+    const streaming = (operation === 'chat' || operation === 'messages' || operation === 'responses') && stream
     record.model = model
     record.stream = streaming
 
@@ -140,6 +140,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     const fakeStream = (t: Target) => plan.alias?.fake_stream === true || t.provider.config.fake_stream
     const modeFor = (t: Target): Mode =>
       operation === 'embeddings' || operation === 'count_tokens' ? 'json'
+      : operation === 'responses' ? (streaming ? 'stream' : 'json')
       : streaming ? (fakeStream(t) ? 'fake_stream' : 'stream')
       : t.provider.config.stream_only && t.provider.adapter.protocol === 'openai' ? 'aggregate' : 'json'
     const payloads = new Map<string, Uint8Array | string>()
@@ -148,6 +149,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       let payload = payloads.get(id)
       if (payload === undefined) {
         payload = buildPayload({
+          operation,
           client,
           upstream: t.provider.adapter.protocol,
           raw,
@@ -192,6 +194,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
 
     const ctx: ReplyContext = {
       client,
+      responses: operation === 'responses',
       trace,
       wantsUsage: clientWantsUsage(body),
       wantsBase64: operation === 'embeddings' && body.encoding_format === 'base64',

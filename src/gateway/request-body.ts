@@ -32,6 +32,8 @@ const REQUIRED: Record<Operation, Array<[field: string, check: (v: unknown) => b
     ['max_tokens', (v) => Number.isInteger(v) && (v as number) > 0, 'a positive integer'],
   ],
   count_tokens: [['messages', isMessages, 'an array of messages']],
+  // The Responses API may continue from previous_response_id without new input.
+  responses: [],
 }
 
 /** The fields the gateway itself relies on; everything else is the upstream's business. */

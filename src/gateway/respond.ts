@@ -13,12 +13,14 @@ import { completionToSse } from './openai-chunks.ts'
 import type { RequestTrace } from './record.ts'
 import { relayStream, type Delivered } from './stream-relay.ts'
 import { translateStream } from './stream-translate.ts'
-import { anthropicUsageWatcher, openaiUsageWatcher } from './stream-watchers.ts'
-import { usageFromAnthropic, usageFromOpenAI } from './usage.ts'
+import { anthropicUsageWatcher, openaiUsageWatcher, responsesUsageWatcher } from './stream-watchers.ts'
+import { usageFromAnthropic, usageFromOpenAI, usageFromResponses } from './usage.ts'
 
 /** What the response builders need to know about the request. */
 export interface ReplyContext {
   client: Protocol
+  /** The Responses API reports usage in its own shape. */
+  responses: boolean
   trace: RequestTrace
   /** An OpenAI streaming client asked for the usage chunk itself. */
   wantsUsage: boolean
@@ -34,9 +36,9 @@ const encoder = new TextEncoder()
 
 const upstreamOf = (s: Success): Protocol => s.target.provider.adapter.protocol
 
-function usageOf(bytes: Uint8Array, protocol: Protocol) {
+function usageOf(bytes: Uint8Array, protocol: Protocol, responses = false) {
   const raw = findObjectValue(bytes, 'usage')
-  return protocol === 'anthropic' ? usageFromAnthropic(raw) : usageFromOpenAI(raw)
+  return responses ? usageFromResponses(raw) : protocol === 'anthropic' ? usageFromAnthropic(raw) : usageFromOpenAI(raw)
 }
 
 /** A whole upstream answer in the client's protocol, parsed only when it must be translated. */
@@ -55,7 +57,7 @@ export function bodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
 
 function buildBodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
   if (s.kind !== 'body') throw new Error('unreachable: a stream for a non-stream request')
-  ctx.trace.record.usage = usageOf(s.bytes, upstreamOf(s))
+  ctx.trace.record.usage = usageOf(s.bytes, upstreamOf(s), ctx.responses)
   if (upstreamOf(s) !== ctx.client) {
     try {
       return JSON.stringify(completeAnswer(s, ctx.client))
@@ -112,7 +114,9 @@ function buildStreamReply(s: Success, ctx: ReplyContext): ReadableStream<Uint8Ar
       const onUsage = (usage: typeof record.usage) => (record.usage = usage)
       return relayStream(s.reader, s.first, {
         call: s.call,
-        watch: upstream === 'openai' ? openaiUsageWatcher(!ctx.wantsUsage, onUsage) : anthropicUsageWatcher(onUsage),
+        watch: ctx.responses
+          ? responsesUsageWatcher(onUsage)
+          : upstream === 'openai' ? openaiUsageWatcher(!ctx.wantsUsage, onUsage) : anthropicUsageWatcher(onUsage),
         heartbeatMs: ctx.heartbeatMs,
         heartbeat: ctx.heartbeat,
         renderError: ctx.renderError,

@@ -1,6 +1,6 @@
 import { eventData } from '../lib/sse.ts'
 import type { EventWatcher } from './stream-relay.ts'
-import { usageFromAnthropic, usageFromOpenAI, type Usage } from './usage.ts'
+import { usageFromAnthropic, usageFromOpenAI, usageFromResponses, type Usage } from './usage.ts'
 
 const USAGE_KEY = Buffer.from('"usage"')
 
@@ -42,6 +42,20 @@ export function openaiUsageWatcher(stripUsageChunk: boolean, onUsage: (usage: Us
     const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0
     return !(stripUsageChunk && usageOnly)
   }, { mayNeed: carriesUsage })
+}
+
+/** Responses API streams: usage arrives in `response.completed` (inside `response`). */
+export function responsesUsageWatcher(onUsage: (usage: Usage) => void): EventWatcher {
+  return Object.assign(
+    (event: Uint8Array) => {
+      if (!carriesUsage(event)) return true
+      const data = parse(event)
+      const usage = usageFromResponses(data?.response?.usage ?? data?.usage)
+      if (usage) onUsage(usage)
+      return true
+    },
+    { mayNeed: carriesUsage },
+  )
 }
 
 const MESSAGE_START = Buffer.from('event: message_start')

@@ -21,6 +21,7 @@ export function upstreamOperation(operation: Operation, adapter: ProviderAdapter
 }
 
 export interface PayloadInput {
+  operation: Operation
   client: Protocol
   upstream: Protocol
   raw: Uint8Array
@@ -37,6 +38,10 @@ export interface PayloadInput {
  * model or the stream options must change. Other protocol: translated.
  */
 export function buildPayload(p: PayloadInput): Uint8Array | string {
+  if (p.operation === 'responses') {
+    // Passed through as sent: the Responses API reports usage in its last event by itself.
+    return p.body.model === p.upstreamModel ? p.raw : JSON.stringify({ ...p.body, model: p.upstreamModel })
+  }
   if (p.client === p.upstream) {
     if (p.upstream === 'openai') return upstreamBody(p.raw, p.body, p.upstreamModel, SHAPES[p.mode])
     // Anthropic streams always carry usage: only the model and `stream` may need changing.

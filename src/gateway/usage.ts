@@ -23,6 +23,18 @@ export function usageFromAnthropic(raw: unknown): Usage | undefined {
   }
 }
 
+/** Reads a Responses API `usage` object (`input_tokens` include the cached ones, as in chat). */
+export function usageFromResponses(raw: unknown): Usage | undefined {
+  if (!raw || typeof raw !== 'object') return undefined
+  const u = raw as Record<string, any>
+  return {
+    promptTokens: count(u.input_tokens),
+    completionTokens: count(u.output_tokens),
+    cachedTokens: count(u.input_tokens_details?.cached_tokens),
+    reasoningTokens: count(u.output_tokens_details?.reasoning_tokens),
+  }
+}
+
 /** Reads an OpenAI `usage` object (chat or embeddings); undefined when there is none. */
 export function usageFromOpenAI(raw: unknown): Usage | undefined {
   if (!raw || typeof raw !== 'object') return undefined

@@ -2,7 +2,7 @@
 export type Protocol = 'openai' | 'anthropic'
 
 /** An API operation the gateway can forward. */
-export type Operation = 'chat' | 'embeddings' | 'messages' | 'count_tokens'
+export type Operation = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'responses'
 
 export interface UpstreamTarget {
   baseUrl: string

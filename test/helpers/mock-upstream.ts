@@ -81,6 +81,28 @@ export function defaultChat(body: any): Response {
   })
 }
 
+export const RESPONSES_USAGE = { input_tokens: 9, input_tokens_details: { cached_tokens: 4 }, output_tokens: 6, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 15 }
+
+/** The Responses API: one message output, or its event stream ending in response.completed. */
+export function defaultResponse(body: any): Response {
+  const message = { id: 'msg_r1', type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Hello from responses', annotations: [] }] }
+  const response = { id: 'resp_1', object: 'response', created_at: 1700000000, status: 'completed', model: body.model, output: [message], usage: RESPONSES_USAGE }
+  if (!body.stream) return Response.json(response)
+  const events: Array<[string, object]> = [
+    ['response.created', { response: { ...response, status: 'in_progress', output: [], usage: null } }],
+    ['response.output_item.added', { output_index: 0, item: { ...message, status: 'in_progress', content: [] } }],
+    ['response.content_part.added', { output_index: 0, item_id: 'msg_r1', content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }],
+    ['response.output_text.delta', { output_index: 0, item_id: 'msg_r1', content_index: 0, delta: 'Hello from ' }],
+    ['response.output_text.delta', { output_index: 0, item_id: 'msg_r1', content_index: 0, delta: 'responses' }],
+    ['response.output_text.done', { output_index: 0, item_id: 'msg_r1', content_index: 0, text: 'Hello from responses' }],
+    ['response.content_part.done', { output_index: 0, item_id: 'msg_r1', content_index: 0, part: message.content[0] }],
+    ['response.output_item.done', { output_index: 0, item: message }],
+    ['response.completed', { response }],
+  ]
+  const text = events.map(([name, data], i) => `event: ${name}\ndata: ${JSON.stringify({ type: name, sequence_number: i, ...data })}\n\n`).join('')
+  return new Response(text, { headers: { 'content-type': 'text/event-stream' } })
+}
+
 export function startMockUpstream(models: string[] = ['mock-model', 'text-embedding-3-small']): MockUpstream {
   const mock: MockUpstream = {
     url: '',
@@ -111,6 +133,7 @@ export function startMockUpstream(models: string[] = ['mock-model', 'text-embedd
         return Response.json({ object: 'list', data: mock.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'mock' })) })
       }
       if (url.pathname === '/v1/chat/completions') return defaultChat(body)
+      if (url.pathname === '/v1/responses') return defaultResponse(body)
       if (url.pathname === '/v1/embeddings') {
         const inputs = Array.isArray(body.input) ? body.input : [body.input]
         const vector = [0.25, -0.5, 1]

@@ -23,6 +23,10 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
       clientKey: true,
       parse: 'none',
     })
+    .post('/v1/responses', ({ request, clientKey }) => proxy('responses', request, clientKey), {
+      clientKey: true,
+      parse: 'none',
+    })
     .get(
       '/v1/models',
       ({ request, clientKey }) => {

@@ -4,6 +4,7 @@ import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
 const PATHS: Partial<Record<Operation, string>> = {
   chat: '/chat/completions',
   embeddings: '/embeddings',
+  responses: '/responses',
 }
 
 function headersFor(target: UpstreamTarget): Record<string, string> {
@@ -19,7 +20,7 @@ export const openaiAdapter: ProviderAdapter = {
   type: 'openai',
   protocol: 'openai',
   defaultBaseUrl: 'https://api.openai.com/v1',
-  operations: ['chat', 'embeddings'],
+  operations: ['chat', 'embeddings', 'responses'],
   request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),
   modelsRequest: (target) => ({ url: target.baseUrl + '/models', headers: headersFor(target) }),
   parseModels: idsFromDataList,

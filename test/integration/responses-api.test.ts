@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import OpenAI from 'openai'
+import { CLIENT_KEY, eventually, startGateway, type TestGateway } from '../helpers/gateway.ts'
+import { startMockAnthropic, type MockAnthropic } from '../helpers/mock-anthropic.ts'
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts'
+
+let mock: MockUpstream
+let claude: MockAnthropic
+let gw: TestGateway
+let client: OpenAI
+
+beforeAll(async () => {
+  mock = startMockUpstream()
+  claude = startMockAnthropic()
+  gw = await startGateway({
+    auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
+    providers: [
+      { name: 'mock', type: 'openai', base_url: mock.baseUrl, keys: ['k-ok'], models: ['gpt-test'] },
+      { name: 'claude', type: 'anthropic', base_url: claude.url, keys: ['k-ant'], models: ['claude-test'] },
+    ],
+  })
+  client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 })
+})
+afterAll(async () => {
+  await gw.stop()
+  mock.stop()
+  claude.stop()
+})
+
+const lastLog = async () => {
+  let line: any
+  await eventually(() => (line = gw.requestLogs().findLast((l) => l.path === '/v1/responses')) !== undefined)
+  return line
+}
+
+describe('the Responses API, passed through to OpenAI-compatible providers', () => {
+  test('non-streamed: the SDK gets the response; usage is recorded', async () => {
+    const before = gw.requestLogs().length
+    const res = await client.responses.create({ model: 'mock/gpt-test', input: 'hi', instructions: 'Be brief.' })
+    expect(res.output_text).toBe('Hello from responses')
+    const sent = mock.requests.at(-1)!
+    expect(sent.path).toBe('/v1/responses')
+    expect(sent.body).toEqual({ model: 'gpt-test', input: 'hi', instructions: 'Be brief.' })
+    await eventually(() => gw.requestLogs().length > before)
+    expect((await lastLog()).tokens).toEqual({ prompt: 9, completion: 6, cached: 4 })
+  })
+
+  test('streamed: named events pass through untouched and the SDK assembles the final response', async () => {
+    const stream = client.responses.stream({ model: 'gpt-test', input: 'hi' })
+    const deltas: string[] = []
+    stream.on('response.output_text.delta', (e) => deltas.push(e.delta))
+    const final = await stream.finalResponse()
+    expect(deltas.join('')).toBe('Hello from responses')
+    expect(final.output_text).toBe('Hello from responses')
+    expect(mock.requests.at(-1)!.body.stream_options).toBeUndefined()
+    await eventually(async () => (await lastLog()).stream === true)
+    expect((await lastLog()).tokens).toEqual({ prompt: 9, completion: 6, cached: 4 })
+  })
+
+  test('a model whose provider has no Responses API is a clear 400', async () => {
+    let error: any
+    try {
+      await client.responses.create({ model: 'claude-test', input: 'hi' })
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError)
+    expect(error.message).toContain('does not offer responses')
+  })
+})
