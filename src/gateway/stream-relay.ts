@@ -1,7 +1,5 @@
 import { SseFramer, type ByteReader } from '../lib/sse.ts'
-import type { GatewayError } from './errors.ts'
-import type { UpstreamCall } from './upstream-call.ts'
-import { pumpUpstream, type Delivered, type Outcome } from './upstream-pump.ts'
+import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
 export type { Delivered } from './upstream-pump.ts'
 
@@ -11,16 +9,9 @@ export type EventWatcher = ((event: Uint8Array) => boolean) & {
   mayNeed?(chunk: Uint8Array): boolean
 }
 
-export interface RelayOptions {
-  call: UpstreamCall
+export interface RelayOptions extends StreamEnds {
   /** Sees every event: records usage, drops the usage chunk the gateway asked for itself. */
   watch: EventWatcher
-  heartbeatMs: number
-  /** The client protocol's keep-alive event. */
-  heartbeat: Uint8Array
-  onEnd(outcome: Outcome, delivered: Delivered, error?: GatewayError): void
-  /** The protocol's error event, sent when the stream fails midway. */
-  renderError(error: GatewayError): Uint8Array
 }
 
 /**

@@ -1,16 +1,10 @@
 import { SseFramer, type ByteReader } from '../lib/sse.ts'
 import type { StreamTranslator } from '../translate/stream-to-openai.ts'
 import { GatewayError } from './errors.ts'
-import type { UpstreamCall } from './upstream-call.ts'
-import { pumpUpstream, type Delivered, type Outcome } from './upstream-pump.ts'
+import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
-export interface TranslateOptions {
-  call: UpstreamCall
+export interface TranslateOptions extends StreamEnds {
   translator: StreamTranslator
-  heartbeatMs: number
-  heartbeat: Uint8Array
-  onEnd(outcome: Outcome, delivered: Delivered, error?: GatewayError): void
-  renderError(error: GatewayError): Uint8Array
 }
 
 const encoder = new TextEncoder()

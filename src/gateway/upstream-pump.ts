@@ -28,6 +28,9 @@ export interface PumpOptions {
   onEnd(outcome: Outcome, delivered: Delivered, error?: GatewayError): void
 }
 
+/** What every client stream needs from its caller, whatever it does to the events. */
+export type StreamEnds = Pick<PumpOptions, 'call' | 'heartbeatMs' | 'heartbeat' | 'renderError' | 'onEnd'>
+
 /**
  * The client side of an upstream stream: reads the upstream as the client pulls, so nothing is
  * buffered beyond one chunk; keeps a quiet stream alive; turns a failure midway into the client
