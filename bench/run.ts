@@ -1,8 +1,11 @@
 // The benchmark suite: a fast mock upstream, a bare Bun passthrough as the floor, and the compiled
 // sluice binary (client key, limits and request logging on), measured in one run, interleaved and
 // repeated. `--smoke` is the short CI version that fails only on a gross regression.
-//   bun bench/run.ts [--smoke] [--rounds N] [--seconds N] [--no-build]
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+// Full runs also measure Portkey's gateway from npm as a peer (installed on first use into
+// bench/peers/portkey with its pins; needs Node). `--no-peers` skips it.
+//   bun bench/run.ts [--smoke] [--rounds N] [--seconds N] [--no-build] [--no-peers]
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
@@ -18,6 +21,7 @@ const SMOKE = flag('--smoke')
 const ROUNDS = option('--rounds', SMOKE ? 1 : 3)
 const SECONDS = option('--seconds', SMOKE ? 2 : 5)
 const STREAMS_AT_ONCE = SMOKE ? 200 : 1000
+const PEERS = !SMOKE && !flag('--no-peers')
 const BUN = process.execPath
 const ROOT = resolve(import.meta.dir, '..')
 const KEY = 'sk-bench-client-key'
@@ -30,6 +34,28 @@ function ensureWrk(): void {
   console.error('installing wrk (Debian package)...')
   const r = Bun.spawnSync(['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)'])
   if (r.exitCode !== 0 || !Bun.which('wrk')) throw new Error('wrk is needed: apt-get install wrk')
+}
+
+/** Installs the Portkey peer from its committed lockfile on first use; null when Node is missing. */
+function ensurePortkey(): string | null {
+  const dir = join(ROOT, 'bench/peers/portkey')
+  const entry = join(dir, 'node_modules/@portkey-ai/gateway/build/start-server.js')
+  if (existsSync(entry)) return entry
+  if (!Bun.which('node') || !Bun.which('npm')) return null
+  console.error('installing the Portkey peer (npm ci)...')
+  const r = Bun.spawnSync(['npm', 'ci', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir, stdout: 'ignore', stderr: 'inherit' })
+  return r.exitCode === 0 && existsSync(entry) ? entry : null
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer()
+    server.once('error', fail)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => done(port))
+    })
+  })
 }
 
 /** Starts a process that prints its port (or a ready line) and returns it once listening. */
@@ -83,8 +109,11 @@ function wrk(url: string, connections: number, seconds: number, body: string, he
   }
 }
 
-async function streams(url: string, model: string, concurrency: number, total: number) {
-  const proc = Bun.spawn([BUN, join(ROOT, 'bench/streams.ts'), url, KEY, model, String(concurrency), String(total), '120000'], { stdout: 'pipe' })
+async function streams(url: string, model: string, concurrency: number, total: number, header?: string) {
+  const proc = Bun.spawn([BUN, join(ROOT, 'bench/streams.ts'), url, KEY, model, String(concurrency), String(total), '120000'], {
+    stdout: 'pipe',
+    env: { ...process.env, ...(header ? { STREAM_HEADER: header } : {}) },
+  })
   const out = await new Response(proc.stdout).text()
   await proc.exited
   return JSON.parse(out) as { ttfb: number[]; total: number[]; errors: number; started: number }
@@ -122,24 +151,33 @@ providers:
   const sluiceCmd = [join(ROOT, 'dist/sluice'), '--config', config, '--port', '0', '--db', `file:${join(work, 'bench.db')}`]
   const sluice = await start(sluiceCmd, {}, /ready: (http:\/\/[\d.]+:\d+)/, 'stderr')
 
-  const targets = {
+  const targets: Record<string, { url: string; pid: number; header?: string }> = {
     direct: { url: upstream, pid: mock.proc.pid },
     passthrough: { url: `http://127.0.0.1:${plain.match[1]}`, pid: plain.proc.pid },
     sluice: { url: sluice.match[1]!, pid: sluice.proc.pid },
   }
+  const portkeyEntry = PEERS ? ensurePortkey() : null
+  if (PEERS && !portkeyEntry) console.error('Portkey peer skipped: needs node and npm')
+  if (portkeyEntry) {
+    const port = await freePort()
+    const portkey = await start(['node', portkeyEntry, `--port=${port}`, '--headless'], {}, /Ready for connections/)
+    // Portkey routes by a config header; the upstream key in it goes to the mock.
+    const config = JSON.stringify({ provider: 'openai', api_key: 'bench-upstream-1', custom_host: `${upstream}/v1` })
+    targets.portkey = { url: `http://127.0.0.1:${port}`, pid: portkey.proc.pid, header: `x-portkey-config: ${config}` }
+  }
   const chat = JSON.stringify({ model: 'bench-json', messages: [{ role: 'user', content: 'Say something short.' }] })
   const messages = JSON.stringify({ model: 'bench-json', max_tokens: 100, messages: [{ role: 'user', content: 'Say something short.' }] })
   type Row = Record<string, number[]>
-  const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, passthrough_parse: {} }
+  const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, passthrough_parse: {}, portkey: {} }
   const add = (target: string, figure: string, value: number) => ((results[target]![figure] ??= []).push(value))
 
   // Warm up every path (connections, JIT), streams included, before measuring.
   for (const t of Object.values(targets)) {
-    wrk(`${t.url}/v1/chat/completions`, 16, SMOKE ? 1 : 2, chat)
-    await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d0', 4, SMOKE ? 100 : 400)
+    wrk(`${t.url}/v1/chat/completions`, 16, SMOKE ? 1 : 2, chat, t.header)
+    await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d0', 4, SMOKE ? 100 : 400, t.header)
   }
   await streams(`http://127.0.0.1:${parsing.match[1]}/v1/chat/completions`, 'bench-s50-d0', 4, SMOKE ? 100 : 400)
-  wrk(`${targets.sluice.url}/v1/messages`, 16, SMOKE ? 1 : 2, messages, 'anthropic-version: 2023-06-01')
+  wrk(`${targets.sluice!.url}/v1/messages`, 16, SMOKE ? 1 : 2, messages, 'anthropic-version: 2023-06-01')
 
   for (let round = 1; round <= ROUNDS; round++) {
     console.error(`round ${round}/${ROUNDS}`)
@@ -147,7 +185,7 @@ providers:
     for (const c of [1, 16, 64]) {
       for (const [name, t] of order) {
         const before = cpuMs(t.pid)
-        const r = wrk(`${t.url}/v1/chat/completions`, c, SECONDS, chat)
+        const r = wrk(`${t.url}/v1/chat/completions`, c, SECONDS, chat, t.header)
         const cpu = cpuMs(t.pid) - before
         add(name, `rps_c${c}`, r.rps)
         add(name, `errors_c${c}`, r.errors)
@@ -160,37 +198,39 @@ providers:
     }
     // Streams one at a time: time to first byte and total time of a 50-chunk stream.
     for (const [name, t] of order) {
-      const s = await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d2', 1, SMOKE ? 10 : 40)
+      const s = await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d2', 1, SMOKE ? 10 : 40, t.header)
       add(name, 'stream_ttfb_ms', median(s.ttfb))
       add(name, 'stream_total_ms', median(s.total))
       add(name, 'stream_errors', s.errors)
     }
     // CPU per 50-chunk stream with usage captured, against a passthrough that parses every event.
     const streamCount = SMOKE ? 100 : 400
-    for (const [name, pid, url] of [
-      ['sluice', targets.sluice.pid, targets.sluice.url],
-      ['passthrough_parse', parsing.proc.pid, `http://127.0.0.1:${parsing.match[1]}`],
-      ['passthrough', targets.passthrough.pid, targets.passthrough.url],
-    ] as const) {
+    const streamTargets: Array<[string, { url: string; pid: number; header?: string }]> = [
+      ['sluice', targets.sluice!],
+      ['passthrough_parse', { pid: parsing.proc.pid, url: `http://127.0.0.1:${parsing.match[1]}` }],
+      ['passthrough', targets.passthrough!],
+      ...(targets.portkey ? [['portkey', targets.portkey] as [string, typeof targets.portkey]] : []),
+    ]
+    for (const [name, { pid, url, header }] of streamTargets) {
       const before = cpuMs(pid)
-      const s = await streams(`${url}/v1/chat/completions`, 'bench-s50-d0', 8, streamCount)
+      const s = await streams(`${url}/v1/chat/completions`, 'bench-s50-d0', 8, streamCount, header)
       add(name, 'cpu_ms_per_stream', (cpuMs(pid) - before) / Math.max(1, s.total.length))
     }
     // The translated path: an Anthropic client on an OpenAI upstream, against the same-protocol path.
     {
-      const before = cpuMs(targets.sluice.pid)
-      const r = wrk(`${targets.sluice.url}/v1/messages`, 16, SECONDS, messages, 'anthropic-version: 2023-06-01')
-      add('sluice', 'cpu_us_per_translated_request', ((cpuMs(targets.sluice.pid) - before) * 1000) / Math.max(1, r.requests))
+      const before = cpuMs(targets.sluice!.pid)
+      const r = wrk(`${targets.sluice!.url}/v1/messages`, 16, SECONDS, messages, 'anthropic-version: 2023-06-01')
+      add('sluice', 'cpu_us_per_translated_request', ((cpuMs(targets.sluice!.pid) - before) * 1000) / Math.max(1, r.requests))
       add('sluice', 'errors_translated', r.errors)
-      const b2 = cpuMs(targets.sluice.pid)
-      const same = wrk(`${targets.sluice.url}/v1/chat/completions`, 16, SECONDS, chat)
-      add('sluice', 'cpu_us_per_request_c16', ((cpuMs(targets.sluice.pid) - b2) * 1000) / Math.max(1, same.requests))
+      const b2 = cpuMs(targets.sluice!.pid)
+      const same = wrk(`${targets.sluice!.url}/v1/chat/completions`, 16, SECONDS, chat)
+      add('sluice', 'cpu_us_per_request_c16', ((cpuMs(targets.sluice!.pid) - b2) * 1000) / Math.max(1, same.requests))
     }
   }
 
   // Many streams at once: all must complete; the gateway's memory is sampled while they run.
   for (const [name, t] of Object.entries(targets)) {
-    const run = streams(`${t.url}/v1/chat/completions`, 'bench-s50-d20', STREAMS_AT_ONCE, STREAMS_AT_ONCE)
+    const run = streams(`${t.url}/v1/chat/completions`, 'bench-s50-d20', STREAMS_AT_ONCE, STREAMS_AT_ONCE, t.header)
     const { result, peak } = await peakRss(t.pid, run)
     add(name, 'many_streams_completed', result.total.length)
     add(name, 'many_streams_errors', result.errors)
@@ -235,9 +275,11 @@ providers:
     ['many_streams_completed', `${STREAMS_AT_ONCE} streams completed`], ['many_streams_p99_ms', `${STREAMS_AT_ONCE} streams p99 total (ms)`], ['many_streams_peak_rss_mib', 'peak RSS under streams (MiB)'],
     ['startup_ms', 'start-up to first /health 200 (ms)'],
   ]
-  let table = '| figure | direct | passthrough | sluice |\n|---|---:|---:|---:|\n'
-  for (const [key, label] of figures) table += `| ${label} | ${fmt(m('direct', key))} | ${fmt(m('passthrough', key))} | ${fmt(m('sluice', key))} |\n`
-  table += `| CPU per stream, parsing passthrough (ms) | | ${fmt(m('passthrough_parse', 'cpu_ms_per_stream'))} | |\n`
+  const columns = ['direct', 'passthrough', 'sluice', ...(targets.portkey ? ['portkey'] : [])]
+  let table = `| figure | ${columns.join(' | ')} |\n|---|${columns.map(() => '---:').join('|')}|\n`
+  for (const [key, label] of figures) table += `| ${label} | ${columns.map((c) => fmt(m(c, key))).join(' | ')} |\n`
+  table += `| CPU per stream, parsing passthrough (ms) | | ${fmt(m('passthrough_parse', 'cpu_ms_per_stream'))} | |${targets.portkey ? ' |' : ''}\n`
+  if (targets.portkey) table += `| added latency at c=1, p50 (ms) | | ${fmt(added('passthrough'))} | ${fmt(added('sluice'))} | ${fmt(added('portkey'))} |\n| added time to first byte (ms) | | ${fmt(addedTtfb('passthrough'))} | ${fmt(addedTtfb('sluice'))} | ${fmt(addedTtfb('portkey'))} |\n`
   let verdicts = '| budget | sluice | limit | |\n|---|---:|---:|---|\n'
   for (const b of budget) verdicts += `| ${b.figure} (${b.rule}) | ${fmt(b.value)} ${b.unit} | ${fmt(b.limit)} ${b.unit} | ${b.ok ? 'ok' : 'OVER'} |\n`
   const info = machine()

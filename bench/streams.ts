@@ -5,6 +5,10 @@ const concurrency = Number(concurrencyArg)
 const total = Number(totalArg)
 const deadline = Date.now() + Number(deadlineArg ?? 60_000)
 const body = JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'Say something.' }] })
+// One extra header (`name: value`) when the target needs it, as the Portkey peer does.
+const extra = /^([^:]+):\s*(.*)$/.exec(process.env.STREAM_HEADER ?? '')
+const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
+if (extra) headers[extra[1]!] = extra[2]!
 const ttfb: number[] = []
 const totalMs: number[] = []
 let errors = 0
@@ -13,7 +17,7 @@ let started = 0
 async function one(): Promise<void> {
   const t0 = performance.now()
   try {
-    const res = await fetch(url!, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body })
+    const res = await fetch(url!, { method: 'POST', headers, body })
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`)
     const reader = res.body.getReader()
     let first = true
