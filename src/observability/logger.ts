@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino'
 import type { LogLevel } from '../config/schema.ts'
+import { createLineSink } from './line-sink.ts'
 import { createPrettyStream } from './pretty.ts'
 
 export type { Logger }
@@ -8,7 +9,7 @@ export interface LoggerOptions {
   level: LogLevel
   /** Human-readable lines instead of JSON; the default when stdout is a terminal. */
   pretty?: boolean
-  /** Where lines go; stdout (asynchronously) by default. */
+  /** Where lines go; stdout (batched per event-loop turn, non-blocking) by default. */
   destination?: DestinationStream
   /** Removes secrets from a finished line, whatever field or message carries them. */
   scrub?: (line: string) => string
@@ -51,14 +52,14 @@ export function createLogger(options: LoggerOptions): Logger {
 export function createLogging(options: LoggerOptions): { logger: Logger; line: LineWriter } {
   const pretty = options.pretty ?? process.stdout.isTTY === true
   const destination =
-    options.destination ?? (pretty ? createPrettyStream(process.stdout) : pino.destination({ dest: 1, sync: false }))
+    options.destination ?? (pretty ? createPrettyStream(process.stdout) : createLineSink())
   const scrub = options.scrub
   const logger = pino(
     {
       level: options.level,
       base: undefined,
       formatters: { level: (label) => ({ level: label }), log: (object) => redactFields(object) },
-      hooks: scrub ? { streamWrite: scrub } : undefined,
+      ...(scrub ? { hooks: { streamWrite: scrub } } : {}),
     },
     destination,
   )

@@ -1,4 +1,8 @@
 import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createLineSink } from '../../src/observability/line-sink.ts'
 import { createLogger, secretScrubber } from '../../src/observability/logger.ts'
 import { createPrettyStream } from '../../src/observability/pretty.ts'
 
@@ -26,5 +30,38 @@ describe('the logger', () => {
     expect(out[0]).toContain('12:30:05.007')
     expect(out[0]).toContain('WARN')
     expect(out[0]).toContain('careful status=502')
+  })
+
+  test('the default sink writes the lines of one event-loop turn together, in order, and all of them by the end', async () => {
+    const writes: string[] = []
+    let flushes = 0
+    const sink = createLineSink({ write: (s: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer) => (writes.push(String(s)), 0), flush: () => (flushes++, 0), end: () => 0 })
+    const logger = createLogger({ level: 'info', pretty: false, destination: sink })
+    for (let i = 0; i < 5; i++) logger.info({ i }, 'line')
+    expect(writes).toHaveLength(0) // nothing written inside the turn
+    await new Promise((r) => setImmediate(r))
+    expect(writes).toHaveLength(1)
+    expect(flushes).toBe(1)
+    expect(writes[0]!.trimEnd().split('\n').map((l) => JSON.parse(l).i)).toEqual([0, 1, 2, 3, 4])
+    logger.info({ i: 5 }, 'last')
+    sink.end() // shutdown: no line is left behind
+    expect(writes).toHaveLength(2)
+    expect(JSON.parse(writes[1]!).i).toBe(5)
+  })
+
+  test('the sink writes to a real file through Bun', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-sink-'))
+    try {
+      const path = join(dir, 'out.log')
+      const sink = createLineSink(Bun.file(path).writer())
+      sink.write('one\n')
+      sink.write('two\n')
+      await new Promise((r) => setImmediate(r))
+      sink.end()
+      await Bun.sleep(10)
+      expect(readFileSync(path, 'utf8')).toBe('one\ntwo\n')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
