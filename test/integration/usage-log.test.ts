@@ -52,14 +52,14 @@ describe('the request log writer', () => {
   test('batches rows with their daily and hourly aggregates, all written on stop (prepared statements on a file)', async () => {
     const db = await openDatabase(`file:${join(dir, 'a.db')}`)
     const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
-    for (let i = 0; i < 1234; i++) writer.enqueue(row({ requestId: `r${i}`, latencyMs: i, keyId: i % 2 ? 'k1' : 'k2', status: i % 10 === 0 ? 500 : 200 }))
+    for (let i = 0; i < 1234; i++) writer.enqueue(row({ requestId: `r${i}`, ttftMs: i, keyId: i % 2 ? 'k1' : 'k2', status: i % 10 === 0 ? 500 : 200 }))
     await writer.stop()
     expect(writer.depth).toBe(0)
     const count = await db.client.execute('SELECT count(*) AS n FROM requests')
     expect(Number(count.rows[0]!.n)).toBe(1234)
     // Rows go in groups of fifty and the rest one by one: every value lands in its own row and column.
-    const rows = await db.client.execute('SELECT request_id, latency_ms, key_id, status, stream FROM requests ORDER BY id')
-    expect(rows.rows.every((r, i) => r.request_id === `r${i}` && Number(r.latency_ms) === i && r.key_id === (i % 2 ? 'k1' : 'k2') && Number(r.status) === (i % 10 === 0 ? 500 : 200) && Number(r.stream) === 0)).toBe(true)
+    const rows = await db.client.execute('SELECT request_id, ttft_ms, key_id, status, stream FROM requests ORDER BY id')
+    expect(rows.rows.every((r, i) => r.request_id === `r${i}` && Number(r.ttft_ms) === i && r.key_id === (i % 2 ? 'k1' : 'k2') && Number(r.status) === (i % 10 === 0 ? 500 : 200) && Number(r.stream) === 0)).toBe(true)
     const usage = await createUsageQueries(db).usage({ groupBy: ['key'] })
     expect(usage.map((u: any) => [u.key, u.requests, u.prompt_tokens])).toEqual([['k1', 617, 6170], ['k2', 617, 6170]])
     const hourly = await db.client.execute('SELECT sum(requests) AS r, sum(errors) AS e, sum(l1) AS b FROM usage_hourly')
