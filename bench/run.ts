@@ -9,7 +9,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
-import { cpuMs, machine, peakRss } from './proc.ts'
+import { cpuMs, machine, peakRss, rssBytes } from './proc.ts'
 
 const args = process.argv.slice(2)
 const flag = (name: string) => args.includes(name)
@@ -171,12 +171,15 @@ providers:
   const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, passthrough_parse: {}, portkey: {} }
   const add = (target: string, figure: string, value: number) => ((results[target]![figure] ??= []).push(value))
 
-  // Warm up every path (connections, JIT), streams included, before measuring.
+  // Warm up every path (connections, JIT), streams included, before measuring: a gateway in
+  // service has run its stream path millions of times, and JavaScriptCore only compiles a
+  // function with its optimising tiers after some thousands of calls.
+  const warmStreams = SMOKE ? 100 : 2000
   for (const t of Object.values(targets)) {
     wrk(`${t.url}/v1/chat/completions`, 16, SMOKE ? 1 : 2, chat, t.header)
-    await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d0', 4, SMOKE ? 100 : 400, t.header)
+    await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d0', 8, warmStreams, t.header)
   }
-  await streams(`http://127.0.0.1:${parsing.match[1]}/v1/chat/completions`, 'bench-s50-d0', 4, SMOKE ? 100 : 400)
+  await streams(`http://127.0.0.1:${parsing.match[1]}/v1/chat/completions`, 'bench-s50-d0', 8, warmStreams)
   wrk(`${targets.sluice!.url}/v1/messages`, 16, SMOKE ? 1 : 2, messages, 'anthropic-version: 2023-06-01')
 
   for (let round = 1; round <= ROUNDS; round++) {
@@ -230,12 +233,18 @@ providers:
 
   // Many streams at once: all must complete; the gateway's memory is sampled while they run.
   for (const [name, t] of Object.entries(targets)) {
+    const before = rssBytes(t.pid)
     const run = streams(`${t.url}/v1/chat/completions`, 'bench-s50-d20', STREAMS_AT_ONCE, STREAMS_AT_ONCE, t.header)
     const { result, peak } = await peakRss(t.pid, run)
     add(name, 'many_streams_completed', result.total.length)
     add(name, 'many_streams_errors', result.errors)
     add(name, 'many_streams_p99_ms', percentile(result.total, 99))
-    if (name !== 'direct') add(name, 'many_streams_peak_rss_mib', peak / 1024 / 1024)
+    if (name !== 'direct') {
+      add(name, 'many_streams_peak_rss_mib', peak / 1024 / 1024)
+      // What the streams themselves cost, apart from the code and data the process holds anyway.
+      add(name, 'many_streams_rss_growth_mib', (peak - before) / 1024 / 1024)
+      add(name, 'rss_before_streams_mib', before / 1024 / 1024)
+    }
   }
 
   // Start-up: from exec to the first 200 on /health, on a fresh database each time.
@@ -272,7 +281,8 @@ providers:
     ['rps_c1', 'requests/s, c=1'], ['rps_c16', 'requests/s, c=16'], ['rps_c64', 'requests/s, c=64'],
     ['p50_ms_c1', 'p50 latency c=1 (ms)'], ['p99_ms_c1', 'p99 latency c=1 (ms)'], ['cpu_us_per_request', 'CPU per request, c=64 (µs)'],
     ['stream_ttfb_ms', 'stream time to first byte (ms)'], ['stream_total_ms', '50-chunk stream total (ms)'], ['cpu_ms_per_stream', 'CPU per 50-chunk stream (ms)'],
-    ['many_streams_completed', `${STREAMS_AT_ONCE} streams completed`], ['many_streams_p99_ms', `${STREAMS_AT_ONCE} streams p99 total (ms)`], ['many_streams_peak_rss_mib', 'peak RSS under streams (MiB)'],
+    ['many_streams_completed', `${STREAMS_AT_ONCE} streams completed`], ['many_streams_p99_ms', `${STREAMS_AT_ONCE} streams p99 total (ms)`],
+    ['rss_before_streams_mib', 'RSS before the streams (MiB)'], ['many_streams_peak_rss_mib', 'peak RSS under streams (MiB)'], ['many_streams_rss_growth_mib', 'RSS growth under streams (MiB)'],
     ['startup_ms', 'start-up to first /health 200 (ms)'],
   ]
   const columns = ['direct', 'passthrough', 'sluice', ...(targets.portkey ? ['portkey'] : [])]

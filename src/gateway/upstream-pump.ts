@@ -51,9 +51,18 @@ export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, optio
     options.onEnd(outcome, delivered, error)
   }
 
+  // One sender per stream, not one per pull.
+  let send: Send = () => {}
+
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        send = (bytes, events = 1) => {
+          controller.enqueue(bytes)
+          delivered.events += events
+          delivered.bytes += bytes.byteLength
+          sentSinceTick = true
+        }
         if (options.heartbeatMs <= 0) return
         heartbeat = setInterval(() => {
           if (!sentSinceTick && !ended && options.mayBeat()) controller.enqueue(options.heartbeat)
@@ -61,12 +70,6 @@ export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, optio
         }, options.heartbeatMs)
       },
       async pull(controller) {
-        const send: Send = (bytes, events = 1) => {
-          controller.enqueue(bytes)
-          delivered.events += events
-          delivered.bytes += bytes.byteLength
-          sentSinceTick = true
-        }
         try {
           for (;;) {
             let value: Uint8Array
