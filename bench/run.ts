@@ -207,7 +207,8 @@ providers:
       add(name, 'stream_errors', s.errors)
     }
     // CPU per 50-chunk stream with usage captured, against a passthrough that parses every event.
-    const streamCount = SMOKE ? 100 : 400
+    // Enough streams that a garbage collection landing in the window is spread thin.
+    const streamCount = SMOKE ? 100 : 2000
     const streamTargets: Array<[string, { url: string; pid: number; header?: string }]> = [
       ['sluice', targets.sluice!],
       ['passthrough_parse', { pid: parsing.proc.pid, url: `http://127.0.0.1:${parsing.match[1]}` }],

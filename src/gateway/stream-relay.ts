@@ -5,8 +5,11 @@ export type { Delivered } from './upstream-pump.ts'
 
 /** Looks at each whole event of a passthrough stream; false drops it. */
 export type EventWatcher = ((event: Uint8Array) => boolean) & {
-  /** Whether a chunk may hold an event the watcher must see; false lets it pass unframed. */
-  mayNeed?(chunk: Uint8Array): boolean
+  /**
+   * For a chunk of whole events: the offset of the first event the watcher must see, or -1 when
+   * it needs none of them. The events before that offset pass unframed and unparsed.
+   */
+  needFrom?(chunk: Uint8Array): number
 }
 
 export interface RelayOptions extends StreamEnds {
@@ -25,12 +28,21 @@ export function relayStream(reader: ByteReader, first: Uint8Array | null, option
     // Only between whole events: a comment inside a half-received event would corrupt it.
     mayBeat: () => !framer.hasPending(),
     onChunk(value, send) {
-      // Fast path: whole events that the watcher has no use for go out as they came.
-      if (!framer.hasPending() && endsEvent(value) && options.watch.mayNeed?.(value) === false) {
-        send(value, countEvents(value))
-        return true
-      }
       let sent = false
+      // Fast path: whole events that the watcher has no use for go out as they came.
+      if (!framer.hasPending() && endsEvent(value) && options.watch.needFrom) {
+        const from = options.watch.needFrom(value)
+        if (from < 0) {
+          send(value, countEvents(value))
+          return true
+        }
+        if (from > 0) {
+          const head = value.subarray(0, from)
+          send(head, countEvents(head))
+          sent = true
+          value = value.subarray(from)
+        }
+      }
       for (const event of framer.push(value)) {
         if (!options.watch(event)) continue
         send(event)
@@ -52,11 +64,18 @@ function endsEvent(chunk: Uint8Array): boolean {
   return n >= 2 && chunk[n - 1] === 10 && (chunk[n - 2] === 10 || (chunk[n - 2] === 13 && chunk[n - 3] === 10))
 }
 
-const BLANK_LINE = Buffer.from('\n\n')
-
+/** Events that end in a chunk: blank lines, `\n\n` or `\n\r\n`. */
 function countEvents(chunk: Uint8Array): number {
-  const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
   let n = 0
-  for (let at = buf.indexOf(BLANK_LINE); at >= 0; at = buf.indexOf(BLANK_LINE, at + 2)) n++
+  for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) {
+    const next = chunk[i + 1]
+    if (next === 10) {
+      n++
+      i++
+    } else if (next === 13 && chunk[i + 2] === 10) {
+      n++
+      i += 2
+    }
+  }
   return Math.max(1, n)
 }

@@ -4,18 +4,32 @@ import { usageFromAnthropic, usageFromOpenAI, usageFromResponses, type Usage } f
 
 const USAGE_KEY = Buffer.from('"usage"')
 
-/** Whether an event's bytes contain a `"usage": {` key (not `"usage": null`). */
-function carriesUsage(event: Uint8Array): boolean {
-  const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
+/** Where the first `"usage": {` key (not `"usage": null`) is in some bytes, or -1. */
+function usageAt(bytes: Uint8Array): number {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   for (let at = buf.indexOf(USAGE_KEY); at >= 0; at = buf.indexOf(USAGE_KEY, at + 1)) {
     let i = at + USAGE_KEY.length
     while (buf[i] === 32) i++
     if (buf[i] !== 58) continue
     i++
     while (buf[i] === 32) i++
-    if (buf[i] === 123) return true
+    if (buf[i] === 123) return at
   }
-  return false
+  return -1
+}
+
+const carriesUsage = (event: Uint8Array) => usageAt(event) >= 0
+
+/** In a chunk of whole events: where the first event carrying usage starts, or -1. */
+function usageEventFrom(chunk: Uint8Array): number {
+  const at = usageAt(chunk)
+  if (at < 0) return -1
+  // Back to the blank line that ends the event before it (`\n\n` or `\n\r\n`).
+  for (let i = at - 1; i > 0; i--) {
+    if (chunk[i] !== 10) continue
+    if (chunk[i - 1] === 10 || (chunk[i - 1] === 13 && chunk[i - 2] === 10)) return i + 1
+  }
+  return 0
 }
 
 function parse(event: Uint8Array): Record<string, any> | null {
@@ -41,7 +55,7 @@ export function openaiUsageWatcher(stripUsageChunk: boolean, onUsage: (usage: Us
     if (usage) onUsage(usage)
     const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0
     return !(stripUsageChunk && usageOnly)
-  }, { mayNeed: carriesUsage })
+  }, { needFrom: usageEventFrom })
 }
 
 /** Responses API streams: usage arrives in `response.completed` (inside `response`). */
@@ -54,7 +68,7 @@ export function responsesUsageWatcher(onUsage: (usage: Usage) => void): EventWat
       if (usage) onUsage(usage)
       return true
     },
-    { mayNeed: carriesUsage },
+    { needFrom: usageEventFrom },
   )
 }
 
