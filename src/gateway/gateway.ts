@@ -1,3 +1,4 @@
+import type { Config } from '../config/schema.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Operation, Protocol } from '../providers/types.ts'
 import type { Mode } from './attempt.ts'
@@ -9,14 +10,14 @@ import { GatewayError } from './errors.ts'
 import { heartbeatUntil } from './heartbeat-stream.ts'
 import { availableAt, type KeyState } from './key-pool.ts'
 import type { UpstreamKeyStateStore } from './ports.ts'
-import type { RequestTrace } from './record.ts'
-import { checkRequest, clientWantsUsage, conversationKey, parseJsonObject } from './request-body.ts'
+import type { RequestRecord, RequestTrace } from './record.ts'
+import { checkRequest, clientWantsUsage, conversationKey, parseJsonObject, type JsonObject } from './request-body.ts'
 import { bodyReply, streamReply, type ReplyContext } from './respond.ts'
 import { buildPayload, upstreamOperation } from './upstream-payload.ts'
 import type { Runtime } from './runtime.ts'
 import { ClientClosed } from './upstream-call.ts'
 import type { ClientKey } from './client-keys.ts'
-import { estimateTokens, type Limiter } from './limits/limiter.ts'
+import { estimateTokens, type Admission, type Limiter } from './limits/limiter.ts'
 import { costOf } from './limits/pricing.ts'
 
 export interface ProxyInput {
@@ -102,8 +103,8 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     record.model = model
     record.stream = streaming
 
-    let stickyKey: string | null = null
-    const plan = await rt.router.plan(model, () => (stickyKey = `${model}\u0000${conversationKey(body, input.sessionId)}`))
+    const sticky = stickyKeyOf(model, body, input.sessionId)
+    const plan = await rt.router.plan(model, sticky.get)
     if (!plan) {
       throw new GatewayError(
         'model_not_found',
@@ -132,10 +133,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
 
     const admission = deps.limiter.admit(key, estimateTokens(raw.byteLength))
     Object.assign(trace.headers, admission.headers)
-    trace.onDone((r) => {
-      r.costUsd = costOf(rt.config.prices, [r.provider && r.upstreamModel ? `${r.provider}/${r.upstreamModel}` : '', r.upstreamModel ?? '', model], r.usage)
-      admission.settle({ usage: r.usage, costUsd: r.costUsd, failedBeforeUpstream: r.attempts === undefined })
-    })
+    trace.onDone(settleWhenDone(rt.config.prices, model, admission))
 
     const fakeStream = (t: Target) => plan.alias?.fake_stream === true || t.provider.config.fake_stream
     const modeFor = (t: Target): Mode =>
@@ -143,8 +141,11 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       : operation === 'responses' ? (streaming ? 'stream' : 'json')
       : streaming ? (fakeStream(t) ? 'fake_stream' : 'stream')
       : t.provider.config.stream_only && t.provider.adapter.protocol === 'openai' ? 'aggregate' : 'json'
-    const payloads = new Map<string, Uint8Array | string>()
+    // The request body is needed only until an upstream has answered. A long stream must not keep
+    // it (and its parsed copy) alive, so it is held here and dropped once the attempts are over.
+    let request: { raw: Uint8Array; body: JsonObject; payloads: Map<string, Uint8Array | string> } | null = { raw, body, payloads: new Map() }
     const payloadFor = (t: Target, mode: Mode) => {
+      const { raw, body, payloads } = request!
       const id = `${t.provider.name}\u0000${t.upstreamModel}\u0000${mode}`
       let payload = payloads.get(id)
       if (payload === undefined) {
@@ -192,6 +193,10 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       },
     )
 
+    // Neither the body nor its payloads are needed once an upstream answered or all failed.
+    const release = () => void (request = null)
+    run.then(release, release)
+
     const ctx: ReplyContext = {
       client,
       responses: operation === 'responses',
@@ -204,6 +209,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     }
     const succeeded = (s: Success) => {
       record.ttfbMs = deps.now() - record.startedAt
+      const stickyKey = sticky.value()
       if (plan.sticky && stickyKey) rt.router.pin(stickyKey, s.target.label, s.key.fingerprint)
     }
 
@@ -236,11 +242,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       return streamReply(success, ctx)
     })
     return new Response(
-      heartbeatUntil(answer, rt.config.routing.heartbeat_ms, input.heartbeat, input.renderStreamError, (err) => {
-        if (err instanceof ClientClosed) return trace.complete({ status: 499, outcome: 'client_closed' })
-        const error = err instanceof GatewayError ? err : new GatewayError('upstream_error', String(err))
-        trace.complete({ status: error.status, outcome: 'error', errorCode: error.code, errorMessage: error.message })
-      }),
+      heartbeatUntil(answer, rt.config.routing.heartbeat_ms, input.heartbeat, input.renderStreamError, completeOnFailure(trace)),
       { status: 200, headers: { ...SSE_HEADERS, ...trace.headers } },
     )
   }
@@ -286,6 +288,36 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       current = next
       next.catalog.start()
     },
+  }
+}
+
+// The callbacks below outlive the request's handler (they run when a stream ends), so they are
+// made outside it: a closure made inside would keep the handler's whole scope, request body
+// included, alive for as long as the stream runs.
+
+/** Settles the client key's limits with what the request used, once it is over. */
+function settleWhenDone(prices: Config['prices'], model: string, admission: Admission): (r: RequestRecord) => void {
+  return (r) => {
+    r.costUsd = costOf(prices, [r.provider && r.upstreamModel ? `${r.provider}/${r.upstreamModel}` : '', r.upstreamModel ?? '', model], r.usage)
+    admission.settle({ usage: r.usage, costUsd: r.costUsd, failedBeforeUpstream: r.attempts === undefined })
+  }
+}
+
+/** Completes the trace of a stream whose upstream failed behind heartbeats. */
+function completeOnFailure(trace: RequestTrace): (err: unknown) => void {
+  return (err) => {
+    if (err instanceof ClientClosed) return trace.complete({ status: 499, outcome: 'client_closed' })
+    const error = err instanceof GatewayError ? err : new GatewayError('upstream_error', String(err))
+    trace.complete({ status: error.status, outcome: 'error', errorCode: error.code, errorMessage: error.message })
+  }
+}
+
+/** The conversation's stickiness key: computed only if the route asks for it, at most once. */
+function stickyKeyOf(model: string, body: JsonObject, sessionId: string | null): { get(): string; value(): string | null } {
+  let key: string | null = null
+  return {
+    get: () => (key ??= `${model}\u0000${conversationKey(body, sessionId)}`),
+    value: () => key,
   }
 }
 

@@ -21,7 +21,11 @@ export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
     deps.keepOpen(request)
     const raw = await readBody(request, deps.config().server.max_body_bytes)
     trace.record.requestBytes = raw.byteLength
-    if (trace.capture !== 'none') trace.requestBody = raw
+    if (trace.capture !== 'none') {
+      // The log keeps a capped prefix; a copy of just that, so a long stream does not hold the body.
+      const keep = deps.config().logging.max_body_bytes * 4
+      trace.requestBody = raw.byteLength > keep ? raw.slice(0, keep) : raw
+    }
     const passHeaders: Record<string, string> = {}
     for (const name of edge.passHeaders) {
       const value = request.headers.get(name)
