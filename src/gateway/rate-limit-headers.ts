@@ -41,21 +41,23 @@ function resetTime(value: string | null, now: number): number | null {
   return Number.isFinite(at) ? at : null
 }
 
-function window(headers: Headers, names: [string, string, string], now: number): LimitWindow | null {
-  const [l, r, reset] = names.map((n) => headers.get(n))
-  if (l == null && r == null && reset == null) return null
-  return { limit: number(l ?? null), remaining: number(r ?? null), resetAt: resetTime(reset ?? null, now) }
+function window(headers: Headers, limitName: string, remainingName: string, resetName: string, now: number): LimitWindow | null {
+  const l = headers.get(limitName)
+  const r = headers.get(remainingName)
+  const reset = headers.get(resetName)
+  if (l === null && r === null && reset === null) return null
+  return { limit: number(l), remaining: number(r), resetAt: resetTime(reset, now) }
 }
 
 /** Reads OpenAI-style `x-ratelimit-*` or Anthropic-style `anthropic-ratelimit-*` headers. */
 export function readUpstreamLimits(headers: Headers, now: number): UpstreamLimits {
   return {
     requests:
-      window(headers, ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'], now) ??
-      window(headers, ['anthropic-ratelimit-requests-limit', 'anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-reset'], now),
+      window(headers, 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', now) ??
+      window(headers, 'anthropic-ratelimit-requests-limit', 'anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-reset', now),
     tokens:
-      window(headers, ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'], now) ??
-      window(headers, ['anthropic-ratelimit-tokens-limit', 'anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-tokens-reset'], now),
+      window(headers, 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens', now) ??
+      window(headers, 'anthropic-ratelimit-tokens-limit', 'anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-tokens-reset', now),
   }
 }
 
