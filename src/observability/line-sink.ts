@@ -18,18 +18,31 @@ export interface LineSink {
 export function createLineSink(sink: Pick<FileSink, 'write' | 'flush' | 'end'> = Bun.stdout.writer()): LineSink {
   let pending: string[] = []
   let scheduled = false
+  // Once the reader is gone (EPIPE: `sluice | head`), lines have nowhere to go: drop them quietly
+  // instead of failing every request's turn.
+  let broken = false
+  const fail = () => {
+    broken = true
+    pending = []
+  }
 
   const flush = () => {
     scheduled = false
-    if (pending.length === 0) return
+    if (pending.length === 0 || broken) return
     const text = pending.length === 1 ? pending[0]! : pending.join('')
     pending = []
-    sink.write(text)
-    void sink.flush()
+    try {
+      sink.write(text)
+      const done = sink.flush()
+      if (done instanceof Promise) done.catch(fail)
+    } catch {
+      fail()
+    }
   }
 
   return {
     write(line) {
+      if (broken) return
       pending.push(line)
       if (!scheduled) {
         scheduled = true
@@ -40,7 +53,12 @@ export function createLineSink(sink: Pick<FileSink, 'write' | 'flush' | 'end'> =
     flushSync: flush,
     end() {
       flush()
-      void sink.end()
+      try {
+        const done = sink.end()
+        if (done instanceof Promise) done.catch(() => {})
+      } catch {
+        // the reader is gone
+      }
     },
   }
 }

@@ -64,4 +64,22 @@ describe('the logger', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  test('a reader that went away (EPIPE) makes the sink drop lines quietly, not throw', async () => {
+    let writes = 0
+    const sink = createLineSink({
+      write: () => {
+        writes++
+        throw Object.assign(new Error('EPIPE: broken pipe, write'), { code: 'EPIPE' })
+      },
+      flush: () => 0,
+      end: () => 0,
+    })
+    sink.write('one\n')
+    await new Promise((r) => setImmediate(r))
+    sink.write('two\n')
+    await new Promise((r) => setImmediate(r))
+    expect(() => sink.end()).not.toThrow()
+    expect(writes).toBe(1)
+  })
 })
