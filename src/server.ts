@@ -192,15 +192,6 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
 
   let server: ReturnType<typeof Bun.serve> | null = null
   let draining = false
-  const clientIps = new WeakMap<Request, string | null>()
-  const clientIpOf = (request: Request): string | null => {
-    const peer = server?.requestIP(request)?.address ?? null
-    if (peer === null || !trusted(peer)) return peer
-    // Behind trusted proxies: the last address in X-Forwarded-For that is not one of them.
-    const chain = (request.headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
-    for (let i = chain.length - 1; i >= 0; i--) if (!trusted(chain[i]!)) return chain[i]!
-    return chain[0] ?? peer
-  }
   const deps: Deps = {
     config: () => config,
     gateway,
@@ -217,10 +208,12 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       return { period_start: new Date(start).toISOString(), requests: u.requests, tokens: u.tokens, cost_usd: u.costUsd }
     },
     clientIp(request) {
-      // Asked for by the trace and by auth: the peer address costs a system call, so once.
-      let ip = clientIps.get(request)
-      if (ip === undefined) clientIps.set(request, (ip = clientIpOf(request)))
-      return ip
+      const peer = server?.requestIP(request)?.address ?? null
+      if (peer === null || !trusted(peer)) return peer
+      // Behind trusted proxies: the last address in X-Forwarded-For that is not one of them.
+      const chain = (request.headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+      for (let i = chain.length - 1; i >= 0; i--) if (!trusted(chain[i]!)) return chain[i]!
+      return chain[0] ?? peer
     },
     logger,
     now: Date.now,

@@ -1,4 +1,4 @@
-import { SseFramer, type ByteReader } from '../lib/sse.ts'
+import { blankLineEnd, SseFramer, type ByteReader } from '../lib/sse.ts'
 import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
 export type { Delivered } from './upstream-pump.ts'
@@ -68,14 +68,10 @@ function endsEvent(chunk: Uint8Array): boolean {
 function countEvents(chunk: Uint8Array): number {
   let n = 0
   for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) {
-    const next = chunk[i + 1]
-    if (next === 10) {
-      n++
-      i++
-    } else if (next === 13 && chunk[i + 2] === 10) {
-      n++
-      i += 2
-    }
+    const end = blankLineEnd(chunk, i)
+    if (end < 0) continue
+    n++
+    i = end - 1
   }
   return Math.max(1, n)
 }

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { clientKey, OPEN_POLICY, type ClientKey } from '../gateway/client-keys.ts'
 import { GatewayError } from '../gateway/errors.ts'
 import type { Deps } from './deps.ts'
+import type { Traces } from './traces.ts'
 
 const ANONYMOUS: ClientKey = clientKey('anonymous', 'anonymous', OPEN_POLICY)
 
@@ -25,13 +26,14 @@ export function readPresentedKey(request: Request): string | null {
 const UNAUTHORIZED = 'Incorrect API key provided. Use a client key of this gateway as a Bearer token or in the x-api-key header.'
 
 /** `clientKey: true` on a route requires a valid client key and puts it in the context. */
-export const clientAuth = (deps: Deps) =>
+export const clientAuth = (deps: Deps, traces: Traces) =>
   new Elysia({ name: 'client-auth' }).macro('clientKey', {
     // Reads request.headers directly: Elysia's lazy `headers` object depends on static analysis of
     // parameter names, which minification in the compiled binary defeats.
     resolve({ request }) {
       const config = deps.config()
-      const ip = deps.clientIp(request)
+      // Looked up once per request, when its trace began.
+      const ip = traces.of(request).record.clientIp ?? null
       if (config.limits.ip_rpm !== null && ip !== null) deps.limiter.admitIp(ip, config.limits.ip_rpm)
       if (!config.auth.required) return { clientKey: ANONYMOUS }
       // Missing, unknown, revoked, disabled and expired keys all get the same answer.

@@ -13,10 +13,7 @@ export class SseFramer {
     let i = this.pending ? Math.max(0, this.pending.length - 3) : 0
     // Native search for each newline: a loop over every byte in JavaScript costs more.
     for (; (i = buf.indexOf(10, i)) >= 0; i++) {
-      const next = buf[i + 1]
-      let end = -1
-      if (next === 10) end = i + 2
-      else if (next === 13 && buf[i + 2] === 10) end = i + 3
+      const end = blankLineEnd(buf, i)
       if (end < 0) continue
       if (i < start) continue
       events.push(buf.subarray(start, end))
@@ -38,6 +35,17 @@ export class SseFramer {
     this.pending = null
     return rest
   }
+}
+
+/**
+ * Given a newline at `i`, where the blank line that ends an event finishes (`\n\n` or
+ * `\n\r\n`), or -1 when this newline does not start one.
+ */
+export function blankLineEnd(buf: Uint8Array, i: number): number {
+  const next = buf[i + 1]
+  if (next === 10) return i + 2
+  if (next === 13 && buf[i + 2] === 10) return i + 3
+  return -1
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

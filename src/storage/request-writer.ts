@@ -62,11 +62,9 @@ function fillArgs(r: LogRow, into: Array<string | number | null>, at: number): v
 }
 
 function rowArgs(r: LogRow): Array<string | number | null> {
-  return COLUMNS.map(([, f]) => {
-    const v = r[f]
-    if (f === 'stream') return v ? 1 : 0
-    return v === undefined || v === null ? null : (v as string | number)
-  })
+  const args = new Array<string | number | null>(COLUMNS.length)
+  fillArgs(r, args, 0)
+  return args
 }
 
 const DAILY_SUMS = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'cost_usd']

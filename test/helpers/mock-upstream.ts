@@ -21,6 +21,8 @@ export interface MockUpstream {
   /** Streams whose client went away before the end. */
   cancelledStreams: number
   models: string[]
+  /** A gateway provider config for this mock: model `m` unless `extra` says otherwise. */
+  provider(name: string, keys: string[], extra?: object): object
   stop(): void
 }
 
@@ -111,6 +113,7 @@ export function startMockUpstream(models: string[] = ['mock-model', 'text-embedd
     handler: null,
     cancelledStreams: 0,
     models,
+    provider: (name, keys, extra = {}) => ({ name, type: 'openai', base_url: mock.baseUrl, keys, models: ['m'], ...extra }),
     stop: () => server.stop(true),
   }
   const server = Bun.serve({

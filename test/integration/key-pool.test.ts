@@ -16,14 +16,7 @@ beforeAll(() => {
 })
 afterAll(() => mock.stop())
 
-const provider = (name: string, keys: string[], extra: object = {}) => ({
-  name,
-  type: 'openai',
-  base_url: mock.baseUrl,
-  keys,
-  models: ['mock-model'],
-  ...extra,
-})
+const provider = (name: string, keys: string[], extra: object = {}) => mock.provider(name, keys, { models: ['mock-model'], ...extra })
 
 const config = (providers: object[], extra: object = {}) => ({
   admin: { token: ADMIN },

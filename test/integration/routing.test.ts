@@ -9,14 +9,6 @@ beforeAll(() => {
 })
 afterAll(() => mock.stop())
 
-const provider = (name: string, keys: string[], models = ['m'], extra: object = {}) => ({
-  name,
-  type: 'openai',
-  base_url: mock.baseUrl,
-  keys,
-  models,
-  ...extra,
-})
 
 const config = (providers: object[], extra: object = {}) => ({
   auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
@@ -27,7 +19,7 @@ const config = (providers: object[], extra: object = {}) => ({
 
 describe('failover and aliases', () => {
   test('a bare model served by several providers fails over to the next one', async () => {
-    const gw = await startGateway(config([provider('first', ['k-500-a']), provider('second', ['k-ok-b'])]))
+    const gw = await startGateway(config([mock.provider('first', ['k-500-a']), mock.provider('second', ['k-ok-b'])]))
     const res = await chat(gw.baseURL, { model: 'm' })
     expect(res.status).toBe(200)
     expect(res.headers.get('x-sluice-provider')).toBe('second')
@@ -39,7 +31,7 @@ describe('failover and aliases', () => {
 
   test('an alias falls back across providers and models; the answer says which model answered', async () => {
     const gw = await startGateway(
-      config([provider('openai', ['k-500-x'], ['gpt-4o']), provider('deepseek', ['k-ok-y'], ['deepseek-chat'])], {
+      config([mock.provider('openai', ['k-500-x'], { models: ['gpt-4o'] }), mock.provider('deepseek', ['k-ok-y'], { models: ['deepseek-chat'] })], {
         aliases: [{ name: 'smart', targets: ['openai/gpt-4o', 'deepseek/deepseek-chat'], strategy: 'fallback' }],
       }),
     )
@@ -54,7 +46,7 @@ describe('failover and aliases', () => {
   })
 
   test('a client error is not retried elsewhere: the request itself is wrong', async () => {
-    const gw = await startGateway(config([provider('a', ['k-ok-a']), provider('b', ['k-ok-b'])]))
+    const gw = await startGateway(config([mock.provider('a', ['k-ok-a']), mock.provider('b', ['k-ok-b'])]))
     mock.handler = () => Response.json({ error: { message: 'bad param', type: 'invalid_request_error', param: null, code: null } }, { status: 400 })
     const before = mock.requests.length
     const res = await chat(gw.baseURL, { model: 'm' })
@@ -66,7 +58,7 @@ describe('failover and aliases', () => {
 
   test('round-robin rotates the first target', async () => {
     const gw = await startGateway(
-      config([provider('a', ['k-ok-a']), provider('b', ['k-ok-b'])], {
+      config([mock.provider('a', ['k-ok-a']), mock.provider('b', ['k-ok-b'])], {
         aliases: [{ name: 'rr', targets: ['a/m', 'b/m'], strategy: 'round-robin' }],
       }),
     )
@@ -78,7 +70,7 @@ describe('failover and aliases', () => {
 
   test('least-latency prefers the faster target once both are measured', async () => {
     const gw = await startGateway(
-      config([provider('slow', ['k-slow']), provider('fast', ['k-fast'])], {
+      config([mock.provider('slow', ['k-slow']), mock.provider('fast', ['k-fast'])], {
         aliases: [{ name: 'quick', targets: ['slow/m', 'fast/m'], strategy: 'least-latency' }],
       }),
     )
@@ -95,7 +87,7 @@ describe('failover and aliases', () => {
   })
 
   test('sticky conversations keep their key; others spread', async () => {
-    const gw = await startGateway(config([provider('p', ['k-ok-1', 'k-ok-2', 'k-ok-3'], ['m'], { sticky: true })]))
+    const gw = await startGateway(config([mock.provider('p', ['k-ok-1', 'k-ok-2', 'k-ok-3'], { sticky: true })]))
     const keysFor = async (extra: object, headers: Record<string, string> = {}) => {
       const before = mock.requests.length
       for (let i = 0; i < 3; i++) expect((await chat(gw.baseURL, { model: 'm', ...extra }, headers)).status).toBe(200)
@@ -117,7 +109,7 @@ describe('failover and aliases', () => {
   })
 
   test('a sticky key that becomes unusable is left for another one', async () => {
-    const gw = await startGateway(config([provider('p', ['k-ok-1', 'k-ok-2'], ['m'], { sticky: true })]))
+    const gw = await startGateway(config([mock.provider('p', ['k-ok-1', 'k-ok-2'], { sticky: true })]))
     await chat(gw.baseURL, { model: 'm', user: 'bob' })
     const pinned = keyOf(mock.requests.at(-1)!)
     mock.handler = (_req, body, seen) =>
@@ -133,7 +125,7 @@ describe('failover and aliases', () => {
 describe('circuit breaker', () => {
   test('opens after repeated failures, skips the provider, then closes after a successful probe', async () => {
     const gw = await startGateway(
-      config([provider('flaky', ['k-ok-f'])], { retry: { max_attempts: 1 }, circuit_breaker: { failure_threshold: 2, open_ms: 300 } }),
+      config([mock.provider('flaky', ['k-ok-f'])], { retry: { max_attempts: 1 }, circuit_breaker: { failure_threshold: 2, open_ms: 300 } }),
     )
     mock.handler = () => Response.json({ error: { message: 'down' } }, { status: 500 })
     expect((await chat(gw.baseURL, { model: 'm' })).status).toBe(502)
@@ -156,7 +148,7 @@ describe('circuit breaker', () => {
 
   test('while a provider is open, its traffic goes to the next provider', async () => {
     const gw = await startGateway(
-      config([provider('a', ['k-500-a']), provider('b', ['k-ok-b'])], { circuit_breaker: { failure_threshold: 1, open_ms: 60_000 } }),
+      config([mock.provider('a', ['k-500-a']), mock.provider('b', ['k-ok-b'])], { circuit_breaker: { failure_threshold: 1, open_ms: 60_000 } }),
     )
     expect((await chat(gw.baseURL, { model: 'm' })).headers.get('x-sluice-provider')).toBe('b')
     const before = mock.requests.length

@@ -10,14 +10,6 @@ beforeAll(() => {
 })
 afterAll(() => mock.stop())
 
-const provider = (name: string, keys: string[], extra: object = {}) => ({
-  name,
-  type: 'openai',
-  base_url: mock.baseUrl,
-  keys,
-  models: ['m'],
-  ...extra,
-})
 
 const config = (providers: object[], extra: object = {}) => ({
   auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
@@ -37,7 +29,7 @@ async function collect(stream: AsyncIterable<any>): Promise<string> {
 
 describe('streams under failure', () => {
   test('heartbeat comments keep the client alive before the first token; the SDK ignores them', async () => {
-    const gw = await startGateway(config([provider('p', ['k-ok'])]))
+    const gw = await startGateway(config([mock.provider('p', ['k-ok'])]))
     mock.handler = async (_req, body) => {
       await Bun.sleep(450)
       return defaultChat(body)
@@ -54,7 +46,7 @@ describe('streams under failure', () => {
   })
 
   test('heartbeats also cover a silent upstream stream before its first event', async () => {
-    const gw = await startGateway(config([provider('p', ['k-ok'])], { timeouts: { first_byte_ms: 5000 } }))
+    const gw = await startGateway(config([mock.provider('p', ['k-ok'])], { timeouts: { first_byte_ms: 5000 } }))
     const enc = new TextEncoder()
     mock.handler = () =>
       new Response(
@@ -76,7 +68,7 @@ describe('streams under failure', () => {
   })
 
   test('a failed attempt behind the heartbeats is invisible: the client just gets the answer', async () => {
-    const gw = await startGateway(config([provider('p', ['k-bad', 'k-good'])]))
+    const gw = await startGateway(config([mock.provider('p', ['k-bad', 'k-good'])]))
     mock.handler = async (_req, body, seen) => {
       await Bun.sleep(150)
       if (keyOf(seen) === 'k-bad') return Response.json({ error: { message: 'overloaded' } }, { status: 503 })
@@ -89,7 +81,7 @@ describe('streams under failure', () => {
   })
 
   test('when every attempt behind the heartbeats fails, the stream ends with an error event the SDK throws', async () => {
-    const gw = await startGateway(config([provider('p', ['k-only'])], { retry: { max_attempts: 2, initial_delay_ms: 5, max_delay_ms: 5 } }))
+    const gw = await startGateway(config([mock.provider('p', ['k-only'])], { retry: { max_attempts: 2, initial_delay_ms: 5, max_delay_ms: 5 } }))
     mock.handler = async () => {
       await Bun.sleep(150)
       return Response.json({ error: { message: 'still overloaded' } }, { status: 503 })
@@ -108,7 +100,7 @@ describe('streams under failure', () => {
   })
 
   test('nothing is retried once a byte has reached the client; the failure is logged with what was delivered', async () => {
-    const gw = await startGateway(config([provider('p', ['k-one', 'k-two'])]))
+    const gw = await startGateway(config([mock.provider('p', ['k-one', 'k-two'])]))
     const enc = new TextEncoder()
     mock.handler = () =>
       new Response(
@@ -140,7 +132,7 @@ describe('streams under failure', () => {
   })
 
   test('fake_stream: the upstream is asked without streaming and the client still gets proper chunks', async () => {
-    const gw = await startGateway(config([provider('nostream', ['k-ok'], { fake_stream: true })]))
+    const gw = await startGateway(config([mock.provider('nostream', ['k-ok'], { fake_stream: true })]))
     mock.handler = (_req, body) =>
       Response.json({
         id: 'c1', object: 'chat.completion', created: 1, model: body.model,
@@ -161,7 +153,7 @@ describe('streams under failure', () => {
   })
 
   test('stream_only: a non-stream client gets one aggregated completion', async () => {
-    const gw = await startGateway(config([provider('streamer', ['k-ok'], { stream_only: true })]))
+    const gw = await startGateway(config([mock.provider('streamer', ['k-ok'], { stream_only: true })]))
     mock.handler = (_req, body) => {
       expect(body.stream).toBe(true)
       return new Response(

@@ -13,7 +13,7 @@ export const anthropicRoutes = (deps: Deps, traces: Traces) => {
     passHeaders: ['anthropic-version', 'anthropic-beta'],
   })
   return new Elysia({ name: 'anthropic-routes' })
-    .use(clientAuth(deps))
+    .use(clientAuth(deps, traces))
     .post('/v1/messages', ({ request, clientKey }) => proxy('messages', request, clientKey), { clientKey: true, parse: 'none' })
     .post('/v1/messages/count_tokens', ({ request, clientKey }) => proxy('count_tokens', request, clientKey), {
       clientKey: true,

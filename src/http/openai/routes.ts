@@ -14,7 +14,7 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
   const modelObject = (id: string, owner: string) => ({ id, object: 'model', created: 0, owned_by: owner })
 
   return new Elysia({ name: 'openai-routes' })
-    .use(clientAuth(deps))
+    .use(clientAuth(deps, traces))
     .post('/v1/chat/completions', ({ request, clientKey }) => proxy('chat', request, clientKey), {
       clientKey: true,
       parse: 'none',
