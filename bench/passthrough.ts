@@ -12,7 +12,10 @@ const server = Bun.serve({
     const url = new URL(req.url)
     const headers = new Headers(req.headers)
     headers.delete('host')
-    const res = await fetch(upstream + url.pathname + url.search, { method: req.method, headers, body: req.body, signal: req.signal, timeout: false } as RequestInit)
+    // The body is read whole before it is sent, as sluice does. Streamed as it arrives, Bun sends
+    // it chunked and opens a new upstream connection for about every other request.
+    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await req.arrayBuffer()
+    const res = await fetch(upstream + url.pathname + url.search, { method: req.method, headers, body, signal: req.signal, timeout: false } as RequestInit)
     if (!parseEvents || !res.body || !res.headers.get('content-type')?.includes('event-stream')) {
       return new Response(res.body, { status: res.status, headers: res.headers })
     }
