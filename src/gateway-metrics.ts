@@ -1,5 +1,5 @@
 import type { RequestRecord } from './gateway/record.ts'
-import { Counter, Gauge, Histogram, Registry } from './observability/metrics.ts'
+import { Counter, Gauge, Histogram, Registry, SeriesLookup } from './observability/metrics.ts'
 import { VERSION } from './version.ts'
 
 const ROUTES = new Set(['/v1/chat/completions', '/v1/embeddings', '/v1/messages', '/v1/messages/count_tokens', '/v1/models', '/health'])
@@ -42,17 +42,25 @@ export function createGatewayMetrics(sources: MetricSources) {
   registry.add(new Gauge('sluice_log_queue_depth', 'Request-log records waiting to be written.', (g) => g.set({}, sources.queue().depth)))
   registry.add(new Gauge('sluice_log_dropped_total', 'Request-log records dropped because the queue was full.', (g) => g.set({}, sources.queue().dropped)))
 
+  // Per request, the series are found by label values, without building label objects or keys.
+  const requestSeries = new SeriesLookup(([route, model, provider, status]) =>
+    requests.series({ route: String(route), model: String(model), provider: String(provider), status: String(status) }),
+  )
+  const durationSeries = new SeriesLookup(([route]) => duration.seriesOf({ route: String(route) }))
+  const ttftSeries = new SeriesLookup(([route]) => ttft.seriesOf({ route: String(route) }))
+  const attemptSeries = new SeriesLookup(([provider, outcome]) => attempts.series({ provider: String(provider), outcome: String(outcome) }))
+
   return {
     render: () => registry.render(),
     attempt(provider: string, outcome: string) {
-      attempts.inc({ provider, outcome })
+      attemptSeries.get(provider, outcome).value++
     },
     request(r: RequestRecord, latencyMs: number) {
       const route = ROUTES.has(r.path) ? r.path : r.path.startsWith('/v1/models/') ? '/v1/models/{id}' : 'other'
       const routed = r.provider !== undefined
-      requests.inc({ route, model: routed ? (r.model ?? 'none') : 'none', provider: r.provider ?? 'none', status: String(r.status ?? 0) })
-      duration.observe({ route }, latencyMs / 1000)
-      if (r.ttfbMs !== undefined) ttft.observe({ route }, r.ttfbMs / 1000)
+      requestSeries.get(route, routed ? (r.model ?? 'none') : 'none', r.provider ?? 'none', r.status ?? 0).value++
+      duration.observeIn(durationSeries.get(route), latencyMs / 1000)
+      if (r.ttfbMs !== undefined) ttft.observeIn(ttftSeries.get(route), r.ttfbMs / 1000)
       if (r.usage) {
         promptTokens.value += r.usage.promptTokens
         completionTokens.value += r.usage.completionTokens

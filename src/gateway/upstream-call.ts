@@ -48,12 +48,15 @@ export class UpstreamCall {
     this.stopConnectWatch = this.connectWatch.watch(this.proxy ?? url, this.timeouts.connect_ms, () => this.abort('connect_timeout'))
     try {
       // timeout: false turns off Bun's own 5-minute socket idle timer; ours above decide.
-      const response = await fetch(url, {
-        ...init,
+      const options: RequestInit & { timeout: false; proxy?: string } = {
+        method: init.method,
+        headers: init.headers,
+        body: init.body,
         signal: this.controller.signal,
         timeout: false,
-        ...(this.proxy ? { proxy: this.proxy } : {}),
-      } as RequestInit)
+      }
+      if (this.proxy) options.proxy = this.proxy
+      const response = await fetch(url, options)
       this.stopConnectWatch()
       this.connectWatch.reachable(this.proxy ?? url)
       return response

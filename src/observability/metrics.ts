@@ -17,6 +17,27 @@ const keyOf = (labels: Labels) => {
 }
 const num = (n: number) => (Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(12))))
 
+/**
+ * Series found by their label values through nested maps: a lookup on a hot path builds no key
+ * string (and the strings it is given already exist). `make` runs once per new combination.
+ */
+export class SeriesLookup<T> {
+  private root = new Map<string | number, unknown>()
+  constructor(private readonly make: (values: ReadonlyArray<string | number>) => T) {}
+  get(...values: Array<string | number>): T {
+    let node = this.root
+    const last = values.length - 1
+    for (let i = 0; i < last; i++) {
+      let next = node.get(values[i]!) as Map<string | number, unknown> | undefined
+      if (!next) node.set(values[i]!, (next = new Map()))
+      node = next
+    }
+    let leaf = node.get(values[last]!) as T | undefined
+    if (leaf === undefined) node.set(values[last]!, (leaf = this.make(values)))
+    return leaf
+  }
+}
+
 interface Metric {
   render(): string
 }
@@ -75,17 +96,31 @@ export class Gauge implements Metric {
   }
 }
 
+interface HistogramSeries {
+  labels: Labels
+  counts: number[]
+  sum: number
+  count: number
+}
+
 export class Histogram implements Metric {
-  private series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>()
+  private series = new Map<string, HistogramSeries>()
   constructor(
     readonly name: string,
     readonly help: string,
     readonly buckets: readonly number[],
   ) {}
   observe(labels: Labels, value: number): void {
+    this.observeIn(this.seriesOf(labels), value)
+  }
+  /** The series of these labels, to keep and observe into without looking it up again. */
+  seriesOf(labels: Labels): HistogramSeries {
     const k = keyOf(labels)
     let s = this.series.get(k)
     if (!s) this.series.set(k, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }))
+    return s
+  }
+  observeIn(s: HistogramSeries, value: number): void {
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++
     s.sum += value
     s.count++

@@ -14,7 +14,8 @@ export interface Price {
  */
 export function costOf(prices: Readonly<Record<string, Price>>, names: readonly string[], usage: Usage | undefined): number {
   if (!usage) return 0
-  const price = names.map((n) => prices[n]).find((p) => p !== undefined)
+  let price: Price | undefined
+  for (const name of names) if (Object.hasOwn(prices, name) && (price = prices[name]) !== undefined) break
   if (!price) return 0
   const cached = Math.min(usage.cachedTokens, usage.promptTokens)
   const fresh = usage.promptTokens - cached
