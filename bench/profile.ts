@@ -2,7 +2,7 @@
 // against the bench's mock upstream, driven by wrk, sampled by JavaScriptCore's own profiler.
 // (`bun --cpu-prof` misattributes JIT-compiled frames under Bun: its profile blamed Elysia's
 // route compiler, which runs once, for an eighth of the samples.)
-//   bun bench/profile.ts [--stream] [--seconds N] [--top N]
+//   bun bench/profile.ts [--stream] [--seconds N] [--top N] [--save FILE]
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -77,7 +77,9 @@ providers:
     sluice.proc.kill('SIGUSR2')
     await load
     for (let i = 0; i < 50 && !existsSync(out); i++) await Bun.sleep(100)
-    console.log(report(JSON.parse(readFileSync(out, 'utf8')).traces as Trace[]))
+    const raw = readFileSync(out, 'utf8')
+    if (args.includes('--save')) writeFileSync(args[args.indexOf('--save') + 1]!, raw)
+    console.log(report(JSON.parse(raw).traces as Trace[]))
   } finally {
     rmSync(work, { recursive: true, force: true })
   }

@@ -111,6 +111,20 @@ describe('the request log writer', () => {
     db.close()
   })
 
+  test('a database file the writer thread cannot open: the error is reported, the rows stay queued', async () => {
+    const db = await openDatabase(`file:${join(dir, 'e.db')}`)
+    const errors: string[] = []
+    const writer = createRequestWriter(db, { filePath: join(dir, 'missing-dir', 'e.db'), maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: (err) => errors.push((err as Error).message), onDropped: () => {} })
+    for (let i = 0; i < 3; i++) writer.enqueue(row())
+    await writer.flush()
+    await writer.flush()
+    expect(errors.length).toBe(2)
+    expect(errors[0]).toMatch(/open/i)
+    expect(writer.depth).toBe(3)
+    await writer.stop()
+    db.close()
+  })
+
   test('retention prunes raw rows and keeps the aggregates', async () => {
     const db = await openDatabase(`file:${join(dir, 'd.db')}`)
     const writer = createRequestWriter(db, { maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
