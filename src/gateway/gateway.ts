@@ -220,7 +220,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       const contentType = success.kind === 'body' && success.target.provider.adapter.protocol === client ? success.contentType : 'application/json'
       return new Response(bodyReply(success, ctx), {
         status,
-        headers: { 'content-type': contentType, ...trace.headers, ...diagnostics(success, record.startedAt) },
+        headers: diagnostics(Object.assign({ 'content-type': contentType }, trace.headers), success, record.startedAt),
       })
     }
 
@@ -234,7 +234,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       succeeded(success)
       return new Response(streamReply(success, ctx), {
         status: 200,
-        headers: { ...SSE_HEADERS, ...trace.headers, ...diagnostics(success, record.startedAt) },
+        headers: diagnostics(Object.assign({}, SSE_HEADERS, trace.headers), success, record.startedAt),
       })
     }
     const answer = run.then((success) => {
@@ -247,14 +247,14 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     )
   }
 
-  function diagnostics(s: Success, startedAt: number): Record<string, string> {
-    return {
-      'x-sluice-provider': s.target.provider.name,
-      'x-sluice-model': s.target.label,
-      'x-sluice-attempts': String(s.attempts),
-      // The gateway's own time: everything except waiting on upstreams and backing off.
-      'x-sluice-overhead-ms': String(Math.max(0, deps.now() - startedAt - s.waitedMs)),
-    }
+  /** Adds where the answer came from to a response's headers. */
+  function diagnostics(headers: Record<string, string>, s: Success, startedAt: number): Record<string, string> {
+    headers['x-sluice-provider'] = s.target.provider.name
+    headers['x-sluice-model'] = s.target.label
+    headers['x-sluice-attempts'] = String(s.attempts)
+    // The gateway's own time: everything except waiting on upstreams and backing off.
+    headers['x-sluice-overhead-ms'] = String(Math.max(0, deps.now() - startedAt - s.waitedMs))
+    return headers
   }
 
   function health(p: Runtime['catalog']['providers'][number]): ProviderHealth {

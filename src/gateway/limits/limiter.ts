@@ -13,6 +13,19 @@ export interface Admission {
   settle(outcome: { usage: Usage | undefined; costUsd: number; failedBeforeUpstream: boolean }): void
 }
 
+const HEADER_NAMES = {
+  requests: { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' },
+  tokens: { limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' },
+}
+
+// A key's bucket names, made once per key object rather than concatenated on every request.
+const bucketNames = new WeakMap<ClientKey, { concurrent: string; rpm: string; tpm: string }>()
+function bucketsOf(key: ClientKey): { concurrent: string; rpm: string; tpm: string } {
+  let names = bucketNames.get(key)
+  if (!names) bucketNames.set(key, (names = { concurrent: `conc:${key.id}`, rpm: `rpm:${key.id}`, tpm: `tpm:${key.id}` }))
+  return names
+}
+
 /** OpenAI's reset format: `250ms`, `1s`, `6m0s`. */
 export function formatReset(ms: number): string {
   if (ms < 1000) return `${Math.ceil(ms)}ms`
@@ -42,24 +55,26 @@ export class Limiter {
   admit(key: ClientKey, estimatedTokens: number): Admission {
     const p = key.policy
     const now = this.now()
+    const buckets = bucketsOf(key)
     const headers: Record<string, string> = {}
     const undo: Array<() => void> = []
     const rollback = () => undo.reverse().forEach((f) => f())
 
     if (p.maxConcurrent !== null) {
-      if (!this.store.acquire(`conc:${key.id}`, p.maxConcurrent)) {
+      if (!this.store.acquire(buckets.concurrent, p.maxConcurrent)) {
         throw tooMany('rate_limited', `Too many concurrent requests for this key (limit ${p.maxConcurrent}).`, 1000, headers)
       }
-      undo.push(() => this.store.release(`conc:${key.id}`))
+      undo.push(() => this.store.release(buckets.concurrent))
     }
     // Requests and tokens per minute: the same window, counted in different units.
     const perMinute = (unit: 'requests' | 'tokens', cost: number, limit: number | null) => {
       if (limit === null) return
-      const bucket = `${unit === 'requests' ? 'rpm' : 'tpm'}:${key.id}`
+      const bucket = unit === 'requests' ? buckets.rpm : buckets.tpm
       const r = this.store.take(bucket, cost, limit, MINUTE, now)
-      headers[`x-ratelimit-limit-${unit}`] = String(limit)
-      headers[`x-ratelimit-remaining-${unit}`] = String(r.remaining)
-      headers[`x-ratelimit-reset-${unit}`] = formatReset(r.resetMs)
+      const names = HEADER_NAMES[unit]
+      headers[names.limit] = String(limit)
+      headers[names.remaining] = String(r.remaining)
+      headers[names.reset] = formatReset(r.resetMs)
       if (!r.allowed) {
         rollback()
         throw tooMany('rate_limited', `Rate limit reached for ${unit}: ${limit} per minute for this key.`, r.retryAfterMs, headers)
@@ -86,13 +101,13 @@ export class Limiter {
       settle: ({ usage, costUsd, failedBeforeUpstream }) => {
         if (settled) return
         settled = true
-        if (p.maxConcurrent !== null) this.store.release(`conc:${key.id}`)
+        if (p.maxConcurrent !== null) this.store.release(buckets.concurrent)
         // Nothing reached an upstream: the token estimate is given back. Otherwise what the
         // upstream reported replaces the estimate; with no report the estimate stands.
         const actual = failedBeforeUpstream ? 0 : usage ? usage.promptTokens + usage.completionTokens : estimatedTokens
         const delta = actual - estimatedTokens
         const at = this.now()
-        if (p.tpm !== null && delta !== 0) this.store.adjust(`tpm:${key.id}`, delta, p.tpm, MINUTE, at)
+        if (p.tpm !== null && delta !== 0) this.store.adjust(buckets.tpm, delta, p.tpm, MINUTE, at)
         if (q) this.store.addUsage(key.id, start, { requests: 0, tokens: delta, costUsd })
       },
     }
