@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLineSink } from '../../src/observability/line-sink.ts'
-import { createLogger, secretScrubber } from '../../src/observability/logger.ts'
+import { createLogger, createLogging, secretScrubber } from '../../src/observability/logger.ts'
 import { createPrettyStream } from '../../src/observability/pretty.ts'
 
 describe('the logger', () => {
@@ -21,6 +21,29 @@ describe('the logger', () => {
     const entry = JSON.parse(lines[0]!)
     expect(entry).toMatchObject({ level: 'info', msg: 'hello', headers: { authorization: '[redacted]' }, apiKey: '[redacted]' })
     expect(entry.note).toBe('upstream said [redacted]')
+  })
+
+  test('the per-request line: the same JSON shape as the logger, fields in order, secrets scrubbed, level honoured', () => {
+    const lines: string[] = []
+    const { line, logger } = createLogging({
+      level: 'info',
+      pretty: false,
+      destination: { write: (l: string) => void lines.push(l) },
+      scrub: secretScrubber(() => ['sk-secret-value-123']),
+    })
+    line('info', { req_id: 'r1', status: 200, tokens: { prompt: 3 }, skipped: undefined, error: 'said sk-secret-value-123' }, 'request')
+    line('info', {}, 'empty "quoted"')
+    line('debug', { req_id: 'r2' }, 'request')
+    logger.info({ req_id: 'r3' }, 'request')
+    expect(lines).toHaveLength(3)
+    expect(lines.every((l) => l.endsWith('\n'))).toBe(true)
+    const [a, b, c] = lines.map((l) => JSON.parse(l))
+    expect(Object.keys(a)).toEqual(['level', 'time', 'req_id', 'status', 'tokens', 'error', 'msg'])
+    expect(a).toMatchObject({ level: 'info', req_id: 'r1', status: 200, tokens: { prompt: 3 }, error: 'said [redacted]', msg: 'request' })
+    expect(typeof a.time).toBe('number')
+    expect(b).toEqual({ level: 'info', time: b.time, msg: 'empty "quoted"' })
+    // The logger's own lines have the same leading fields.
+    expect(Object.keys(c).slice(0, 2)).toEqual(['level', 'time'])
   })
 
   test('pretty lines for terminals: time, level, message, fields', () => {
