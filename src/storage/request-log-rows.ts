@@ -55,7 +55,7 @@ function bucketOf(latencyMs: number): number {
 
 /** The increments of the daily and hourly aggregates for a batch: the arguments of each upsert. */
 export function aggregate(rows: readonly RowValues[]): { daily: RowValues[]; hourly: RowValues[] } {
-  const daily = new Map<string, RowValues>()
+  const daily = new Map<string, { day: string; keyId: string; model: string; provider: string; sums: number[] }>()
   const hourly = new Map<number, number[]>()
   let dayStart = -1
   let dayText = ''
@@ -63,6 +63,9 @@ export function aggregate(rows: readonly RowValues[]): { daily: RowValues[]; hou
     const ts = r[TS] as number
     const status = r[STATUS] as number
     const error = status >= 400 ? 1 : 0
+    const prompt = (r[PROMPT] as number | null) ?? 0
+    const completion = (r[COMPLETION] as number | null) ?? 0
+    const cost = (r[COST] as number | null) ?? 0
     // Rows of a batch mostly share one day: its text is made once.
     if (ts < dayStart || ts >= dayStart + DAY) {
       dayStart = ts - (ts % DAY)
@@ -73,26 +76,30 @@ export function aggregate(rows: readonly RowValues[]): { daily: RowValues[]; hou
     const provider = (r[PROVIDER] as string | null) ?? ''
     const dk = `${dayText}\u0000${keyId}\u0000${model}\u0000${provider}`
     let d = daily.get(dk)
-    if (!d) daily.set(dk, (d = [dayText, keyId, model, provider, 0, 0, 0, 0, 0, 0, 0]))
-    ;(d[4] as number) += 1
-    ;(d[5] as number) += error
-    ;(d[6] as number) += (r[PROMPT] as number | null) ?? 0
-    ;(d[7] as number) += (r[COMPLETION] as number | null) ?? 0
-    ;(d[8] as number) += (r[CACHED] as number | null) ?? 0
-    ;(d[9] as number) += (r[REASONING] as number | null) ?? 0
-    ;(d[10] as number) += (r[COST] as number | null) ?? 0
+    if (!d) daily.set(dk, (d = { day: dayText, keyId, model, provider, sums: [0, 0, 0, 0, 0, 0, 0] }))
+    const sums = d.sums
+    sums[0]! += 1
+    sums[1]! += error
+    sums[2]! += prompt
+    sums[3]! += completion
+    sums[4]! += (r[CACHED] as number | null) ?? 0
+    sums[5]! += (r[REASONING] as number | null) ?? 0
+    sums[6]! += cost
     const hour = ts - (ts % HOUR)
     let h = hourly.get(hour)
-    if (!h) hourly.set(hour, (h = [hour, ...new Array<number>(HOURLY_SUMS.length).fill(0)]))
+    if (!h) hourly.set(hour, (h = new Array<number>(HOURLY_SUMS.length).fill(0)))
     const latency = r[LATENCY] as number
-    h[1]! += 1
-    h[2]! += error
-    h[3]! += status === 429 ? 1 : 0
-    h[4]! += (r[PROMPT] as number | null) ?? 0
-    h[5]! += (r[COMPLETION] as number | null) ?? 0
-    h[6]! += (r[COST] as number | null) ?? 0
-    h[7]! += latency
-    h[8 + bucketOf(latency)]! += 1
+    h[0]! += 1
+    h[1]! += error
+    h[2]! += status === 429 ? 1 : 0
+    h[3]! += prompt
+    h[4]! += completion
+    h[5]! += cost
+    h[6]! += latency
+    h[7 + bucketOf(latency)]! += 1
   }
-  return { daily: [...daily.values()], hourly: [...hourly.values()] }
+  return {
+    daily: [...daily.values()].map((d) => [d.day, d.keyId, d.model, d.provider, ...d.sums]),
+    hourly: [...hourly].map(([hour, sums]) => [hour, ...sums]),
+  }
 }
