@@ -1,4 +1,4 @@
-import { blankLineEnd, SseFramer, type ByteReader } from '../lib/sse.ts'
+import { blankLineEnd, blankLineEndsAt, SseFramer, type ByteReader } from '../lib/sse.ts'
 import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
 export type { Delivered } from './upstream-pump.ts'
@@ -30,7 +30,7 @@ export function relayStream(reader: ByteReader, first: Uint8Array | null, option
     onChunk(value, send) {
       let sent = false
       // Fast path: whole events that the watcher has no use for go out as they came.
-      if (!framer.hasPending() && endsEvent(value) && options.watch.needFrom) {
+      if (!framer.hasPending() && blankLineEndsAt(value, value.length) && options.watch.needFrom) {
         const from = options.watch.needFrom(value)
         if (from < 0) {
           send(value, countEvents(value))
@@ -56,12 +56,6 @@ export function relayStream(reader: ByteReader, first: Uint8Array | null, option
       return undefined
     },
   })
-}
-
-/** Whether a chunk ends exactly at an event boundary (a blank line). */
-function endsEvent(chunk: Uint8Array): boolean {
-  const n = chunk.length
-  return n >= 2 && chunk[n - 1] === 10 && (chunk[n - 2] === 10 || (chunk[n - 2] === 13 && chunk[n - 3] === 10))
 }
 
 /** Events that end in a chunk: blank lines, `\n\n` or `\n\r\n`. */

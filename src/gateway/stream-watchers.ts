@@ -1,4 +1,4 @@
-import { eventData } from '../lib/sse.ts'
+import { blankLineEndsAt, eventData } from '../lib/sse.ts'
 import type { EventWatcher } from './stream-relay.ts'
 import { usageFromAnthropic, usageFromOpenAI, usageFromResponses, type Usage } from './usage.ts'
 
@@ -24,11 +24,8 @@ const carriesUsage = (event: Uint8Array) => usageAt(event) >= 0
 function usageEventFrom(chunk: Uint8Array): number {
   const at = usageAt(chunk)
   if (at < 0) return -1
-  // Back to the blank line that ends the event before it (`\n\n` or `\n\r\n`).
-  for (let i = at - 1; i > 0; i--) {
-    if (chunk[i] !== 10) continue
-    if (chunk[i - 1] === 10 || (chunk[i - 1] === 13 && chunk[i - 2] === 10)) return i + 1
-  }
+  // Back to the blank line that ends the event before it.
+  for (let end = at; end >= 2; end--) if (blankLineEndsAt(chunk, end)) return end
   return 0
 }
 

@@ -48,6 +48,11 @@ export function blankLineEnd(buf: Uint8Array, i: number): number {
   return -1
 }
 
+/** Whether a blank line (`\n\n` or `\n\r\n`) finishes exactly at `end`: an event ends there. */
+export function blankLineEndsAt(buf: Uint8Array, end: number): boolean {
+  return end >= 2 && buf[end - 1] === 10 && (buf[end - 2] === 10 || (buf[end - 2] === 13 && buf[end - 3] === 10))
+}
+
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length)
   out.set(a, 0)

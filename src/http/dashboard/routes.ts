@@ -32,7 +32,7 @@ export const dashboardRoutes = (deps: Deps, traces: Traces) =>
       '/dashboard/login',
       ({ request, body }) => {
         // Guessing the token is slowed to a few tries a minute per address.
-        deps.limiter.admitIp(`login:${deps.clientIp(request) ?? 'unknown'}`, LOGIN_ATTEMPTS_PER_MINUTE)
+        deps.limiter.admitIp(`login:${traces.of(request).record.clientIp ?? 'unknown'}`, LOGIN_ATTEMPTS_PER_MINUTE)
         if (!isAdminToken(deps, body.token)) throw new GatewayError('invalid_api_key', 'That is not the admin token.')
         const id = deps.sessions.create()
         const secure = request.headers.get('x-forwarded-proto') === 'https' || request.url.startsWith('https:')
