@@ -152,7 +152,9 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const writer = createRequestWriter(database, {
     filePath: database.filePath ?? undefined,
     maxQueue: config.logging.queue_size,
-    batchSize: 500,
+    // Small batches: the file path writes a batch synchronously, ~10 µs a row, so a batch is a
+    // pause of every request in flight (500 rows: p99 at 64 concurrent requests +4 ms).
+    batchSize: 100,
     flushMs: 500,
     onError: (err) => logger.error({ err: (err as Error).message }, 'could not write the request log; will retry'),
     onDropped: (count) => {

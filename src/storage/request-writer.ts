@@ -27,6 +27,8 @@ export interface RequestWriter {
   readonly dropped: number
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 /**
  * The request log's writer. Requests only push to a bounded in-memory queue; a timer writes it in
  * batches, each one transaction holding the raw rows and the increments of the daily and hourly
@@ -59,6 +61,9 @@ export function createRequestWriter(database: Database, options: WriterOptions):
       try {
         await writeBatch(rows)
         queue = queue.slice(rows.length)
+        // A backlog goes a batch per turn of the event loop: requests run between batches
+        // instead of waiting for all of it (a batch on the file path is synchronous).
+        if (queue.length > 0) await nextTurn()
       } catch (err) {
         // The rows stay queued for the next flush; the queue bound still applies.
         options.onError(err)

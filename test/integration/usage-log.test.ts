@@ -67,6 +67,25 @@ describe('the request log writer', () => {
     db.close()
   })
 
+  test('a backlog is written a batch per turn of the event loop, so requests run in between', async () => {
+    const db = await openDatabase(`file:${join(dir, 'f.db')}`)
+    const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 10_000, batchSize: 100, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
+    for (let i = 0; i < 99; i++) writer.enqueue(row())
+    writer.enqueue(row()) // the hundredth starts a flush
+    for (let i = 0; i < 400; i++) writer.enqueue(row())
+    // Work the event loop gets to between batches, as a request would.
+    const depthSeen: number[] = []
+    const tick = setInterval(() => depthSeen.push(writer.depth), 0)
+    await writer.flush()
+    clearInterval(tick)
+    expect(writer.depth).toBe(0)
+    expect(depthSeen.some((d) => d > 0 && d < 500)).toBe(true)
+    const count = await db.client.execute('SELECT count(*) AS n FROM requests')
+    expect(Number(count.rows[0]!.n)).toBe(500)
+    await writer.stop()
+    db.close()
+  })
+
   test('the same through the client, as for a libSQL server', async () => {
     const db = await openDatabase(`file:${join(dir, 'a2.db')}`)
     const writer = createRequestWriter(db, { maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
@@ -111,7 +130,7 @@ describe('the request log writer', () => {
     db.close()
   })
 
-  test('a database file the writer thread cannot open: the error is reported, the rows stay queued', async () => {
+  test('a database file the writer cannot open: the error is reported, the rows stay queued', async () => {
     const db = await openDatabase(`file:${join(dir, 'e.db')}`)
     const errors: string[] = []
     const writer = createRequestWriter(db, { filePath: join(dir, 'missing-dir', 'e.db'), maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: (err) => errors.push((err as Error).message), onDropped: () => {} })
