@@ -2,7 +2,8 @@
 // against the bench's mock upstream, driven by wrk, sampled by JavaScriptCore's own profiler.
 // (`bun --cpu-prof` misattributes JIT-compiled frames under Bun: its profile blamed Elysia's
 // route compiler, which runs once, for an eighth of the samples.)
-//   bun bench/profile.ts [--stream] [--seconds N] [--top N] [--save FILE]
+//   bun bench/profile.ts [--stream] [--seconds N] [--top N] [--save FILE] [--ablate write|row|sink]
+// (--ablate takes a part out as bench/ablate.ts does, to see the rest more clearly.)
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -56,8 +57,8 @@ providers:
     )
     const out = join(work, 'profile.json')
     const sluice = await start(
-      [BUN, '--preload', join(ROOT, 'bench/profile-hook.ts'), 'src/main.ts', '--config', config, '--port', '0', '--db', `file:${join(work, 'p.db')}`],
-      { PROFILE_OUT: out, PROFILE_MS: String(SECONDS * 1000) },
+      [BUN, '--preload', join(ROOT, 'bench/profile-hook.ts'), '--preload', join(ROOT, 'bench/ablate-hook.ts'), 'src/main.ts', '--config', config, '--port', '0', '--db', `file:${join(work, 'p.db')}`],
+      { PROFILE_OUT: out, PROFILE_MS: String(SECONDS * 1000), ABLATE: args.includes('--ablate') ? args[args.indexOf('--ablate') + 1]! : '' },
       /ready: (http:\/\/[\d.]+:\d+)/,
       'stderr',
     )
