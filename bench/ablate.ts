@@ -3,10 +3,10 @@
 // after the response (log line, metrics, request-log row); beside the bare passthrough. Interleaved rounds of wrk at 64 connections;
 // CPU per request of each gateway process from /proc/PID/stat.
 //   bun bench/ablate.ts [--rounds N] [--seconds N]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BUN, KEY, ROOT, ensureWrk, start, wrk } from './harness.ts'
+import { BUN, ensureWrk, start, startSluiceFromSource, wrk, writeBenchConfig } from './harness.ts'
 import { cpuMs } from './proc.ts'
 
 const args = process.argv.slice(2)
@@ -23,21 +23,8 @@ async function main() {
   try {
     const mock = await start([BUN, 'bench/mock-upstream.ts'], {}, /^(\d+)\n/)
     const upstream = `http://127.0.0.1:${mock.match[1]}`
-    const config = join(work, 'sluice.yaml')
-    writeFileSync(
-      config,
-      `auth: { keys: [{ name: bench, key: ${KEY}, rpm: 100000000, tpm: 100000000000, max_concurrent: 100000 }] }
-providers:
-  - { name: mock, type: openai, base_url: "${upstream}/v1", keys: [bench-upstream-1, bench-upstream-2], models: [bench-json] }
-`,
-    )
-    const gateway = (ablate: string) =>
-      start(
-        [BUN, '--preload', join(ROOT, 'bench/ablate-hook.ts'), 'src/main.ts', '--config', config, '--port', '0', '--db', `file:${join(work, `${ablate || 'full'}.db`)}`],
-        { ABLATE: ablate },
-        /ready: (http:\/\/[\d.]+:\d+)/,
-        'stderr',
-      )
+    const config = writeBenchConfig(work, upstream)
+    const gateway = (ablate: string) => startSluiceFromSource(config, join(work, `${ablate || 'full'}.db`), ['bench/ablate-hook.ts'], { ABLATE: ablate })
     const pass = await start([BUN, 'bench/passthrough.ts'], { UPSTREAM: upstream }, /^(\d+)\n/)
     const targets = [
       { name: 'sluice', started: await gateway('') },

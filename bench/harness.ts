@@ -1,4 +1,5 @@
 // What the bench scripts share: starting the processes under test, wrk, the stream client.
+import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
 
@@ -15,6 +16,29 @@ export function ensureWrk(): void {
   console.error('installing wrk (Debian package)...')
   const r = Bun.spawnSync(['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)'])
   if (r.exitCode !== 0 || !Bun.which('wrk')) throw new Error('wrk is needed: apt-get install wrk')
+}
+
+/** The line sluice prints on stderr once it listens; its first group is the base URL. */
+export const SLUICE_READY = /ready: (http:\/\/[\d.]+:\d+)/
+
+/** The gateway's config for every bench: one client key with limits far above any load, the mock as provider. */
+export function writeBenchConfig(dir: string, upstream: string): string {
+  const path = join(dir, 'sluice.yaml')
+  writeFileSync(
+    path,
+    `admin: { token: bench-admin-token }
+auth: { keys: [{ name: bench, key: ${KEY}, rpm: 100000000, tpm: 100000000000, max_concurrent: 100000 }] }
+providers:
+  - { name: mock, type: openai, base_url: "${upstream}/v1", keys: [bench-upstream-1, bench-upstream-2], models: [bench-json, bench-s50-d0, bench-s50-d2, bench-s50-d20] }
+`,
+  )
+  return path
+}
+
+/** sluice from source with bench hooks preloaded (paths under bench/), on a fresh port. */
+export function startSluiceFromSource(config: string, db: string, preloads: string[], env: Record<string, string>) {
+  const cmd = [BUN, ...preloads.flatMap((p) => ['--preload', join(ROOT, p)]), 'src/main.ts', '--config', config, '--port', '0', '--db', `file:${db}`]
+  return start(cmd, env, SLUICE_READY, 'stderr')
 }
 
 /** Starts a process that prints its port (or a ready line) and returns it once listening. */

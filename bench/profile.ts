@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BUN, KEY, ROOT, ensureWrk, start, streams, wrk } from './harness.ts'
+import { BUN, KEY, ROOT, ensureWrk, start, startSluiceFromSource, streams, wrk, writeBenchConfig } from './harness.ts'
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback)
@@ -47,21 +47,13 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'sluice-profile-'))
   try {
     const mock = await start([BUN, 'bench/mock-upstream.ts'], {}, /^(\d+)\n/)
-    const config = join(work, 'sluice.yaml')
-    writeFileSync(
-      config,
-      `auth: { keys: [{ name: bench, key: ${KEY}, rpm: 100000000, tpm: 100000000000, max_concurrent: 100000 }] }
-providers:
-  - { name: mock, type: openai, base_url: "http://127.0.0.1:${mock.match[1]}/v1", keys: [bench-upstream-1], models: [bench-json, bench-s50-d0] }
-`,
-    )
+    const config = writeBenchConfig(work, `http://127.0.0.1:${mock.match[1]}`)
     const out = join(work, 'profile.json')
-    const sluice = await start(
-      [BUN, '--preload', join(ROOT, 'bench/profile-hook.ts'), '--preload', join(ROOT, 'bench/ablate-hook.ts'), 'src/main.ts', '--config', config, '--port', '0', '--db', `file:${join(work, 'p.db')}`],
-      { PROFILE_OUT: out, PROFILE_MS: String(SECONDS * 1000), ABLATE: args.includes('--ablate') ? args[args.indexOf('--ablate') + 1]! : '' },
-      /ready: (http:\/\/[\d.]+:\d+)/,
-      'stderr',
-    )
+    const sluice = await startSluiceFromSource(config, join(work, 'p.db'), ['bench/profile-hook.ts', 'bench/ablate-hook.ts'], {
+      PROFILE_OUT: out,
+      PROFILE_MS: String(SECONDS * 1000),
+      ABLATE: args.includes('--ablate') ? args[args.indexOf('--ablate') + 1]! : '',
+    })
     const url = `${sluice.match[1]}/v1/chat/completions`
     const chat = JSON.stringify({ model: 'bench-json', messages: [{ role: 'user', content: 'Say something short.' }] })
     // Warm up first: the profile should show optimised code, not the JIT getting there.

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BUN, KEY, ROOT, ensureWrk, start, streams, wrk } from './harness.ts'
+import { BUN, ROOT, SLUICE_READY, ensureWrk, start, streams, wrk, writeBenchConfig } from './harness.ts'
 import { cpuMs, machine, peakRss, rssBytes } from './proc.ts'
 
 const args = process.argv.slice(2)
@@ -64,17 +64,9 @@ async function main() {
   const upstream = `http://127.0.0.1:${mock.match[1]}`
   const plain = await start([BUN, 'bench/passthrough.ts'], { UPSTREAM: upstream }, /^(\d+)\n/)
   const parsing = await start([BUN, 'bench/passthrough.ts', '--parse-events'], { UPSTREAM: upstream }, /^(\d+)\n/)
-  const config = join(work, 'sluice.yaml')
-  writeFileSync(
-    config,
-    `admin: { token: bench-admin-token }
-auth: { keys: [{ name: bench, key: ${KEY}, rpm: 100000000, tpm: 100000000000, max_concurrent: 100000 }] }
-providers:
-  - { name: mock, type: openai, base_url: "${upstream}/v1", keys: [bench-upstream-1, bench-upstream-2], models: [bench-json, bench-s50-d0, bench-s50-d2, bench-s50-d20] }
-`,
-  )
+  const config = writeBenchConfig(work, upstream)
   const sluiceCmd = [join(ROOT, 'dist/sluice'), '--config', config, '--port', '0', '--db', `file:${join(work, 'bench.db')}`]
-  const sluice = await start(sluiceCmd, {}, /ready: (http:\/\/[\d.]+:\d+)/, 'stderr')
+  const sluice = await start(sluiceCmd, {}, SLUICE_READY, 'stderr')
 
   const targets: Record<string, { url: string; pid: number; header?: string }> = {
     direct: { url: upstream, pid: mock.proc.pid },
@@ -177,7 +169,7 @@ providers:
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now()
     const cmd = [join(ROOT, 'dist/sluice'), '--config', config, '--port', '0', '--db', `file:${join(work, `start-${i}.db`)}`]
-    const s = await start(cmd, {}, /ready: (http:\/\/[\d.]+:\d+)/, 'stderr')
+    const s = await start(cmd, {}, SLUICE_READY, 'stderr')
     for (;;) {
       const ok = await fetch(`${s.match[1]}/health`).then((r) => r.status === 200, () => false)
       if (ok) break
