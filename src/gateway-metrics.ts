@@ -2,7 +2,7 @@ import type { RequestRecord } from './gateway/record.ts'
 import { Counter, Gauge, Histogram, Registry, SeriesLookup } from './observability/metrics.ts'
 import { VERSION } from './version.ts'
 
-const ROUTES = new Set(['/v1/chat/completions', '/v1/embeddings', '/v1/messages', '/v1/messages/count_tokens', '/v1/models', '/health'])
+const ROUTES = new Set(['/v1/chat/completions', '/v1/embeddings', '/v1/responses', '/v1/messages', '/v1/messages/count_tokens', '/v1/models', '/health'])
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
 export interface MetricSources {
