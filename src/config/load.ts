@@ -135,11 +135,18 @@ function resolveConfig(
       host: flags.host ?? env.SLUICE_HOST ?? file.server?.host ?? '127.0.0.1',
       port,
       max_body_bytes: file.server?.max_body_bytes ?? 32 * 1024 * 1024,
+      body_timeout_ms: file.server?.body_timeout_ms ?? 30_000,
       shutdown_grace_ms: file.server?.shutdown_grace_ms ?? 30_000,
       trusted_proxies: file.server?.trusted_proxies ?? [],
     },
     admin: { token: nonEmpty(env.SLUICE_ADMIN_TOKEN) ?? nonEmpty(file.admin?.token) ?? null, docs: file.admin?.docs ?? false },
     limits: { ip_rpm: file.limits?.ip_rpm ?? null },
+    upstream: {
+      max_body_bytes: file.upstream?.max_body_bytes ?? 64 * 1024 * 1024,
+      max_event_bytes: file.upstream?.max_event_bytes ?? 1024 * 1024,
+      max_error_bytes: file.upstream?.max_error_bytes ?? 64 * 1024,
+      max_reported_tokens: file.upstream?.max_reported_tokens ?? 10_000_000,
+    },
     logging: {
       bodies: file.logging?.bodies ?? 'none',
       sample_rate: file.logging?.sample_rate ?? 1,

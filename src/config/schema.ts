@@ -104,6 +104,8 @@ export const ConfigFile = T.Object(
           host: T.Optional(T.String({ minLength: 1 })),
           port: T.Optional(T.Integer({ minimum: 0, maximum: 65535 })),
           max_body_bytes: T.Optional(T.Integer({ minimum: 1024 })),
+          /** A request body must arrive within this long, or the request ends with 408. */
+          body_timeout_ms: T.Optional(Millis),
           shutdown_grace_ms: T.Optional(T.Integer({ minimum: 0 })),
           /** Peers whose X-Forwarded-For is believed (reverse proxies in front of sluice). */
           trusted_proxies: T.Optional(T.Array(T.String({ minLength: 1 }))),
@@ -113,6 +115,19 @@ export const ConfigFile = T.Object(
     ),
     admin: T.Optional(T.Object({ token: T.Optional(T.String()), docs: T.Optional(T.Boolean()) }, strict)),
     limits: T.Optional(T.Object({ ip_rpm: T.Optional(T.Integer({ minimum: 1 })) }, strict)),
+    /** Bounds on what an upstream may send back; past them the answer is an upstream failure. */
+    upstream: T.Optional(
+      T.Object(
+        {
+          max_body_bytes: T.Optional(T.Integer({ minimum: 1024 })),
+          max_event_bytes: T.Optional(T.Integer({ minimum: 1024 })),
+          max_error_bytes: T.Optional(T.Integer({ minimum: 256 })),
+          /** Reported token counts above this (per field, per request) are clamped and logged. */
+          max_reported_tokens: T.Optional(T.Integer({ minimum: 1 })),
+        },
+        strict,
+      ),
+    ),
     logging: T.Optional(
       T.Object(
         {
@@ -206,6 +221,17 @@ export interface AliasConfig {
   fake_stream: boolean
 }
 
+/** What an upstream answer may be at most. */
+export interface UpstreamLimits {
+  /** A whole non-stream body, counted after decompression. */
+  max_body_bytes: number
+  /** One server-sent event of a stream. */
+  max_event_bytes: number
+  /** An error body; the rest is discarded unread. */
+  max_error_bytes: number
+  max_reported_tokens: number
+}
+
 export interface RetryConfig {
   max_attempts: number
   initial_delay_ms: number
@@ -250,9 +276,17 @@ export interface PriceConfig {
 export interface Config {
   /** Where the file came from, if there was one. */
   source: string | null
-  server: { host: string; port: number; max_body_bytes: number; shutdown_grace_ms: number; trusted_proxies: readonly string[] }
+  server: {
+    host: string
+    port: number
+    max_body_bytes: number
+    body_timeout_ms: number
+    shutdown_grace_ms: number
+    trusted_proxies: readonly string[]
+  }
   admin: { token: string | null; docs: boolean }
   limits: { ip_rpm: number | null }
+  upstream: UpstreamLimits
   logging: { bodies: 'none' | 'errors' | 'all'; sample_rate: number; max_body_bytes: number; retention_days: number; queue_size: number }
   metrics: { public: boolean }
   prices: Readonly<Record<string, PriceConfig>>
