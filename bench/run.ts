@@ -3,7 +3,9 @@
 // repeated. `--smoke` is the short CI version that fails only on a gross regression.
 // Full runs also measure Portkey's gateway from npm as a peer (installed on first use into
 // bench/peers/portkey with its pins; needs Node). `--no-peers` skips it.
-//   bun bench/run.ts [--smoke] [--rounds N] [--seconds N] [--no-build] [--no-peers]
+// `--baseline PATH` adds another sluice binary (an earlier build) to the same interleaved run, so a
+// change is shown before and after on the same machine at the same time.
+//   bun bench/run.ts [--smoke] [--rounds N] [--seconds N] [--no-build] [--no-peers] [--baseline PATH]
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -22,6 +24,7 @@ const ROUNDS = option('--rounds', SMOKE ? 1 : 3)
 const SECONDS = option('--seconds', SMOKE ? 2 : 5)
 const STREAMS_AT_ONCE = SMOKE ? 200 : 1000
 const PEERS = !SMOKE && !flag('--no-peers')
+const BASELINE = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] ?? null : null
 /** Installs the Portkey peer from its committed lockfile on first use; null when Node is missing. */
 function ensurePortkey(): string | null {
   const dir = join(ROOT, 'bench/peers/portkey')
@@ -73,6 +76,11 @@ async function main() {
     passthrough: { url: `http://127.0.0.1:${plain.match[1]}`, pid: plain.proc.pid },
     sluice: { url: sluice.match[1]!, pid: sluice.proc.pid },
   }
+  if (BASELINE) {
+    const cmd = [BASELINE, '--config', config, '--port', '0', '--db', `file:${join(work, 'baseline.db')}`]
+    const baseline = await start(cmd, {}, SLUICE_READY, 'stderr')
+    targets.baseline = { url: baseline.match[1]!, pid: baseline.proc.pid }
+  }
   const portkeyEntry = PEERS ? ensurePortkey() : null
   if (PEERS && !portkeyEntry) console.error('Portkey peer skipped: needs node and npm')
   if (portkeyEntry) {
@@ -85,7 +93,7 @@ async function main() {
   const chat = JSON.stringify({ model: 'bench-json', messages: [{ role: 'user', content: 'Say something short.' }] })
   const messages = JSON.stringify({ model: 'bench-json', max_tokens: 100, messages: [{ role: 'user', content: 'Say something short.' }] })
   type Row = Record<string, number[]>
-  const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, passthrough_parse: {}, portkey: {} }
+  const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, baseline: {}, passthrough_parse: {}, portkey: {} }
   const add = (target: string, figure: string, value: number) => ((results[target]![figure] ??= []).push(value))
 
   // Warm up every path (connections, JIT), streams included, before measuring: a gateway in
@@ -97,7 +105,9 @@ async function main() {
     await streams(`${t.url}/v1/chat/completions`, 'bench-s50-d0', 8, warmStreams, t.header)
   }
   await streams(`http://127.0.0.1:${parsing.match[1]}/v1/chat/completions`, 'bench-s50-d0', 8, warmStreams)
-  wrk(`${targets.sluice!.url}/v1/messages`, 16, SMOKE ? 1 : 2, messages, 'anthropic-version: 2023-06-01')
+  for (const name of ['sluice', ...(targets.baseline ? ['baseline'] : [])]) {
+    wrk(`${targets[name]!.url}/v1/messages`, 16, SMOKE ? 1 : 2, messages, 'anthropic-version: 2023-06-01')
+  }
 
   for (let round = 1; round <= ROUNDS; round++) {
     console.error(`round ${round}/${ROUNDS}`)
@@ -130,6 +140,7 @@ async function main() {
       ['sluice', targets.sluice!],
       ['passthrough_parse', { pid: parsing.proc.pid, url: `http://127.0.0.1:${parsing.match[1]}` }],
       ['passthrough', targets.passthrough!],
+      ...(targets.baseline ? [['baseline', targets.baseline] as [string, typeof targets.baseline]] : []),
       ...(targets.portkey ? [['portkey', targets.portkey] as [string, typeof targets.portkey]] : []),
     ]
     for (const [name, { pid, url, header }] of streamTargets) {
@@ -138,14 +149,15 @@ async function main() {
       add(name, 'cpu_ms_per_stream', (cpuMs(pid) - before) / Math.max(1, s.total.length))
     }
     // The translated path: an Anthropic client on an OpenAI upstream, against the same-protocol path.
-    {
-      const before = cpuMs(targets.sluice!.pid)
-      const r = wrk(`${targets.sluice!.url}/v1/messages`, 16, SECONDS, messages, 'anthropic-version: 2023-06-01')
-      add('sluice', 'cpu_us_per_translated_request', ((cpuMs(targets.sluice!.pid) - before) * 1000) / Math.max(1, r.requests))
-      add('sluice', 'errors_translated', r.errors)
-      const b2 = cpuMs(targets.sluice!.pid)
-      const same = wrk(`${targets.sluice!.url}/v1/chat/completions`, 16, SECONDS, chat)
-      add('sluice', 'cpu_us_per_request_c16', ((cpuMs(targets.sluice!.pid) - b2) * 1000) / Math.max(1, same.requests))
+    for (const name of ['sluice', ...(targets.baseline ? ['baseline'] : [])]) {
+      const t = targets[name]!
+      const before = cpuMs(t.pid)
+      const r = wrk(`${t.url}/v1/messages`, 16, SECONDS, messages, 'anthropic-version: 2023-06-01')
+      add(name, 'cpu_us_per_translated_request', ((cpuMs(t.pid) - before) * 1000) / Math.max(1, r.requests))
+      add(name, 'errors_translated', r.errors)
+      const b2 = cpuMs(t.pid)
+      const same = wrk(`${t.url}/v1/chat/completions`, 16, SECONDS, chat)
+      add(name, 'cpu_us_per_request_c16', ((cpuMs(t.pid) - b2) * 1000) / Math.max(1, same.requests))
     }
   }
 
@@ -202,12 +214,16 @@ async function main() {
     ['many_streams_completed', `${STREAMS_AT_ONCE} streams completed`], ['many_streams_p99_ms', `${STREAMS_AT_ONCE} streams p99 total (ms)`],
     ['rss_before_streams_mib', 'RSS before the streams (MiB)'], ['many_streams_peak_rss_mib', 'peak RSS under streams (MiB)'], ['many_streams_rss_growth_mib', 'RSS growth under streams (MiB)'],
     ['startup_ms', 'start-up to first /health 200 (ms)'],
+    ['cpu_us_per_request_c16', 'CPU per request, c=16 (µs)'], ['cpu_us_per_translated_request', 'CPU per translated request, c=16 (µs)'],
   ]
-  const columns = ['direct', 'passthrough', 'sluice', ...(targets.portkey ? ['portkey'] : [])]
+  const columns = ['direct', 'passthrough', 'sluice', ...(targets.baseline ? ['baseline'] : []), ...(targets.portkey ? ['portkey'] : [])]
   let table = `| figure | ${columns.join(' | ')} |\n|---|${columns.map(() => '---:').join('|')}|\n`
   for (const [key, label] of figures) table += `| ${label} | ${columns.map((c) => fmt(m(c, key))).join(' | ')} |\n`
-  table += `| CPU per stream, parsing passthrough (ms) | | ${fmt(m('passthrough_parse', 'cpu_ms_per_stream'))} | |${targets.portkey ? ' |' : ''}\n`
-  if (targets.portkey) table += `| added latency at c=1, p50 (ms) | | ${fmt(added('passthrough'))} | ${fmt(added('sluice'))} | ${fmt(added('portkey'))} |\n| added time to first byte (ms) | | ${fmt(addedTtfb('passthrough'))} | ${fmt(addedTtfb('sluice'))} | ${fmt(addedTtfb('portkey'))} |\n`
+  const blank = ' |'.repeat(columns.length - 3)
+  table += `| CPU per stream, parsing passthrough (ms) | | ${fmt(m('passthrough_parse', 'cpu_ms_per_stream'))} | |${blank}\n`
+  const gateways = columns.slice(2)
+  table += `| added latency at c=1, p50 (ms) | | ${fmt(added('passthrough'))} | ${gateways.map((c) => fmt(added(c))).join(' | ')} |\n`
+  table += `| added time to first byte (ms) | | ${fmt(addedTtfb('passthrough'))} | ${gateways.map((c) => fmt(addedTtfb(c))).join(' | ')} |\n`
   let verdicts = '| budget | sluice | limit | |\n|---|---:|---:|---|\n'
   for (const b of budget) verdicts += `| ${b.figure} (${b.rule}) | ${fmt(b.value)} ${b.unit} | ${fmt(b.limit)} ${b.unit} | ${b.ok ? 'ok' : 'OVER'} |\n`
   const info = machine()
