@@ -1,12 +1,16 @@
-import type { ByteReader } from '../lib/sse.ts'
+import type { UpstreamLimits } from '../config/schema.ts'
+import { declaredOver, readBounded } from '../lib/bounded-read.ts'
+import { SseFramer, type ByteReader } from '../lib/sse.ts'
+import type { Logger } from '../observability/logger.ts'
 import type { Operation } from '../providers/types.ts'
 import type { Target } from './catalog.ts'
 import type { ConnectWatch } from './connect-watch.ts'
 import { GatewayError } from './errors.ts'
 import type { KeyState } from './key-pool.ts'
 import { sseToCompletion } from './openai-chunks.ts'
+import { eventTooLarge } from './stream-relay.ts'
 import { ClientClosed, UpstreamCall } from './upstream-call.ts'
-import { judgeTransportError, judgeUpstreamError, type Verdict } from './upstream-verdict.ts'
+import { judgeRedirect, judgeTransportError, judgeUpstreamError, type Verdict } from './upstream-verdict.ts'
 
 /**
  * How one attempt talks to the upstream. `stream`: a passthrough stream; `json`: one response;
@@ -29,17 +33,21 @@ export interface AttemptInput {
   payload: Uint8Array | string
   signal: AbortSignal
   connectWatch: ConnectWatch
+  limits: UpstreamLimits
+  logger: Logger
 }
 
-const MAX_ERROR_BODY = 64 * 1024
 const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const EMPTY = new Uint8Array(0)
 
 /**
  * One exchange with one upstream key, carried to the point where the answer can be committed to
- * the client: a stream's first bytes, or a whole JSON body. Until then every failure is retryable.
+ * the client: a stream's first whole event, or a whole JSON body. Until then every failure is
+ * retryable. Every body is read through a bound (after decompression), and a redirect is a failure.
  */
 export async function attempt(input: AttemptInput): Promise<AttemptResult> {
-  const { target, key, mode } = input
+  const { target, key, mode, limits } = input
   const provider = target.provider
   const request = provider.adapter.request(input.operation, {
     baseUrl: provider.config.base_url,
@@ -54,55 +62,80 @@ export async function attempt(input: AttemptInput): Promise<AttemptResult> {
   } catch (err) {
     return transportFailure(err, null)
   }
+  const { status, headers } = response
+
+  if (status >= 300 && status < 400) {
+    response.body?.cancel().catch(() => {})
+    call.finish()
+    input.logger.warn({ provider: provider.name, status, location: headers.get('location') }, 'upstream answered with a redirect; not followed')
+    return { ok: false, headers, verdict: judgeRedirect(provider.name, status) }
+  }
 
   if (!response.ok) {
     let text = ''
     try {
-      text = (await response.text()).slice(0, MAX_ERROR_BODY)
-    } catch (err) {
+      const body = response.body ? await readBounded(response.body.getReader() as unknown as ByteReader, limits.max_error_bytes, true) : null
+      if (body) text = decoder.decode(body.bytes)
+    } catch {
       if (call.reason === 'client_closed') throw new ClientClosed()
     } finally {
       call.finish()
     }
-    return { ok: false, headers: response.headers, verdict: judgeUpstreamError(provider.name, response.status, text, key.key, response.headers.get('retry-after')) }
+    return { ok: false, headers, verdict: judgeUpstreamError(provider.name, status, text, key.key, headers.get('retry-after')) }
   }
 
-  const streamed = (response.headers.get('content-type') ?? '').includes('text/event-stream')
+  const streamed = (headers.get('content-type') ?? '').includes('text/event-stream')
   if (mode === 'stream' && streamed && response.body) {
     const reader = response.body.getReader() as unknown as ByteReader
     try {
-      const { done, value } = await reader.read()
-      if (done) {
-        call.finish()
-        return { ok: false, headers: response.headers, verdict: judgeTransportError(new GatewayError('upstream_error', `Provider ${provider.name} sent an empty stream.`)) }
+      const first = await firstEvent(reader, call, limits.max_event_bytes)
+      if (first === 'too_large') {
+        reader.cancel().catch(() => {})
+        return failure(eventTooLarge(provider.name, limits.max_event_bytes))
       }
-      call.firstByte(true)
-      return { ok: true, kind: 'stream', call, headers: response.headers, reader, first: value }
+      if (first === null) return failure(new GatewayError('upstream_error', `Provider ${provider.name} sent an empty stream.`))
+      return { ok: true, kind: 'stream', call, headers, reader, first }
     } catch (err) {
-      return transportFailure(err, response.headers)
+      return transportFailure(err, headers)
     }
   }
 
+  const tooLarge = () => new GatewayError('upstream_error', `Provider ${provider.name} sent a response larger than ${limits.max_body_bytes} bytes.`)
+  if (declaredOver(headers, limits.max_body_bytes)) {
+    response.body?.cancel().catch(() => {})
+    return failure(tooLarge())
+  }
   let bytes: Uint8Array
   try {
-    bytes = new Uint8Array(await response.arrayBuffer())
+    const body = response.body ? await readBounded(response.body.getReader() as unknown as ByteReader, limits.max_body_bytes) : null
     call.firstByte(false)
+    if (body && !body.complete) return failure(tooLarge())
+    bytes = body ? body.bytes : EMPTY
   } catch (err) {
-    return transportFailure(err, response.headers)
+    return transportFailure(err, headers)
   } finally {
     call.finish()
   }
-  let contentType = response.headers.get('content-type') ?? 'application/json'
+  let contentType = headers.get('content-type') ?? 'application/json'
   if (mode === 'aggregate' && streamed) {
     try {
       bytes = encoder.encode(JSON.stringify(sseToCompletion(bytes)))
       contentType = 'application/json'
     } catch (err) {
       const message = (err as Error).message
-      return { ok: false, headers: response.headers, verdict: judgeTransportError(new GatewayError('upstream_error', `Provider ${provider.name}: ${message}`)) }
+      return failure(new GatewayError('upstream_error', `Provider ${provider.name}: ${message}`))
     }
   }
-  return { ok: true, kind: 'body', call, headers: response.headers, status: response.status, contentType, bytes }
+  // An HTML error page or a proxy's notice with status 200 is not an answer; a JSON object begins with `{`.
+  if (!startsWithObject(bytes)) {
+    return failure(new GatewayError('upstream_error', `Provider ${provider.name} answered with something that is not JSON (${contentType}).`))
+  }
+  return { ok: true, kind: 'body', call, headers, status, contentType, bytes }
+
+  function failure(error: GatewayError): AttemptResult {
+    call.finish()
+    return { ok: false, headers, verdict: judgeTransportError(error) }
+  }
 
   function transportFailure(err: unknown, headers: Headers | null): AttemptResult {
     const failure = call.failure(err)
@@ -111,4 +144,41 @@ export async function attempt(input: AttemptInput): Promise<AttemptResult> {
     const error = failure instanceof GatewayError ? failure : new GatewayError('upstream_error', `Provider ${provider.name} failed.`)
     return { ok: false, headers, verdict: judgeTransportError(error) }
   }
+}
+
+/**
+ * Reads a stream up to the end of its first event: the bytes read (the first event and whatever
+ * followed it in the same chunk), null for a stream that ended empty, or 'too_large' when the
+ * first event grows past the limit.
+ */
+async function firstEvent(reader: ByteReader, call: UpstreamCall, limit: number): Promise<Uint8Array | null | 'too_large'> {
+  const framer = new SseFramer(limit)
+  const parts: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    if (parts.length > 0) call.reading()
+    const { done, value } = await reader.read()
+    if (done) return size > 0 ? join(parts, size) : null
+    if (parts.length === 0) call.firstByte(true)
+    else call.touch()
+    parts.push(value)
+    size += value.byteLength
+    if (framer.push(value).length > 0) return join(parts, size)
+    if (framer.oversized()) return 'too_large'
+  }
+}
+
+function join(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  return Buffer.concat(parts, size)
+}
+
+/** Whether the first byte that is not white space is `{`. */
+function startsWithObject(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]
+    if (b === 123) return true
+    if (b !== 32 && b !== 10 && b !== 13 && b !== 9) return false
+  }
+  return false
 }

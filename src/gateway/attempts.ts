@@ -10,6 +10,7 @@ import type { KeyState } from './key-pool.ts'
 import type { UpstreamKeyStateStore } from './ports.ts'
 import type { RoutePlan } from './router.ts'
 import { ClientClosed } from './upstream-call.ts'
+import type { UsageBound } from './usage.ts'
 
 export type Success = Extract<AttemptResult, { ok: true }> & {
   target: Target
@@ -18,6 +19,10 @@ export type Success = Extract<AttemptResult, { ok: true }> & {
   attempts: number
   /** Time spent waiting on upstreams and in backoff, excluded from the gateway's overhead. */
   waitedMs: number
+  /** What the answer may be at most (the config in force when the attempt ran). */
+  limits: Config['upstream']
+  /** Bounds the usage this upstream reports; absurd values are logged once per request. */
+  usageBound: UsageBound
 }
 
 export interface AttemptsDeps {
@@ -95,6 +100,8 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       payload: input.payloadFor(target, mode),
       signal: input.signal,
       connectWatch: deps.connectWatch,
+      limits: config.upstream,
+      logger: deps.logger,
     })
     waitedMs += now() - began
     const { pool, breaker } = target.provider
@@ -107,7 +114,8 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       breaker.success()
       pool.succeeded(key, result.headers, now())
       deps.onLatency(target.label, now() - began)
-      return { ...result, target, key, mode, attempts, waitedMs }
+      const usageBound = boundFor(target.provider.name, config.upstream.max_reported_tokens, deps.logger)
+      return { ...result, target, key, mode, attempts, waitedMs, limits: config.upstream, usageBound }
     }
 
     const { verdict } = result
@@ -128,7 +136,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
         deps.logger.warn({ provider: target.provider.name, key: key.fingerprint, reason: verdict.reason }, 'upstream key disabled')
         deps.keyStates
           .setDisabled({ provider: target.provider.name, fingerprint: key.fingerprint, reason: verdict.reason, disabledAt: now() })
-          .catch((err) => deps.logger.error({ err: (err as Error).message }, 'could not persist a disabled key'))
+          .catch((err) => deps.logger.warn({ err: (err as Error).message }, 'could not save a disabled key yet; it is saved with the next flush'))
         index = chosen.at
         continue
       case 'backoff': {
@@ -148,6 +156,19 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
         failedProviders.add(target.provider.name)
       }
     }
+  }
+}
+
+/** A usage bound that logs the first absurd value it sees and stays quiet after. */
+function boundFor(provider: string, max: number, logger: Logger): UsageBound {
+  let logged = false
+  return {
+    max,
+    absurd(field, value) {
+      if (logged) return
+      logged = true
+      logger.warn({ provider, field, reported: String(value).slice(0, 100), max }, 'upstream reported an absurd token count; clamped')
+    },
   }
 }
 

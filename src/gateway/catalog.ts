@@ -1,4 +1,6 @@
 import type { ProviderConfig } from '../config/schema.ts'
+import { declaredOver, readBounded } from '../lib/bounded-read.ts'
+import type { ByteReader } from '../lib/sse.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ProviderAdapter } from '../providers/types.ts'
 import { adapterFor } from '../providers/registry.ts'
@@ -31,6 +33,8 @@ export interface CatalogOptions {
   fetchFn?: typeof fetch
   /** The catalog being replaced (config reload): unchanged providers keep their state. */
   previous?: ModelCatalog
+  /** A model list may be at most this long (after decompression). */
+  maxBodyBytes?: number
 }
 
 export interface ModelEntry {
@@ -39,6 +43,7 @@ export interface ModelEntry {
 }
 
 const DISCOVERY_TIMEOUT_MS = 10_000
+const MAX_LIST_BYTES = 64 * 1024 * 1024
 const REFRESH_EVERY_MS = 5 * 60_000
 
 /**
@@ -52,6 +57,7 @@ export class ModelCatalog {
   private timer: ReturnType<typeof setInterval> | null = null
 
   private readonly fetchFn: typeof fetch
+  private readonly maxBodyBytes: number
 
   constructor(
     configs: readonly ProviderConfig[],
@@ -59,6 +65,7 @@ export class ModelCatalog {
     options: CatalogOptions,
   ) {
     this.fetchFn = options.fetchFn ?? fetch
+    this.maxBodyBytes = options.maxBodyBytes ?? MAX_LIST_BYTES
     this.providers = configs.map((config) => {
       const before = options.previous?.providers.find((p) => p.name === config.name)
       const sameSource = before && before.config.base_url === config.base_url &&
@@ -154,10 +161,22 @@ export class ModelCatalog {
       const res = await this.fetchFn(url, {
         headers,
         signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS),
+        // A redirect would carry the key and configured headers to another address.
+        redirect: 'manual',
         ...(provider.config.proxy ? { proxy: provider.config.proxy } : {}),
       } as RequestInit)
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      const listed = provider.adapter.parseModels(await res.json())
+      if (!res.ok || !res.body) {
+        res.body?.cancel().catch(() => {})
+        const location = res.headers.get('location')
+        throw new Error(res.status >= 300 && res.status < 400 ? `HTTP ${res.status} redirect to ${location ?? '(no location)'}, not followed` : `HTTP ${res.status}`)
+      }
+      if (declaredOver(res.headers, this.maxBodyBytes)) {
+        res.body.cancel().catch(() => {})
+        throw new Error(`the model list is larger than ${this.maxBodyBytes} bytes`)
+      }
+      const body = await readBounded(res.body.getReader() as unknown as ByteReader, this.maxBodyBytes)
+      if (!body.complete) throw new Error(`the model list is larger than ${this.maxBodyBytes} bytes`)
+      const listed = provider.adapter.parseModels(JSON.parse(new TextDecoder().decode(body.bytes)))
       const models = provider.filters ? listed.filter((m) => provider.filters!.some((f) => f.test(m))) : listed
       if (models.length === 0) throw new Error(`the upstream listed no ${provider.filters ? 'matching ' : ''}models`)
       provider.models = models

@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   body_too_large: 413,
   conflict: 409,
+  /** The client stopped reading a stream for longer than the stream silence limit. */
+  client_stalled: 408,
   upstream_rate_limited: 429,
   all_keys_cooling: 429,
   rate_limited: 429,
@@ -23,6 +25,8 @@ export const ERROR_STATUS = {
   no_usable_upstream: 503,
   upstream_unavailable: 503,
   shutting_down: 503,
+  /** A write the request needed failed: the database is locked, full, read-only or failing. */
+  storage_unavailable: 503,
   upstream_timeout: 504,
 } as const
 

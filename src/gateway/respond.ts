@@ -36,9 +36,10 @@ const encoder = new TextEncoder()
 
 const upstreamOf = (s: Success): Protocol => s.target.provider.adapter.protocol
 
-function usageOf(bytes: Uint8Array, protocol: Protocol, responses = false) {
-  const raw = findObjectValue(bytes, 'usage')
-  return responses ? usageFromResponses(raw) : protocol === 'anthropic' ? usageFromAnthropic(raw) : usageFromOpenAI(raw)
+function usageOf(s: Extract<Success, { kind: 'body' }>, responses = false) {
+  const raw = findObjectValue(s.bytes, 'usage')
+  const bound = s.usageBound
+  return responses ? usageFromResponses(raw, bound) : upstreamOf(s) === 'anthropic' ? usageFromAnthropic(raw, bound) : usageFromOpenAI(raw, bound)
 }
 
 /** A whole upstream answer in the client's protocol, parsed only when it must be translated. */
@@ -57,7 +58,7 @@ export function bodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
 
 function buildBodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
   if (s.kind !== 'body') throw new Error('unreachable: a stream for a non-stream request')
-  ctx.trace.record.usage = usageOf(s.bytes, upstreamOf(s), ctx.responses)
+  ctx.trace.record.usage = usageOf(s, ctx.responses)
   if (upstreamOf(s) !== ctx.client) {
     try {
       return JSON.stringify(completeAnswer(s, ctx.client))
@@ -112,11 +113,13 @@ function buildStreamReply(s: Success, ctx: ReplyContext): ReadableStream<Uint8Ar
     const upstream = upstreamOf(s)
     if (upstream === ctx.client) {
       const onUsage = (usage: typeof record.usage) => (record.usage = usage)
+      const bound = s.usageBound
       return relayStream(s.reader, s.first, {
         call: s.call,
         watch: ctx.responses
-          ? responsesUsageWatcher(onUsage)
-          : upstream === 'openai' ? openaiUsageWatcher(!ctx.wantsUsage, onUsage) : anthropicUsageWatcher(onUsage),
+          ? responsesUsageWatcher(onUsage, bound)
+          : upstream === 'openai' ? openaiUsageWatcher(!ctx.wantsUsage, onUsage, bound) : anthropicUsageWatcher(onUsage, bound),
+        maxEventBytes: s.limits.max_event_bytes,
         heartbeatMs: ctx.heartbeatMs,
         heartbeat: ctx.heartbeat,
         renderError: ctx.renderError,
@@ -127,18 +130,19 @@ function buildStreamReply(s: Success, ctx: ReplyContext): ReadableStream<Uint8Ar
     return translateStream(s.reader, s.first, {
       call: s.call,
       translator,
+      maxEventBytes: s.limits.max_event_bytes,
       heartbeatMs: ctx.heartbeatMs,
       heartbeat: ctx.heartbeat,
       renderError: ctx.renderError,
       onEnd(outcome, delivered, error) {
-        record.usage = usageFromOpenAI(translator.usage())
+        record.usage = usageFromOpenAI(translator.usage(), s.usageBound)
         onEnd(outcome, delivered, error)
       },
     })
   }
 
   // The upstream answered in one piece (fake_stream, or it ignored `stream`): replay it as events.
-  record.usage = usageOf(s.bytes, upstreamOf(s))
+  record.usage = usageOf(s)
   let text: string
   try {
     const answer = completeAnswer(s, ctx.client)

@@ -24,6 +24,7 @@ export function buildRuntime(config: Config, logger: Logger, options: RuntimeOpt
     breaker: config.circuit_breaker,
     fetchFn: options.fetchFn,
     previous: previous?.catalog,
+    maxBodyBytes: config.upstream.max_body_bytes,
   })
   for (const record of options.disabled ?? []) {
     const state = catalog.providers.find((p) => p.name === record.provider)?.pool.find(record.fingerprint)

@@ -1,4 +1,5 @@
 import { blankLineEnd, blankLineEndsAt, SseFramer, type ByteReader } from '../lib/sse.ts'
+import { GatewayError } from './errors.ts'
 import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
 export type { Delivered } from './upstream-pump.ts'
@@ -15,6 +16,8 @@ export type EventWatcher = ((event: Uint8Array) => boolean) & {
 export interface RelayOptions extends StreamEnds {
   /** Sees every event: records usage, drops the usage chunk the gateway asked for itself. */
   watch: EventWatcher
+  /** One event may be at most this long; a longer one ends the stream as an upstream failure. */
+  maxEventBytes: number
 }
 
 /**
@@ -22,15 +25,17 @@ export interface RelayOptions extends StreamEnds {
  * the few events that carry usage; everything else is forwarded as raw bytes.
  */
 export function relayStream(reader: ByteReader, first: Uint8Array | null, options: RelayOptions): ReadableStream<Uint8Array> {
-  const framer = new SseFramer()
+  const { maxEventBytes } = options
+  const framer = new SseFramer(maxEventBytes)
   return pumpUpstream(reader, first, {
     ...options,
     // Only between whole events: a comment inside a half-received event would corrupt it.
     mayBeat: () => !framer.hasPending(),
     onChunk(value, send) {
       let sent = false
-      // Fast path: whole events that the watcher has no use for go out as they came.
-      if (!framer.hasPending() && blankLineEndsAt(value, value.length) && options.watch.needFrom) {
+      // Fast path: whole events that the watcher has no use for go out as they came. A chunk longer
+      // than one event may be is framed instead, so that every event's length is checked.
+      if (!framer.hasPending() && value.length <= maxEventBytes && blankLineEndsAt(value, value.length) && options.watch.needFrom) {
         const from = options.watch.needFrom(value)
         if (from < 0) {
           send(value, countEvents(value))
@@ -48,6 +53,7 @@ export function relayStream(reader: ByteReader, first: Uint8Array | null, option
         send(event)
         sent = true
       }
+      if (framer.oversized()) throw eventTooLarge(options.call.providerName, maxEventBytes)
       return sent
     },
     onDone(send) {
@@ -56,6 +62,11 @@ export function relayStream(reader: ByteReader, first: Uint8Array | null, option
       return undefined
     },
   })
+}
+
+/** An upstream stream event past the limit: the upstream's failure (the stream is cut there). */
+export function eventTooLarge(provider: string, limit: number): GatewayError {
+  return new GatewayError('upstream_error', `Provider ${provider} sent a stream event larger than ${limit} bytes.`)
 }
 
 /** Events that end in a chunk: blank lines, `\n\n` or `\n\r\n`. */

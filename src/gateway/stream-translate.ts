@@ -1,10 +1,13 @@
 import { SseFramer, type ByteReader } from '../lib/sse.ts'
 import type { StreamTranslator } from '../translate/stream-to-openai.ts'
 import { GatewayError } from './errors.ts'
+import { eventTooLarge } from './stream-relay.ts'
 import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
 export interface TranslateOptions extends StreamEnds {
   translator: StreamTranslator
+  /** One upstream event may be at most this long; a longer one ends the stream as failed. */
+  maxEventBytes: number
 }
 
 const encoder = new TextEncoder()
@@ -31,7 +34,7 @@ function parts(event: Uint8Array): { name: string | null; data: string | null } 
  */
 export function translateStream(reader: ByteReader, first: Uint8Array | null, options: TranslateOptions): ReadableStream<Uint8Array> {
   const { translator } = options
-  const framer = new SseFramer()
+  const framer = new SseFramer(options.maxEventBytes)
   const translate = (event: Uint8Array) => {
     const { name, data } = parts(event)
     return data === null ? '' : translator.push(name, data)
@@ -43,6 +46,10 @@ export function translateStream(reader: ByteReader, first: Uint8Array | null, op
     onChunk(value, send) {
       let out = ''
       for (const event of framer.push(value)) out += translate(event)
+      if (framer.oversized()) {
+        if (out) send(encoder.encode(out))
+        throw eventTooLarge(options.call.providerName, options.maxEventBytes)
+      }
       if (!out) return false
       send(encoder.encode(out))
       return true

@@ -1,6 +1,6 @@
 import { blankLineEndsAt, eventData } from '../lib/sse.ts'
 import type { EventWatcher } from './stream-relay.ts'
-import { usageFromAnthropic, usageFromOpenAI, usageFromResponses, type Usage } from './usage.ts'
+import { usageFromAnthropic, usageFromOpenAI, usageFromResponses, type Usage, type UsageBound } from './usage.ts'
 
 const USAGE_KEY = Buffer.from('"usage"')
 
@@ -43,12 +43,12 @@ function parse(event: Uint8Array): Record<string, any> | null {
  * OpenAI streams: usage arrives in one chunk (`choices: []`) near the end. That chunk is dropped
  * when the gateway asked for it on behalf of a client that did not.
  */
-export function openaiUsageWatcher(stripUsageChunk: boolean, onUsage: (usage: Usage) => void): EventWatcher {
+export function openaiUsageWatcher(stripUsageChunk: boolean, onUsage: (usage: Usage) => void, bound?: UsageBound): EventWatcher {
   return Object.assign((event: Uint8Array) => {
     if (!carriesUsage(event)) return true
     const chunk = parse(event)
     if (!chunk) return true
-    const usage = usageFromOpenAI(chunk.usage)
+    const usage = usageFromOpenAI(chunk.usage, bound)
     if (usage) onUsage(usage)
     const usageOnly = Array.isArray(chunk.choices) && chunk.choices.length === 0
     return !(stripUsageChunk && usageOnly)
@@ -56,12 +56,12 @@ export function openaiUsageWatcher(stripUsageChunk: boolean, onUsage: (usage: Us
 }
 
 /** Responses API streams: usage arrives in `response.completed` (inside `response`). */
-export function responsesUsageWatcher(onUsage: (usage: Usage) => void): EventWatcher {
+export function responsesUsageWatcher(onUsage: (usage: Usage) => void, bound?: UsageBound): EventWatcher {
   return Object.assign(
     (event: Uint8Array) => {
       if (!carriesUsage(event)) return true
       const data = parse(event)
-      const usage = usageFromResponses(data?.response?.usage ?? data?.usage)
+      const usage = usageFromResponses(data?.response?.usage ?? data?.usage, bound)
       if (usage) onUsage(usage)
       return true
     },
@@ -73,7 +73,7 @@ const MESSAGE_START = Buffer.from('event: message_start')
 const MESSAGE_DELTA = Buffer.from('event: message_delta')
 
 /** Anthropic streams: input usage in message_start, cumulative output usage in message_delta. */
-export function anthropicUsageWatcher(onUsage: (usage: Usage) => void): EventWatcher {
+export function anthropicUsageWatcher(onUsage: (usage: Usage) => void, bound?: UsageBound): EventWatcher {
   let seen: Record<string, any> = {}
   return (event) => {
     const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
@@ -83,7 +83,7 @@ export function anthropicUsageWatcher(onUsage: (usage: Usage) => void): EventWat
     const usage = start ? data?.message?.usage : data?.usage
     if (usage && typeof usage === 'object') {
       seen = { ...seen, ...usage }
-      const parsed = usageFromAnthropic(seen)
+      const parsed = usageFromAnthropic(seen, bound)
       if (parsed) onUsage(parsed)
     }
     return true

@@ -2,7 +2,7 @@ import type { TimeoutsConfig } from '../config/schema.ts'
 import type { ConnectWatch } from './connect-watch.ts'
 import { GatewayError } from './errors.ts'
 
-export type AbortReason = 'connect_timeout' | 'first_byte_timeout' | 'idle_timeout' | 'total_timeout' | 'client_closed'
+export type AbortReason = 'connect_timeout' | 'first_byte_timeout' | 'idle_timeout' | 'total_timeout' | 'client_closed' | 'client_stalled'
 
 /** Thrown when the client went away; there is nobody left to answer. */
 export class ClientClosed extends Error {
@@ -11,7 +11,7 @@ export class ClientClosed extends Error {
   }
 }
 
-const TIMEOUT_TEXT: Record<Exclude<AbortReason, 'client_closed'>, (ms: number) => string> = {
+const TIMEOUT_TEXT: Record<Exclude<AbortReason, 'client_closed' | 'client_stalled'>, (ms: number) => string> = {
   connect_timeout: (ms) => `could not connect within ${ms} ms`,
   first_byte_timeout: (ms) => `no response within ${ms} ms`,
   idle_timeout: (ms) => `the stream was silent for ${ms} ms`,
@@ -21,19 +21,27 @@ const TIMEOUT_TEXT: Record<Exclude<AbortReason, 'client_closed'>, (ms: number) =
 /**
  * One HTTP exchange with an upstream and its timers: connect, first byte, stream silence and the
  * whole request. Any of them, or the client leaving, aborts the upstream request at once.
+ *
+ * Stream silence counts only while the gateway waits on the upstream (a read in progress). While
+ * the gateway waits on the client instead (it has not asked for more: a client that stopped
+ * reading holds the stream back), the same limit ends the stream as the client's doing.
  */
 export class UpstreamCall {
   readonly controller = new AbortController()
   reason: AbortReason | null = null
   private timers: Array<ReturnType<typeof setTimeout>> = []
   private idleTimer: ReturnType<typeof setInterval> | null = null
-  private lastByteAt = 0
+  /** Since when the stream has waited on the upstream (`waiting`) or on the client. */
+  private since = 0
+  private waiting = false
+  /** Told when the call is aborted, with why (a stalled client is noticed by no read). */
+  onAbort: ((reason: AbortReason) => void) | null = null
   private firstByteTimer: ReturnType<typeof setTimeout> | null = null
   private stopConnectWatch: () => void = () => {}
   private readonly onClientAbort = () => this.abort('client_closed')
 
   constructor(
-    private readonly providerName: string,
+    readonly providerName: string,
     private readonly timeouts: TimeoutsConfig,
     private readonly clientSignal: AbortSignal,
     private readonly connectWatch: ConnectWatch,
@@ -54,6 +62,8 @@ export class UpstreamCall {
         body: init.body,
         signal: this.controller.signal,
         timeout: false,
+        // A redirect would carry the key and configured headers to another address.
+        redirect: 'manual',
       }
       if (this.proxy) options.proxy = this.proxy
       const response = await fetch(url, options)
@@ -71,18 +81,25 @@ export class UpstreamCall {
     if (this.firstByteTimer) clearTimeout(this.firstByteTimer)
     this.firstByteTimer = null
     if (!streaming || this.idleTimer || this.reason) return
-    this.lastByteAt = Date.now()
+    this.since = Date.now()
     // One coarse interval per stream instead of a timer reset per chunk: chunks only stamp a time.
     const idle = this.timeouts.stream_idle_ms
     const step = Math.max(10, Math.min(1000, Math.floor(idle / 4)))
     this.idleTimer = setInterval(() => {
-      if (Date.now() - this.lastByteAt >= idle) this.abort('idle_timeout')
+      if (Date.now() - this.since >= idle) this.abort(this.waiting ? 'idle_timeout' : 'client_stalled')
     }, step)
   }
 
-  /** Bytes arrived on a stream. */
+  /** A read of the stream begins: from now the gateway waits on the upstream. */
+  reading(): void {
+    this.waiting = true
+    this.since = Date.now()
+  }
+
+  /** Bytes arrived on a stream: from now the gateway waits on the client to ask for more. */
   touch(): void {
-    this.lastByteAt = Date.now()
+    this.waiting = false
+    this.since = Date.now()
   }
 
   abort(reason: AbortReason): void {
@@ -90,6 +107,7 @@ export class UpstreamCall {
     this.reason = reason
     this.controller.abort()
     this.finish()
+    this.onAbort?.(reason)
   }
 
   /** Clears every timer and listener; call when the exchange is over. */
@@ -104,6 +122,7 @@ export class UpstreamCall {
   /** The error to report for a failed fetch or body read. */
   failure(err: unknown): Error {
     if (this.reason === 'client_closed') return new ClientClosed()
+    if (this.reason === 'client_stalled') return this.clientStalled()
     if (this.reason) {
       const ms = this.timeouts[this.reason === 'connect_timeout' ? 'connect_ms'
         : this.reason === 'first_byte_timeout' ? 'first_byte_ms'
@@ -113,5 +132,10 @@ export class UpstreamCall {
     const e = err as { code?: string; message?: string }
     const cause = e.code && e.code !== 'ERR_UNKNOWN' ? e.code : (e.message ?? 'network error')
     return new GatewayError('upstream_unreachable', `Provider ${this.providerName} could not be reached (${cause}).`)
+  }
+
+  /** A stream ended because its client stopped reading: the client's doing, not the provider's. */
+  clientStalled(): GatewayError {
+    return new GatewayError('client_stalled', `The client stopped reading the stream for ${this.timeouts.stream_idle_ms} ms.`)
   }
 }

@@ -20,7 +20,7 @@ export interface PumpOptions {
   heartbeat: Uint8Array
   /** Whether a heartbeat may go out now (not in the middle of a relayed event). */
   mayBeat(): boolean
-  /** Handles one upstream chunk; returns whether anything was sent. */
+  /** Handles one upstream chunk; returns whether anything was sent. Throws a GatewayError to end the stream as failed. */
   onChunk(chunk: Uint8Array, send: Send): boolean
   /** The upstream ended: send what is left; an error here ends the request as failed. */
   onDone(send: Send): GatewayError | undefined
@@ -34,7 +34,8 @@ export type StreamEnds = Pick<PumpOptions, 'call' | 'heartbeatMs' | 'heartbeat' 
 /**
  * The client side of an upstream stream: reads the upstream as the client pulls, so nothing is
  * buffered beyond one chunk; keeps a quiet stream alive; turns a failure midway into the client
- * protocol's error event; and aborts the upstream the moment the client leaves.
+ * protocol's error event; and aborts the upstream the moment the client leaves, or once it has not
+ * asked for more for the stream silence limit (it stopped reading).
  */
 export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, options: PumpOptions): ReadableStream<Uint8Array> {
   const { call } = options
@@ -43,6 +44,8 @@ export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, optio
   let ended = false
   let sentSinceTick = true
   let heartbeat: ReturnType<typeof setInterval> | null = null
+  // Called before the client stream closes: what runs when the request is over (the server's idle
+  // timeout put back on the connection) only takes effect while the response is still open.
   const end = (outcome: Outcome, error?: GatewayError) => {
     if (ended) return
     ended = true
@@ -57,6 +60,15 @@ export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, optio
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        call.onAbort = (reason) => {
+          if (reason !== 'client_stalled' || ended) return
+          const error = call.clientStalled()
+          reader.cancel().catch(() => {})
+          // Read only if the client ever resumes; the upstream is let go either way.
+          controller.enqueue(options.renderError(error))
+          end('client_closed', error)
+          controller.close()
+        }
         send = (bytes, events = 1) => {
           controller.enqueue(bytes)
           delivered.events += events
@@ -77,11 +89,12 @@ export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, optio
               value = pendingFirst
               pendingFirst = null
             } else {
+              call.reading()
               const read = await reader.read()
               if (read.done) {
                 const error = options.onDone(send)
-                controller.close()
                 end(error ? 'error' : 'ok', error)
+                controller.close()
                 return
               }
               value = read.value
@@ -90,7 +103,10 @@ export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, optio
             if (options.onChunk(value, send)) return
           }
         } catch (err) {
-          const failure = call.failure(err)
+          if (ended) return
+          // A GatewayError comes from handling the stream (an oversized event); anything else from reading it.
+          const failure = err instanceof GatewayError ? err : call.failure(err)
+          reader.cancel().catch(() => {})
           if (failure instanceof ClientClosed) {
             end('client_closed')
             return
@@ -98,8 +114,8 @@ export function pumpUpstream(reader: ByteReader, first: Uint8Array | null, optio
           const error = failure instanceof GatewayError ? failure : new GatewayError('upstream_error', 'The upstream stream failed.')
           const midway = new GatewayError(error.code, `${error.message} The stream was interrupted.`, error.details)
           controller.enqueue(options.renderError(midway))
-          controller.close()
           end('error', midway)
+          controller.close()
         }
       },
       cancel() {

@@ -28,3 +28,14 @@ export function judgeUpstreamError(provider: string, status: number, text: strin
 export function judgeTransportError(error: GatewayError): Verdict {
   return { action: 'backoff', error }
 }
+
+/**
+ * An upstream that answers with a redirect is failing: following it would send the prompt, the
+ * key and the configured headers to an address nobody configured. Another target may answer.
+ */
+export function judgeRedirect(provider: string, status: number): Verdict {
+  const error = new GatewayError('upstream_error', `Provider ${provider} answered with a redirect (HTTP ${status}), which the gateway does not follow.`, {
+    upstreamStatus: status,
+  })
+  return { action: 'backoff', error }
+}

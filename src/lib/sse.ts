@@ -1,39 +1,99 @@
 /**
  * Splits a byte stream into server-sent events without decoding it. Each event comes out as the
  * exact bytes received, blank-line terminator included, so a passthrough can forward it untouched.
+ *
+ * Linear in the bytes: a part of an event waits as a list of chunks, only new bytes are searched
+ * for its end, and the parts are joined once, when the event is complete. An event that grows
+ * past `maxEventBytes` stops the framing: `push` returns the events before it and `oversized()`
+ * turns true.
  */
 export class SseFramer {
-  private pending: Uint8Array | null = null
+  private parts: Uint8Array[] = []
+  private size = 0
+  // The last two bytes waiting, for a blank line that straddles two chunks (-1: none).
+  private tail1 = -1
+  private tail2 = -1
+  private over = false
+
+  constructor(private readonly maxEventBytes = Infinity) {}
 
   push(chunk: Uint8Array): Uint8Array[] {
-    const buf = this.pending ? concat(this.pending, chunk) : chunk
     const events: Uint8Array[] = []
+    if (this.over || chunk.length === 0) return events
     let start = 0
-    // Resume the boundary search a few bytes before the new data in case "\n\n" straddles chunks.
-    let i = this.pending ? Math.max(0, this.pending.length - 3) : 0
+    if (this.size > 0) {
+      start = this.straddleEnd(chunk)
+      if (start < 0) start = firstEventEnd(chunk)
+      if (start < 0) return this.keep(chunk, 0, events)
+      if (this.size + start > this.maxEventBytes) return this.overflow(events)
+      this.parts.push(chunk.subarray(0, start))
+      events.push(join(this.parts, this.size + start))
+      this.parts = []
+      this.size = 0
+    }
     // Native search for each newline: a loop over every byte in JavaScript costs more.
-    for (; (i = buf.indexOf(10, i)) >= 0; i++) {
-      const end = blankLineEnd(buf, i)
+    for (let i = start; (i = chunk.indexOf(10, i)) >= 0; i++) {
+      const end = blankLineEnd(chunk, i)
       if (end < 0) continue
-      if (i < start) continue
-      events.push(buf.subarray(start, end))
+      if (end - start > this.maxEventBytes) return this.overflow(events)
+      events.push(chunk.subarray(start, end))
       start = end
       i = end - 1
     }
-    this.pending = start < buf.length ? buf.slice(start) : null
-    return events
+    return start < chunk.length ? this.keep(chunk, start, events) : events
   }
 
   /** Whether part of an event has arrived and waits for its end. */
   hasPending(): boolean {
-    return this.pending !== null
+    return this.size > 0
+  }
+
+  /** Whether an event grew past the limit; nothing more is framed after it. */
+  oversized(): boolean {
+    return this.over
   }
 
   /** Whatever arrived after the last complete event (an upstream that closed mid-event). */
   rest(): Uint8Array | null {
-    const rest = this.pending
-    this.pending = null
+    const rest = this.size > 0 ? join(this.parts, this.size) : null
+    this.parts = []
+    this.size = 0
+    this.tail1 = this.tail2 = -1
     return rest
+  }
+
+  /** Where a blank line that began in the waiting bytes ends in `chunk`, or -1. */
+  private straddleEnd(chunk: Uint8Array): number {
+    const c0 = chunk[0]
+    if (this.tail2 === 10) {
+      if (c0 === 10) return 1
+      if (c0 === 13 && chunk[1] === 10) return 2
+    }
+    if (this.tail1 === 10 && this.tail2 === 13 && c0 === 10) return 1
+    return -1
+  }
+
+  private keep(chunk: Uint8Array, from: number, events: Uint8Array[]): Uint8Array[] {
+    const part = chunk.subarray(from)
+    const first = this.size === 0
+    this.size += part.length
+    if (this.size > this.maxEventBytes) return this.overflow(events)
+    this.parts.push(part)
+    if (part.length >= 2) {
+      this.tail1 = part[part.length - 2]!
+      this.tail2 = part[part.length - 1]!
+    } else {
+      this.tail1 = first ? -1 : this.tail2
+      this.tail2 = part[0]!
+    }
+    return events
+  }
+
+  private overflow(events: Uint8Array[]): Uint8Array[] {
+    this.over = true
+    this.parts = []
+    this.size = 0
+    return events
   }
 }
 
@@ -53,10 +113,24 @@ export function blankLineEndsAt(buf: Uint8Array, end: number): boolean {
   return end >= 2 && buf[end - 1] === 10 && (buf[end - 2] === 10 || (buf[end - 2] === 13 && buf[end - 3] === 10))
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
+/** Where the first blank line in `buf` ends, or -1. */
+function firstEventEnd(buf: Uint8Array): number {
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) {
+    const end = blankLineEnd(buf, i)
+    if (end >= 0) return end
+  }
+  return -1
+}
+
+/** The parts as one array: the part itself when there is only one. */
+function join(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
   return out
 }
 

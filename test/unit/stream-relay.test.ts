@@ -14,7 +14,7 @@ const usage = (eol = '\n') =>
   `data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}${eol}${eol}`
 const done = (eol = '\n') => `data: [DONE]${eol}${eol}`
 
-const call = { finish() {}, touch() {}, abort() {}, failure: (e: unknown) => e as Error } as unknown as UpstreamCall
+const call = { finish() {}, reading() {}, touch() {}, abort() {}, failure: (e: unknown) => e as Error } as unknown as UpstreamCall
 
 /** Relays the chunks as an upstream would send them; returns what the client got and what was recorded. */
 async function relay(chunks: string[], stripUsageChunk: boolean) {
@@ -29,6 +29,7 @@ async function relay(chunks: string[], stripUsageChunk: boolean) {
   const stream = relayStream(reader, first, {
     call,
     watch: openaiUsageWatcher(stripUsageChunk, (u) => (seen = u)),
+    maxEventBytes: 1024 * 1024,
     heartbeatMs: 0,
     heartbeat: enc.encode(': ping\n\n'),
     renderError: () => enc.encode('error\n\n'),
