@@ -36,6 +36,8 @@ export interface ProxyInput {
   renderStreamError(error: GatewayError): Uint8Array
   /** The client protocol's keep-alive event. */
   heartbeat: Uint8Array
+  /** The edge already counted this request against the key's rpm (before reading its body). */
+  requestCounted?: boolean
 }
 
 export interface ProviderHealth {
@@ -131,7 +133,11 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     }
     plan.targets = servable
 
-    const admission = deps.limiter.admit(key, estimateTokens(raw.byteLength))
+    const promptTokens = estimateTokens(raw.byteLength)
+    // A budget reserves what the request may cost, as tokens are reserved, so parallel requests
+    // cannot spend past it; computed only where a budget applies.
+    const estimatedCostUsd = key.policy.quota?.budgetUsd != null ? costCeiling(rt.config.prices, model, plan.targets, body, operation, promptTokens) : 0
+    const admission = deps.limiter.admit(key, promptTokens, { requestCounted: input.requestCounted, estimatedCostUsd })
     Object.assign(trace.headers, admission.headers)
     trace.onDone(settleWhenDone(rt.config.prices, model, admission))
 
@@ -301,6 +307,26 @@ function settleWhenDone(prices: Config['prices'], model: string, admission: Admi
     r.costUsd = costOf(prices, [r.provider && r.upstreamModel ? `${r.provider}/${r.upstreamModel}` : '', r.upstreamModel ?? '', model], r.usage)
     admission.settle({ usage: r.usage, costUsd: r.costUsd, failedBeforeUpstream: r.attempts === undefined })
   }
+}
+
+/** The output tokens a request may produce: what it asks for, else what its upstream would be told. */
+function outputCap(body: JsonObject, operation: Operation, target: Target): number {
+  if (operation === 'embeddings') return 0
+  for (const field of ['max_tokens', 'max_completion_tokens', 'max_output_tokens']) {
+    const v = body[field]
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v
+  }
+  return target.provider.config.default_max_tokens
+}
+
+/** The most a request may cost: its prompt estimate and output cap at the dearest of its targets. */
+function costCeiling(prices: Config['prices'], model: string, targets: readonly Target[], body: JsonObject, operation: Operation, promptTokens: number): number {
+  let most = 0
+  for (const t of targets) {
+    const usage = { promptTokens, completionTokens: outputCap(body, operation, t), cachedTokens: 0, reasoningTokens: 0 }
+    most = Math.max(most, costOf(prices, [`${t.provider.name}/${t.upstreamModel}`, t.upstreamModel, model], usage))
+  }
+  return most
 }
 
 /** Completes the trace of a stream whose upstream failed behind heartbeats. */

@@ -1,13 +1,25 @@
 import type { Operation } from '../providers/types.ts'
+import { clip, overBytes } from '../lib/clip.ts'
 import { sha256Hex } from '../lib/crypto.ts'
+import { exceedsDepth } from '../lib/json-depth.ts'
 import { GatewayError } from './errors.ts'
 
 export type JsonObject = Record<string, unknown>
 
+/** How deep arrays and objects may nest in a body; real requests stay far below. */
+export const MAX_JSON_DEPTH = 128
+/** The longest model id accepted, in UTF-8 bytes. */
+export const MAX_MODEL_BYTES = 256
+/** Longer conversation identifiers (`user`, `x-session-id`) are hashed before they are kept. */
+const MAX_CONVERSATION_ID = 256
+
 const decoder = new TextDecoder()
 
-/** Parses a JSON object body; anything else is a 400 in the API's words. */
-export function parseJsonObject(raw: Uint8Array): JsonObject {
+/**
+ * Parses a JSON body. JSON.parse itself copes with any depth (its cost is per node, like any
+ * body of that size), but what walks the value afterwards recurses, so depth is refused here.
+ */
+export function parseJson(raw: Uint8Array): unknown {
   let value: unknown
   try {
     value = JSON.parse(decoder.decode(raw))
@@ -17,6 +29,15 @@ export function parseJsonObject(raw: Uint8Array): JsonObject {
       'We could not parse the JSON body of your request. The API expects a JSON object; check that the body is valid JSON and that Content-Type is application/json.',
     )
   }
+  if (exceedsDepth(value, MAX_JSON_DEPTH)) {
+    throw new GatewayError('invalid_json', `The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`)
+  }
+  return value
+}
+
+/** Parses a JSON object body; anything else is a 400 in the API's words. */
+export function parseJsonObject(raw: Uint8Array): JsonObject {
+  const value = parseJson(raw)
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
     throw new GatewayError('invalid_request', 'The request body must be a JSON object.')
   }
@@ -44,6 +65,10 @@ export function checkRequest(body: JsonObject, operation: Operation): { model: s
   }
   if (typeof model !== 'string') {
     throw new GatewayError('invalid_request', "Invalid type for 'model': expected a string.", { param: 'model' })
+  }
+  if (overBytes(model, MAX_MODEL_BYTES)) {
+    // Echoed only in part: the id would otherwise reach the log, the error and the request log whole.
+    throw new GatewayError('invalid_request', `The model id \`${clip(model, 64)}\` is longer than ${MAX_MODEL_BYTES} bytes.`, { param: 'model' })
   }
   for (const [field, check, expected] of REQUIRED[operation]) {
     if (body[field] === undefined) {
@@ -91,10 +116,15 @@ export function upstreamBody(raw: Uint8Array, body: JsonObject, upstreamModel: s
  * a hash of the system prompt and first user message (which stay the same as a chat grows).
  */
 export function conversationKey(body: JsonObject, sessionId: string | null): string {
-  if (typeof body.user === 'string' && body.user) return 'user:' + body.user
-  if (sessionId) return 'session:' + sessionId
+  if (typeof body.user === 'string' && body.user) return 'user:' + boundedId(body.user)
+  if (sessionId) return 'session:' + boundedId(sessionId)
   const messages = Array.isArray(body.messages) ? (body.messages as JsonObject[]) : []
   const system = messages.filter((m) => m?.role === 'system' || m?.role === 'developer').map((m) => m.content)
   const firstUser = messages.find((m) => m?.role === 'user')?.content
   return 'prompt:' + sha256Hex(JSON.stringify([body.system ?? null, system, firstUser ?? null]))
+}
+
+/** A pin is kept per conversation: a long identifier is kept as its hash. */
+function boundedId(id: string): string {
+  return id.length > MAX_CONVERSATION_ID ? 'sha256:' + sha256Hex(id) : id
 }

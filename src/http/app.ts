@@ -15,6 +15,14 @@ import { usageRoutes } from './admin/usage.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { Traces } from './traces.ts'
 import { addCorsHeaders, corsPreflight, isCorsPath } from './cors.ts'
+import { guardArrival } from './request-guard.ts'
+import { clip } from '../lib/clip.ts'
+import { storageRefusal } from '../storage/storage-errors.ts'
+
+/** How much of a client-chosen text (a path, an id) an error message repeats. */
+const ECHO_CHARS = 200
+/** How much of an error message the request record keeps. */
+const MAX_ERROR_MESSAGE = 2000
 
 /** The whole HTTP surface, built from its dependencies; `app.handle(request)` works without a socket. */
 export function createApp(deps: Deps, traces = new Traces(deps)) {
@@ -25,10 +33,14 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
         documentation: { info: { title: 'sluice', version: VERSION, description: 'The admin API takes the admin token as a Bearer token.' } },
       })
     : new Elysia({ name: 'no-docs' })
-  return new Elysia()
+  // Elysia finds the path 11 characters into the URL by default, which with a Host header of three
+  // characters or fewer lands inside the path (`http://ab/x/v1/...`). Bun.serve here speaks plain
+  // HTTP, so every URL begins `http://` and the path is the first slash after it.
+  return new Elysia({ handler: { standardHostname: false } })
     .use(docs)
     .onRequest(({ request }) => {
-      traces.begin(request)
+      const trace = traces.begin(request)
+      guardArrival(deps, request, trace.record.path)
     })
     .onError(({ request, error, code }) => {
       const failure = asGatewayError(error, code, request, deps)
@@ -51,7 +63,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
         status: error instanceof ClientClosed ? 499 : failure.status,
         outcome: error instanceof ClientClosed ? 'client_closed' : 'error',
         errorCode: failure.code,
-        errorMessage: failure.message,
+        errorMessage: clip(failure.message, MAX_ERROR_MESSAGE),
       })
       return response
     })
@@ -77,18 +89,22 @@ function validationMessage(error: unknown): string {
     seen.add(path)
     lines.push(`${path}: ${e.message ?? e.summary ?? 'invalid'}`)
   }
-  return `Invalid request body: ${lines.join('; ')}`
+  return `Invalid request body: ${clip(lines.join('; '), MAX_ERROR_MESSAGE)}`
 }
 
 function asGatewayError(error: unknown, code: string | number, request: Request, deps: Deps): GatewayError {
   if (error instanceof GatewayError) return error
+  // A parse hook's own refusal (too large, too slow, too deep) arrives wrapped in Elysia's ParseError.
+  if (code === 'PARSE' && error instanceof Error && error.cause instanceof GatewayError) return error.cause
   if (error instanceof ClientClosed) return new GatewayError('upstream_error', 'The client closed the request.')
   if (code === 'NOT_FOUND') {
     const path = new URL(request.url).pathname
-    return new GatewayError('not_found', `Unknown request URL: ${request.method} ${path}. Check the URL for typos.`)
+    return new GatewayError('not_found', `Unknown request URL: ${clip(request.method, 16)} ${clip(path, ECHO_CHARS)}. Check the URL for typos.`)
   }
   if (code === 'PARSE') return new GatewayError('invalid_json', 'We could not parse the body of your request.')
   if (code === 'VALIDATION') return new GatewayError('invalid_request', validationMessage(error))
+  const refusal = storageRefusal(error)
+  if (refusal) return new GatewayError('storage_unavailable', refusal.message, { retryAfterMs: refusal.retryAfterMs })
   deps.logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'unexpected error')
   return new GatewayError('upstream_error', 'The gateway failed unexpectedly; the error has been logged.', { status: 500 })
 }

@@ -23,6 +23,9 @@ export function readPresentedKey(request: Request): string | null {
   return params.get('api_key') ?? params.get('key')
 }
 
+/** No key of ours is this long; a longer one is not worth hashing. */
+const MAX_KEY_CHARS = 1024
+
 const UNAUTHORIZED = 'Incorrect API key provided. Use a client key of this gateway as a Bearer token or in the x-api-key header.'
 
 /** `clientKey: true` on a route requires a valid client key and puts it in the context. */
@@ -37,7 +40,8 @@ export const clientAuth = (deps: Deps, traces: Traces) =>
       if (config.limits.ip_rpm !== null && ip !== null) deps.limiter.admitIp(ip, config.limits.ip_rpm)
       if (!config.auth.required) return { clientKey: ANONYMOUS }
       // Missing, unknown, revoked, disabled and expired keys all get the same answer.
-      const key = deps.keys.find(readPresentedKey(request))
+      const presented = readPresentedKey(request)
+      const key = deps.keys.find(presented !== null && presented.length > MAX_KEY_CHARS ? null : presented)
       if (!key) throw new GatewayError('invalid_api_key', UNAUTHORIZED)
       if (!key.allowsIp(ip)) throw new GatewayError('ip_not_allowed', 'This key may not be used from your address.')
       deps.keyUsed(key.id)

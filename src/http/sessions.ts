@@ -13,7 +13,10 @@ export class Sessions {
 
   create(): string {
     const id = randomToken(40)
-    this.sessions.set(id, this.now() + this.ttlMs)
+    const now = this.now()
+    // Sessions nobody looks up again are only found expired here.
+    if (this.sessions.size >= 1000) for (const [old, until] of this.sessions) if (until <= now) this.sessions.delete(old)
+    this.sessions.set(id, now + this.ttlMs)
     return id
   }
 

@@ -1,7 +1,12 @@
 import { RequestTrace } from '../gateway/record.ts'
+import { clip } from '../lib/clip.ts'
 import { requestIdFrom } from '../lib/request-id.ts'
 import { addCorsHeaders, isCorsPath } from './cors.ts'
 import type { Deps } from './deps.ts'
+
+const MAX_PATH = 1024
+/** An IPv6 address with a zone fits. */
+const MAX_IP = 64
 
 /** The trace of every request in flight, found from the Request object in any lifecycle hook. */
 export class Traces {
@@ -21,7 +26,8 @@ export class Traces {
         requestId: requestIdFrom(request.headers.get('x-request-id')),
         startedAt: this.deps.now(),
         method: request.method,
-        path: query < 0 ? url.slice(pathStart) : url.slice(pathStart, query),
+        // Kept in logs and the request log: an unknown path may be as long as the header limit allows.
+        path: clip(query < 0 ? url.slice(pathStart) : url.slice(pathStart, query), MAX_PATH),
       },
       (record, latencyMs, trace) => {
         this.inflight.requests--
@@ -32,7 +38,9 @@ export class Traces {
     )
     const logging = this.deps.config().logging
     if (logging.bodies !== 'none' && Math.random() < logging.sample_rate) trace.capture = logging.bodies
-    trace.record.clientIp = this.deps.clientIp(request)
+    const ip = this.deps.clientIp(request)
+    // From X-Forwarded-For behind a trusted proxy: whatever the header said.
+    trace.record.clientIp = ip === null ? null : clip(ip, MAX_IP)
     this.byRequest.set(request, trace)
     return trace
   }

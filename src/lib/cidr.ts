@@ -80,3 +80,21 @@ export function ipMatcher(list: readonly string[]): (ip: string) => boolean {
   const cidrs = list.map(parseCidr).filter((c): c is Cidr => c !== null)
   return (ip) => cidrs.some((c) => cidrContains(c, ip))
 }
+
+function formatV4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.')
+}
+
+/**
+ * What per-address limits count by: an IPv4 address, or the /64 network of an IPv6 address (one
+ * subscriber usually holds a whole /64, so rotating within it must not reset the count). Text that
+ * is not an address is counted as itself.
+ */
+export function addressUnit(ip: string): string {
+  if (!ip.includes(':')) return ip
+  const address = parseAddress(ip)
+  if (!address) return ip
+  if (!address.v6) return formatV4(address.value)
+  const hex = (address.value >> 64n).toString(16).padStart(16, '0')
+  return `${hex.slice(0, 4)}:${hex.slice(4, 8)}:${hex.slice(8, 12)}:${hex.slice(12)}::/64`
+}

@@ -1,3 +1,4 @@
+import { addressUnit } from '../../lib/cidr.ts'
 import { periodEnd, periodStart } from '../../lib/periods.ts'
 import type { ClientKey } from '../client-keys.ts'
 import { GatewayError } from '../errors.ts'
@@ -41,10 +42,17 @@ function tooMany(code: 'rate_limited' | 'quota_exceeded', message: string, retry
   })
 }
 
+export interface AdmitOptions {
+  /** The request was already counted against the key's rpm (by `admitRequest`). */
+  requestCounted?: boolean
+  /** What the request may cost at most, reserved against a budget until it is settled. */
+  estimatedCostUsd?: number
+}
+
 /**
  * Per-key rate limits (requests and tokens per minute, concurrency) and quotas (requests, tokens
  * and USD per day or month). Each check reserves at once, so parallel requests cannot overshoot;
- * token reservations are estimates, settled with the upstream's reported usage afterwards.
+ * token and cost reservations are estimates, settled with the upstream's reported usage afterwards.
  */
 export class Limiter {
   constructor(
@@ -52,7 +60,36 @@ export class Limiter {
     private readonly now: () => number,
   ) {}
 
-  admit(key: ClientKey, estimatedTokens: number): Admission {
+  /**
+   * Counts one request against the key's rpm as soon as the key is known, before its body is read
+   * or its model looked up, so requests refused later (unknown model, bad body) are counted too.
+   * Returns the `x-ratelimit-*-requests` headers.
+   */
+  admitRequest(key: ClientKey): Record<string, string> {
+    const headers: Record<string, string> = {}
+    this.takeMinute(key, 'requests', 1, headers, () => {})
+    return headers
+  }
+
+  private takeMinute(key: ClientKey, unit: 'requests' | 'tokens', cost: number, headers: Record<string, string>, rollback: () => void): (() => void) | null {
+    const limit = unit === 'requests' ? key.policy.rpm : key.policy.tpm
+    if (limit === null) return null
+    const buckets = bucketsOf(key)
+    const bucket = unit === 'requests' ? buckets.rpm : buckets.tpm
+    const now = this.now()
+    const r = this.store.take(bucket, cost, limit, MINUTE, now)
+    const names = HEADER_NAMES[unit]
+    headers[names.limit] = String(limit)
+    headers[names.remaining] = String(r.remaining)
+    headers[names.reset] = formatReset(r.resetMs)
+    if (!r.allowed) {
+      rollback()
+      throw tooMany('rate_limited', `Rate limit reached for ${unit}: ${limit} per minute for this key.`, r.retryAfterMs, headers)
+    }
+    return () => this.store.adjust(bucket, -cost, limit, MINUTE, now)
+  }
+
+  admit(key: ClientKey, estimatedTokens: number, options: AdmitOptions = {}): Admission {
     const p = key.policy
     const now = this.now()
     const buckets = bucketsOf(key)
@@ -67,26 +104,18 @@ export class Limiter {
       undo.push(() => this.store.release(buckets.concurrent))
     }
     // Requests and tokens per minute: the same window, counted in different units.
-    const perMinute = (unit: 'requests' | 'tokens', cost: number, limit: number | null) => {
-      if (limit === null) return
-      const bucket = unit === 'requests' ? buckets.rpm : buckets.tpm
-      const r = this.store.take(bucket, cost, limit, MINUTE, now)
-      const names = HEADER_NAMES[unit]
-      headers[names.limit] = String(limit)
-      headers[names.remaining] = String(r.remaining)
-      headers[names.reset] = formatReset(r.resetMs)
-      if (!r.allowed) {
-        rollback()
-        throw tooMany('rate_limited', `Rate limit reached for ${unit}: ${limit} per minute for this key.`, r.retryAfterMs, headers)
-      }
-      undo.push(() => this.store.adjust(bucket, -cost, limit, MINUTE, now))
+    const perMinute = (unit: 'requests' | 'tokens', cost: number) => {
+      const giveBack = this.takeMinute(key, unit, cost, headers, rollback)
+      if (giveBack) undo.push(giveBack)
     }
-    perMinute('requests', 1, p.rpm)
-    perMinute('tokens', estimatedTokens, p.tpm)
+    if (!options.requestCounted) perMinute('requests', 1)
+    perMinute('tokens', estimatedTokens)
     const q = p.quota
     const start = q ? periodStart(now, q.period, q.resetTime, q.timezone) : 0
+    // Reserved only where a budget can refuse it.
+    const reservedUsd = q?.budgetUsd !== null && q?.budgetUsd !== undefined ? (options.estimatedCostUsd ?? 0) : 0
     if (q) {
-      const verdict = this.store.reserveQuota(key.id, start, estimatedTokens, { requests: q.requests, tokens: q.tokens, budgetUsd: q.budgetUsd })
+      const verdict = this.store.reserveQuota(key.id, start, estimatedTokens, { requests: q.requests, tokens: q.tokens, budgetUsd: q.budgetUsd }, reservedUsd)
       if (!verdict.allowed) {
         rollback()
         const resetsIn = periodEnd(now, q.period, q.resetTime, q.timezone) - now
@@ -108,16 +137,32 @@ export class Limiter {
         const delta = actual - estimatedTokens
         const at = this.now()
         if (p.tpm !== null && delta !== 0) this.store.adjust(buckets.tpm, delta, p.tpm, MINUTE, at)
-        if (q) this.store.addUsage(key.id, start, { requests: 0, tokens: delta, costUsd })
+        if (q) this.store.addUsage(key.id, start, { requests: 0, tokens: delta, costUsd: costUsd - reservedUsd })
       },
     }
   }
 
-  /** The optional per-address limit, checked before authentication. */
+  /** The optional per-address limit (per /64 for IPv6), checked before authentication. */
   admitIp(ip: string, rpm: number): void {
-    const r = this.store.take(`ip:${ip}`, 1, rpm, MINUTE, this.now())
+    const r = this.store.take(`ip:${addressUnit(ip)}`, 1, rpm, MINUTE, this.now())
     if (!r.allowed) {
       throw tooMany('rate_limited', `Too many requests from your address (${rpm} per minute).`, r.retryAfterMs, {})
+    }
+  }
+
+  /**
+   * Login attempts: a few a minute per address (per /64 for IPv6), and a cap over all addresses,
+   * so that guessing from many addresses is no faster than from a handful.
+   */
+  admitLogin(ip: string | null, perAddress: number, overall: number): void {
+    const now = this.now()
+    const mine = this.store.take(`login:${ip === null ? 'unknown' : addressUnit(ip)}`, 1, perAddress, MINUTE, now)
+    if (!mine.allowed) {
+      throw tooMany('rate_limited', `Too many login attempts from your address (${perAddress} per minute).`, mine.retryAfterMs, {})
+    }
+    const all = this.store.take('login-all', 1, overall, MINUTE, now)
+    if (!all.allowed) {
+      throw tooMany('rate_limited', `Too many login attempts (${overall} per minute over all addresses).`, all.retryAfterMs, {})
     }
   }
 }

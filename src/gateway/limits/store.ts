@@ -24,16 +24,32 @@ export interface LimitStore {
   adjust(bucket: string, delta: number, limit: number, periodMs: number, now: number): void
   acquire(bucket: string, max: number): boolean
   release(bucket: string): void
-  /** Reserves one request and `tokens` against a key's quota for a period, if they fit. */
-  reserveQuota(keyId: string, periodStart: number, tokens: number, limits: QuotaLimits): QuotaVerdict
+  /**
+   * Reserves one request, `tokens` and an estimated `costUsd` against a key's quota for a period,
+   * if they fit. The budget admits while what is spent and reserved is below it, so it is
+   * overshot by at most the estimate of the request that crossed it.
+   */
+  reserveQuota(keyId: string, periodStart: number, tokens: number, limits: QuotaLimits, costUsd?: number): QuotaVerdict
   /** Settles a reservation: `tokens` and `costUsd` are the difference to what was reserved. */
   addUsage(keyId: string, periodStart: number, usage: PeriodUsage): void
   usage(keyId: string, periodStart: number): PeriodUsage
 }
 
-/** The single-process store. Quota usage is loaded from and flushed to the database around it. */
+/** Below this many buckets nothing is swept. */
+const SWEEP_FLOOR = 10_000
+/** A large map is swept at least this often, so that it shrinks back once a burst of new addresses is over. */
+const SWEEP_EVERY_MS = 60_000
+
+/**
+ * The single-process store. Quota usage is loaded from and flushed to the database around it.
+ * A bucket whose theoretical arrival time has passed is the same as no bucket, so idle buckets
+ * (one per client address that ever called) are swept: whenever the map has doubled since the
+ * last sweep, which keeps the cost per insert constant, and once a minute while it is large.
+ */
 export class MemoryLimitStore implements LimitStore {
   private buckets = new Map<string, number>()
+  private sweepAtSize = SWEEP_FLOOR
+  private lastSweep = -Infinity
   private concurrency = new Map<string, number>()
   private periods = new Map<string, { periodStart: number; usage: PeriodUsage }>()
   /** Keys whose usage changed since the last flush. */
@@ -41,12 +57,30 @@ export class MemoryLimitStore implements LimitStore {
 
   take(bucket: string, cost: number, limit: number, periodMs: number, now: number): GcraResult {
     const result = gcraTake(this.buckets.get(bucket) ?? now, cost, limit, periodMs, now)
-    if (result.allowed) this.buckets.set(bucket, result.tat)
+    if (result.allowed) this.set(bucket, result.tat, now)
     return result
   }
 
   adjust(bucket: string, delta: number, limit: number, periodMs: number, now: number): void {
-    this.buckets.set(bucket, gcraAdjust(this.buckets.get(bucket) ?? now, delta, limit, periodMs, now))
+    this.set(bucket, gcraAdjust(this.buckets.get(bucket) ?? now, delta, limit, periodMs, now), now)
+  }
+
+  /** How many rate buckets are held (idle ones until the next sweep). */
+  get bucketCount(): number {
+    return this.buckets.size
+  }
+
+  private set(bucket: string, tat: number, now: number): void {
+    this.buckets.set(bucket, tat)
+    const size = this.buckets.size
+    if (size >= this.sweepAtSize || (size > SWEEP_FLOOR && now - this.lastSweep >= SWEEP_EVERY_MS)) this.sweep(now)
+  }
+
+  /** Drops every bucket that is full again: its next take would start from `now` anyway. */
+  sweep(now: number): void {
+    for (const [bucket, tat] of this.buckets) if (tat <= now) this.buckets.delete(bucket)
+    this.lastSweep = now
+    this.sweepAtSize = Math.max(SWEEP_FLOOR, this.buckets.size * 2)
   }
 
   acquire(bucket: string, max: number): boolean {
@@ -62,13 +96,14 @@ export class MemoryLimitStore implements LimitStore {
     else this.concurrency.set(bucket, n)
   }
 
-  reserveQuota(keyId: string, periodStart: number, tokens: number, limits: QuotaLimits): QuotaVerdict {
+  reserveQuota(keyId: string, periodStart: number, tokens: number, limits: QuotaLimits, costUsd = 0): QuotaVerdict {
     const usage = this.current(keyId, periodStart)
     if (limits.requests !== null && usage.requests + 1 > limits.requests) return { allowed: false, exceeded: 'requests' }
     if (limits.tokens !== null && usage.tokens + tokens > limits.tokens) return { allowed: false, exceeded: 'tokens' }
     if (limits.budgetUsd !== null && usage.costUsd >= limits.budgetUsd) return { allowed: false, exceeded: 'budget' }
     usage.requests += 1
     usage.tokens += tokens
+    usage.costUsd += costUsd
     this.dirty.add(keyId)
     return { allowed: true }
   }

@@ -7,6 +7,14 @@ import type { StoredClientKey } from '../../storage/client-key-store.ts'
 import { adminAuth } from '../admin-auth.ts'
 import type { Deps } from '../deps.ts'
 import type { Traces } from '../traces.ts'
+import { ADMIN_BODY_LIMIT, boundedJson } from '../request-guard.ts'
+import { clip } from '../../lib/clip.ts'
+
+/** A key's metadata is kept with it and shown in every listing: a few KiB of JSON at most. */
+const MAX_METADATA_BYTES = 16 * 1024
+/** Each model pattern or address range, and how many of them. */
+const MAX_ENTRY_CHARS = 256
+const MAX_ENTRIES = 1000
 
 const KeyName = t.String({ minLength: 1, maxLength: 100 })
 const CreateKey = t.Object({ name: KeyName, ...KeyPolicyFields }, { additionalProperties: false })
@@ -44,7 +52,25 @@ export function keyJson(k: StoredClientKey, deps: Deps) {
 
 function checked(input: KeyPolicyInput): void {
   const problems = policyProblems(input, '')
-  if (problems.length > 0) throw new GatewayError('invalid_request', problems.join('; '))
+  for (const field of ['models', 'ips'] as const) {
+    const list = input[field]
+    if (!list) continue
+    if (list.length > MAX_ENTRIES) problems.push(`${field}: at most ${MAX_ENTRIES} entries`)
+    if (list.some((entry) => entry.length > MAX_ENTRY_CHARS)) problems.push(`${field}: each entry at most ${MAX_ENTRY_CHARS} characters`)
+  }
+  if (input.metadata && Buffer.byteLength(JSON.stringify(input.metadata)) > MAX_METADATA_BYTES) {
+    problems.push(`metadata: at most ${MAX_METADATA_BYTES / 1024} KiB of JSON`)
+  }
+  if (problems.length > 0) throw new GatewayError('invalid_request', clip(problems.join('; '), 2000))
+}
+
+const noKey = (id: string) => new GatewayError('not_found', `No key ${clip(id, 64)}.`)
+
+/** The key a path names. Elysia gives null for a segment whose percent-encoding is broken. */
+async function keyAt(deps: Deps, id: string | null): Promise<StoredClientKey> {
+  const key = id === null || id.length > 256 ? null : await deps.keyStore.get(id)
+  if (!key) throw noKey(id ?? '(not valid percent-encoding)')
+  return key
 }
 
 /** Creating, listing, editing and revoking client keys. */
@@ -65,7 +91,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
         // The only time the secret is ever shown.
         return traces.finish(request, Response.json({ ...keyJson(record, deps), key: secret }, { status: 201 }))
       },
-      { admin: true, body: CreateKey, detail: { summary: 'Create a client key (the secret is in this reply only)', tags: ['keys'] } },
+      { admin: true, body: CreateKey, parse: boundedJson(deps, ADMIN_BODY_LIMIT), detail: { summary: 'Create a client key (the secret is in this reply only)', tags: ['keys'] } },
     )
     .get(
       '/keys',
@@ -78,8 +104,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
     .get(
       '/keys/:id',
       async ({ request, params }) => {
-        const key = await deps.keyStore.get(params.id)
-        if (!key) throw new GatewayError('not_found', `No key ${params.id}.`)
+        const key = await keyAt(deps, params.id)
         return traces.finish(request, Response.json(keyJson(key, deps)))
       },
       { admin: true, detail: { summary: 'One client key', tags: ['keys'] } },
@@ -87,8 +112,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
     .patch(
       '/keys/:id',
       async ({ request, params, body }) => {
-        const key = await deps.keyStore.get(params.id)
-        if (!key) throw new GatewayError('not_found', `No key ${params.id}.`)
+        const key = await keyAt(deps, params.id)
         if (key.source === 'config') {
           throw new GatewayError('conflict', `Key ${key.name} comes from the config file; change it there and reload.`)
         }
@@ -114,13 +138,12 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
         await deps.refreshKeys()
         return traces.finish(request, Response.json(keyJson(updated!, deps)))
       },
-      { admin: true, body: UpdateKey, detail: { summary: 'Change a key: limits, models, expiry, enabled (null clears a field)', tags: ['keys'] } },
+      { admin: true, body: UpdateKey, parse: boundedJson(deps, ADMIN_BODY_LIMIT), detail: { summary: 'Change a key: limits, models, expiry, enabled (null clears a field)', tags: ['keys'] } },
     )
     .delete(
       '/keys/:id',
       async ({ request, params }) => {
-        const key = await deps.keyStore.get(params.id)
-        if (!key) throw new GatewayError('not_found', `No key ${params.id}.`)
+        const key = await keyAt(deps, params.id)
         if (key.source === 'config') {
           throw new GatewayError('conflict', `Key ${key.name} comes from the config file; remove it there and reload.`)
         }

@@ -3,6 +3,7 @@ import { GatewayError } from '../../gateway/errors.ts'
 import { adminAuth } from '../admin-auth.ts'
 import type { Deps } from '../deps.ts'
 import type { Traces } from '../traces.ts'
+import { clip } from '../../lib/clip.ts'
 
 /** The admin API under /admin/api: reload, upstream providers and keys. */
 export const adminRoutes = (deps: Deps, traces: Traces) =>
@@ -27,8 +28,10 @@ export const adminRoutes = (deps: Deps, traces: Traces) =>
     .post(
       '/providers/:provider/keys/:fingerprint/enable',
       async ({ request, params }) => {
-        if (!(await deps.gateway.enableKey(params.provider, params.fingerprint))) {
-          throw new GatewayError('not_found', `No key ${params.fingerprint} in provider ${params.provider}.`)
+        // Elysia gives null for a segment whose percent-encoding is broken.
+        const { provider, fingerprint } = params as { provider: string | null; fingerprint: string | null }
+        if (provider === null || fingerprint === null || !(await deps.gateway.enableKey(provider, fingerprint))) {
+          throw new GatewayError('not_found', `No key ${clip(fingerprint ?? '?', 64)} in provider ${clip(provider ?? '?', 64)}.`)
         }
         return traces.finish(request, Response.json({ enabled: true }))
       },

@@ -7,6 +7,24 @@ import type { Traces } from '../traces.ts'
 
 const GROUPS = new Set<GroupBy>(['day', 'key', 'model', 'provider'])
 const DAY = /^\d{4}-\d{2}-\d{2}$/
+const MAX_PAGE = 500
+/** What one live-tail subscriber may have waiting unread before it is dropped. */
+export const LIVE_QUEUE_BYTES = 1024 * 1024
+/** A filter value (a key id, a model name) is at most this long. */
+const MAX_FILTER = 256
+// Query strings are client text: every value a bounded string (Elysia answers 400 otherwise).
+const Filter = t.Optional(t.String({ maxLength: MAX_FILTER }))
+
+function bad(param: string, message: string): GatewayError {
+  return new GatewayError('invalid_request', `${param}: ${message}`, { param })
+}
+
+/** A whole number in [min, max] written in decimal, or undefined when absent; a 400 otherwise. */
+function intParam(param: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d{1,16}$/.test(text) || Number(text) < min || Number(text) > max) throw bad(param, `expected a whole number from ${min} to ${max}`)
+  return Number(text)
+}
 
 /** Usage, the request log, the overview, the live tail and the Prometheus metrics. */
 export const usageRoutes = (deps: Deps, traces: Traces) =>
@@ -16,48 +34,34 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
       '/admin/api/usage',
       async ({ request, query }) => {
         const groupBy = (query.group_by ?? 'day').split(',').filter(Boolean) as GroupBy[]
-        const bad = groupBy.find((g) => !GROUPS.has(g))
-        if (bad) throw new GatewayError('invalid_request', `group_by: expected day, key, model or provider, got "${bad}"`, { param: 'group_by' })
+        const unknown = groupBy.find((g) => !GROUPS.has(g))
+        if (unknown) throw bad('group_by', `expected day, key, model or provider, got "${unknown.slice(0, 32)}"`)
         for (const f of ['from', 'to'] as const) {
-          if (query[f] !== undefined && !DAY.test(query[f]!)) throw new GatewayError('invalid_request', `${f}: expected YYYY-MM-DD`, { param: f })
+          if (query[f] !== undefined && !DAY.test(query[f]!)) throw bad(f, 'expected YYYY-MM-DD')
         }
         const data = await deps.usage.usage({ from: query.from, to: query.to, keyId: query.key, model: query.model, provider: query.provider, groupBy })
         return traces.finish(request, Response.json({ group_by: groupBy, data }))
       },
       {
         admin: true,
-        query: t.Object({
-          key: t.Optional(t.String()),
-          model: t.Optional(t.String()),
-          provider: t.Optional(t.String()),
-          from: t.Optional(t.String()),
-          to: t.Optional(t.String()),
-          group_by: t.Optional(t.String()),
-        }),
+        query: t.Object({ key: Filter, model: Filter, provider: Filter, from: Filter, to: Filter, group_by: Filter }),
         detail: { summary: 'Usage by day, key, model or provider (UTC days)', tags: ['usage'] },
       },
     )
     .get(
       '/admin/api/requests',
       async ({ request, query }) => {
-        const limit = Math.min(500, Math.max(1, Number(query.limit ?? 50)))
-        const status = query.status === undefined ? undefined : query.status === 'ok' || query.status === 'error' ? query.status : Number(query.status)
-        if (typeof status === 'number' && !Number.isInteger(status)) {
-          throw new GatewayError('invalid_request', 'status: expected ok, error or an HTTP status', { param: 'status' })
-        }
-        const rows = await deps.usage.requests({ status, keyId: query.key, model: query.model, limit, before: query.before ? Number(query.before) : undefined })
+        // A larger page is cut to the largest; anything that is not a number is refused.
+        const limit = Math.min(MAX_PAGE, intParam('limit', query.limit, 1, Number.MAX_SAFE_INTEGER) ?? 50)
+        const before = intParam('before', query.before, 1, Number.MAX_SAFE_INTEGER)
+        const status = query.status === undefined || query.status === 'ok' || query.status === 'error' ? query.status : intParam('status', query.status, 100, 599)
+        const rows = await deps.usage.requests({ status, keyId: query.key, model: query.model, limit, before })
         const next = rows.length === limit ? rows.at(-1)!.id : null
         return traces.finish(request, Response.json({ data: rows, next_before: next }))
       },
       {
         admin: true,
-        query: t.Object({
-          status: t.Optional(t.String()),
-          key: t.Optional(t.String()),
-          model: t.Optional(t.String()),
-          limit: t.Optional(t.String()),
-          before: t.Optional(t.String()),
-        }),
+        query: t.Object({ status: Filter, key: Filter, model: Filter, limit: Filter, before: Filter }),
         detail: { summary: 'The request log, newest first; page with next_before', tags: ['usage'] },
       },
     )
@@ -71,7 +75,7 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         const overview = await deps.usage.overview(window, Date.now())
         return traces.finish(request, Response.json({ ...overview, uptime_s: deps.uptimeSeconds(), providers: deps.gateway.providers() }))
       },
-      { admin: true, query: t.Object({ window: t.Optional(t.String()) }), detail: { summary: 'Totals and a series for the dashboard', tags: ['usage'] } },
+      { admin: true, query: t.Object({ window: Filter }), detail: { summary: 'Totals and a series for the dashboard', tags: ['usage'] } },
     )
     .get(
       '/admin/api/requests/live',
@@ -79,19 +83,32 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         deps.keepOpen(request)
         let unsubscribe = () => {}
         const encoder = new TextEncoder()
-        const body = new ReadableStream<Uint8Array>({
-          start(controller) {
-            controller.enqueue(encoder.encode(': live\n\n'))
-            const ping = setInterval(() => controller.enqueue(encoder.encode(': ping\n\n')), 15_000)
-            const off = deps.live.subscribe((row) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(row)}\n\n`)))
-            unsubscribe = () => {
-              clearInterval(ping)
-              off()
-            }
-            request.signal.addEventListener('abort', () => unsubscribe(), { once: true })
+        const body = new ReadableStream<Uint8Array>(
+          {
+            start(controller) {
+              // A subscriber that stops reading would have every row queued for it: once its
+              // unread rows pass the high-water mark it is dropped and its queue discarded.
+              const send = (text: string) => {
+                if ((controller.desiredSize ?? 0) <= 0) {
+                  unsubscribe()
+                  controller.error(new Error('live tail subscriber too slow'))
+                  return
+                }
+                controller.enqueue(encoder.encode(text))
+              }
+              controller.enqueue(encoder.encode(': live\n\n'))
+              const ping = setInterval(() => send(': ping\n\n'), 15_000)
+              const off = deps.live.subscribe((row) => send(`data: ${JSON.stringify(row)}\n\n`))
+              unsubscribe = () => {
+                clearInterval(ping)
+                off()
+              }
+              request.signal.addEventListener('abort', () => unsubscribe(), { once: true })
+            },
+            cancel: () => unsubscribe(),
           },
-          cancel: () => unsubscribe(),
-        })
+          { highWaterMark: LIVE_QUEUE_BYTES, size: (chunk) => chunk?.byteLength ?? 0 },
+        )
         return traces.finish(request, new Response(body, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } }))
       },
       { admin: true, detail: { summary: 'Server-sent events: each finished request as it is logged', tags: ['usage'] } },

@@ -1,15 +1,22 @@
-import { Elysia, t } from 'elysia'
+import { Elysia } from 'elysia'
 import pageText from '../../dashboard/index.html' with { type: 'text' }
 import { GatewayError } from '../../gateway/errors.ts'
 import { isAdminToken } from '../admin-auth.ts'
 import type { Deps } from '../deps.ts'
 import { Sessions } from '../sessions.ts'
 import type { Traces } from '../traces.ts'
+import { readBody } from '../read-body.ts'
+import { parseJson } from '../../gateway/request-body.ts'
+import { LOGIN_BODY_LIMIT } from '../request-guard.ts'
 
 // Imported as text (embedded in the binary); Bun's types describe HTML imports as bundles.
 const page = pageText as unknown as string
 
+/** Login attempts a minute from one address (one /64 for IPv6). */
 const LOGIN_ATTEMPTS_PER_MINUTE = 10
+/** Login attempts a minute from all addresses together: rotating addresses guesses no faster. */
+const LOGIN_ATTEMPTS_PER_MINUTE_OVERALL = 60
+const MAX_TOKEN_CHARS = 1000
 
 const HTML_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
@@ -30,15 +37,20 @@ export const dashboardRoutes = (deps: Deps, traces: Traces) =>
     )
     .post(
       '/dashboard/login',
-      ({ request, body }) => {
-        // Guessing the token is slowed to a few tries a minute per address.
-        deps.limiter.admitIp(`login:${traces.of(request).record.clientIp ?? 'unknown'}`, LOGIN_ATTEMPTS_PER_MINUTE)
-        if (!isAdminToken(deps, body.token)) throw new GatewayError('invalid_api_key', 'That is not the admin token.')
+      async ({ request }) => {
+        // Guessing the token is slowed to a few tries a minute, before the body is even read.
+        deps.limiter.admitLogin(traces.of(request).record.clientIp ?? null, LOGIN_ATTEMPTS_PER_MINUTE, LOGIN_ATTEMPTS_PER_MINUTE_OVERALL)
+        const body = parseJson(await readBody(request, LOGIN_BODY_LIMIT, deps.config().server.body_timeout_ms)) as { token?: unknown } | null
+        const token = body?.token
+        if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) {
+          throw new GatewayError('invalid_request', `Invalid request body: token: expected a string of at most ${MAX_TOKEN_CHARS} characters`, { param: 'token' })
+        }
+        if (!isAdminToken(deps, token)) throw new GatewayError('invalid_api_key', 'That is not the admin token.')
         const id = deps.sessions.create()
         const secure = request.headers.get('x-forwarded-proto') === 'https' || request.url.startsWith('https:')
         return traces.finish(request, Response.json({ authenticated: true }, { headers: { 'set-cookie': deps.sessions.cookie(id, secure) } }))
       },
-      { body: t.Object({ token: t.String({ maxLength: 1000 }) }) },
+      { parse: 'none' },
     )
     .post('/dashboard/logout', ({ request }) => {
       deps.sessions.revoke(Sessions.idOf(request))

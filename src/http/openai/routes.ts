@@ -6,6 +6,16 @@ import { proxyHandler } from '../proxy-route.ts'
 import { encodeComment } from '../../lib/sse.ts'
 import type { Traces } from '../traces.ts'
 import { openAIStreamError } from './errors.ts'
+import { clip } from '../../lib/clip.ts'
+
+/** A path segment's text, or null when its percent-encoding is broken (`%`, `%E0%A4%A`). */
+function decodedId(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return null
+  }
+}
 
 /** The OpenAI-compatible API: chat completions, embeddings, models. */
 export const openaiRoutes = (deps: Deps, traces: Traces) => {
@@ -47,10 +57,11 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
     .get(
       '/v1/models/*',
       ({ request, params, clientKey }) => {
-        const id = decodeURIComponent(params['*'])
-        const found = deps.gateway.models().find((m) => m.id === id && clientKey.allowsModel(m.id))
+        const id = decodedId(params['*'])
+        const found = id === null ? undefined : deps.gateway.models().find((m) => m.id === id && clientKey.allowsModel(m.id))
         if (!found) {
-          throw new GatewayError('model_not_found', `The model \`${id}\` does not exist. GET /v1/models lists the available models.`, {
+          const shown = clip(id ?? params['*'], 64)
+          throw new GatewayError('model_not_found', `The model \`${shown}\` does not exist. GET /v1/models lists the available models.`, {
             param: 'model',
           })
         }
