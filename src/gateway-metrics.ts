@@ -8,7 +8,8 @@ const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 export interface MetricSources {
   keyStates(): Array<{ provider: string; usable: number; cooling: number; disabled: number }>
   inflight(): { requests: number; streams: number }
-  queue(): { depth: number; dropped: number }
+  /** Request-log rows queued, dropped because the queue was full, and lost at shutdown because the database failed. */
+  queue(): { depth: number; dropped: number; lost?: number }
 }
 
 /** Every metric sluice exports on /metrics. Labels never carry keys, users or prompts. */
@@ -40,7 +41,13 @@ export function createGatewayMetrics(sources: MetricSources) {
   registry.add(new Gauge('sluice_inflight_requests', 'Requests in flight, streams included.', (g) => g.set({}, sources.inflight().requests)))
   registry.add(new Gauge('sluice_inflight_streams', 'Streams in flight.', (g) => g.set({}, sources.inflight().streams)))
   registry.add(new Gauge('sluice_log_queue_depth', 'Request-log records waiting to be written.', (g) => g.set({}, sources.queue().depth)))
-  registry.add(new Gauge('sluice_log_dropped_total', 'Request-log records dropped because the queue was full.', (g) => g.set({}, sources.queue().dropped)))
+  registry.add(
+    new Gauge('sluice_log_dropped_total', 'Request-log records dropped: the queue was full, or the database failed at shutdown.', (g) => {
+      const q = sources.queue()
+      g.set({ reason: 'queue_full' }, q.dropped)
+      g.set({ reason: 'storage_error' }, q.lost ?? 0)
+    }),
+  )
 
   // Per request, the series are found by label values, without building label objects or keys.
   const requestSeries = new SeriesLookup(([route, model, provider, status]) =>

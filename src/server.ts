@@ -26,10 +26,13 @@ import { Limiter } from './gateway/limits/limiter.ts'
 import { MemoryLimitStore } from './gateway/limits/store.ts'
 import { ipMatcher } from './lib/cidr.ts'
 import { periodStart } from './lib/periods.ts'
-import { createUsageStore } from './storage/usage-store.ts'
+import { createUsageStore, type UsageRow } from './storage/usage-store.ts'
+import { isBusy, storageFailure } from './storage/storage-errors.ts'
 
 /** How often the client-key version is checked: edits from other processes apply this fast. */
 const KEY_POLL_MS = 250
+/** Bun's default idle timeout, restored on a connection once its long request is over. */
+const IDLE_TIMEOUT_S = 10
 /** How often quota usage and last-use times are written. */
 const FLUSH_MS = 1000
 
@@ -73,11 +76,13 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   })
   const startedAt = Date.now()
   const database = await openDatabase(config.database.url, config.database.auth_token)
-  const keyStore = createClientKeyStore(database.db, database.client)
-  const upstreamKeys = createUpstreamKeyStore(database.db)
+  // Writes the request path triggers (last use, usage, disabled keys) go through `background`: one
+  // short try, queued again on failure. A lock held by another process never holds the event loop.
+  const keyStore = createClientKeyStore(database.db, database.client, database.background)
+  const upstreamKeys = createUpstreamKeyStore(database.db, database.background)
   const boot = await bootstrapSecrets(config, createSettingsStore(database.db), keyStore)
 
-  const usageStore = createUsageStore(database.db)
+  const usageStore = createUsageStore(database.background)
   const limitStore = new MemoryLimitStore()
   for (const row of await usageStore.since(Date.now() - 32 * 86_400_000)) limitStore.load(row.keyId, row.periodStart, row.usage)
   const now = options.now ?? Date.now
@@ -100,16 +105,37 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     })().catch((err) => logger.error({ err: (err as Error).message }, 'could not refresh client keys'))
   }, KEY_POLL_MS)
   const flusher = setInterval(() => void flush(), FLUSH_MS)
-  async function flush(): Promise<void> {
+  // Usage rows are absolute values per key and period: one that could not be saved waits here and a
+  // newer value for the same key and period replaces it, so a retry neither loses nor doubles.
+  const unsavedUsage = new Map<string, UsageRow>()
+  let flushFailures = 0
+  let flushing: Promise<unknown> | null = null
+  /** Saves usage, last-use times and disabled keys; resolves to the error when some could not be saved. */
+  function flush(): Promise<unknown> {
+    return (flushing ??= flushOnce().finally(() => (flushing = null)))
+  }
+  async function flushOnce(): Promise<unknown> {
+    for (const row of limitStore.takeDirty()) unsavedUsage.set(`${row.keyId}\u0000${row.periodStart}`, row)
+    const usageBatch = new Map(unsavedUsage)
+    const touchBatch = new Map(lastUsed)
+    lastUsed.clear()
     try {
-      await usageStore.save(limitStore.takeDirty())
-      if (lastUsed.size > 0) {
-        const batch = new Map(lastUsed)
-        lastUsed.clear()
-        await keyStore.touch(batch)
-      }
+      await usageStore.save([...usageBatch.values()])
+      for (const [k, row] of usageBatch) if (unsavedUsage.get(k) === row) unsavedUsage.delete(k)
+      await keyStore.touch(touchBatch)
+      touchBatch.clear()
+      await upstreamKeys.flush()
+      if (flushFailures > 0) logger.info({ failures: flushFailures }, 'key usage saved again')
+      flushFailures = 0
+      return null
     } catch (err) {
-      logger.error({ err: (err as Error).message }, 'could not save key usage')
+      // What was not written goes back, behind anything newer.
+      for (const [id, at] of touchBatch) if ((lastUsed.get(id) ?? 0) < at) lastUsed.set(id, at)
+      flushFailures++
+      if ((flushFailures & (flushFailures - 1)) === 0) {
+        logger.error({ ...storageFields(err), failures: flushFailures }, 'could not save key usage; will retry')
+      }
+      return err
     }
   }
   const trusted = ipMatcher(config.server.trusted_proxies)
@@ -156,7 +182,11 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     // pause of every request in flight (500 rows: p99 at 64 concurrent requests +4 ms).
     batchSize: 100,
     flushMs: 500,
-    onError: (err) => logger.error({ err: (err as Error).message }, 'could not write the request log; will retry'),
+    onError: (err, failures) => {
+      if ((failures & (failures - 1)) === 0) logger.error({ ...storageFields(err), failures }, 'could not write the request log; will retry')
+    },
+    onRecovered: (failures) => logger.info({ failures }, 'request log written again'),
+    onLost: (count, reason) => logger.error({ lost: count, err: reason }, 'request log rows could not be written before exit and are lost'),
     onDropped: (count) => {
       // Logged at powers of two, so a flood does not flood the log too.
       if ((count & (count - 1)) === 0) logger.warn({ dropped: count }, 'request log queue full: records dropped')
@@ -169,7 +199,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const metrics = createGatewayMetrics({
     keyStates: () => gateway.providers().map((p) => ({ provider: p.name, ...p.keys })),
     inflight: () => traces?.inflight ?? { requests: 0, streams: 0 },
-    queue: () => ({ depth: writer.depth, dropped: writer.dropped }),
+    queue: () => ({ depth: writer.depth, dropped: writer.dropped, lost: writer.lost }),
   })
   const sink = createRequestSink({
     config: () => config,
@@ -221,14 +251,16 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     now: Date.now,
     async health() {
       const databaseOk = await database.ping()
+      const storage = database.health.report()
+      // Failing writes leave the gateway serving (they are queued), so it stays ready: degraded, 200.
       const ok = databaseOk && !draining
       return {
         ok,
         body: {
-          status: draining ? 'shutting_down' : !databaseOk ? 'degraded' : 'ok',
+          status: draining ? 'shutting_down' : !databaseOk || !storage.writable ? 'degraded' : 'ok',
           version: VERSION,
           uptime_s: Math.round((Date.now() - startedAt) / 1000),
-          database: { reachable: databaseOk },
+          database: { reachable: databaseOk, ...storage },
           providers: gateway.providers(),
         },
       }
@@ -246,6 +278,13 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     sessions: new Sessions(12 * 3_600_000),
     keepOpen(request) {
       server?.timeout(request, 0)
+    },
+    releaseOpen(request) {
+      try {
+        server?.timeout(request, IDLE_TIMEOUT_S)
+      } catch {
+        // the connection is already gone
+      }
     },
     adminTokenHash: () => boot.adminTokenHash,
     reload: () => (reloading ??= reload().finally(() => (reloading = null))),
@@ -290,8 +329,20 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
         clearInterval(background)
         clearInterval(flusher)
         clearInterval(retention)
-        await flush()
-        // Every completed request reaches the database before the process exits.
+        // Every completed request reaches the database before the process exits, unless it fails:
+        // a lock is waited out for a while (sleeping), then what could not be written is counted.
+        const saveBy = Date.now() + 5000
+        let failed = await flush()
+        while (failed && isBusy(failed) && Date.now() < saveBy) {
+          await Bun.sleep(50)
+          failed = await flush()
+        }
+        if (failed) {
+          logger.error(
+            { ...storageFields(failed), usage_rows: unsavedUsage.size, last_used: lastUsed.size, disabled_keys: upstreamKeys.pending },
+            'key usage could not be saved before exit and is lost',
+          )
+        }
         await writer.stop()
         gateway.runtime().catalog.stop()
         database.close()
@@ -301,6 +352,12 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       return stopping
     },
   }
+}
+
+/** A database error as log fields: SQLite's code and its own message. */
+function storageFields(err: unknown): { code?: string; err: string } {
+  const failure = storageFailure(err)
+  return failure ? { code: failure.code, err: failure.reason } : { err: (err as Error)?.message ?? String(err) }
 }
 
 function formatHost(host: string): string {

@@ -2,7 +2,8 @@ export const HELP = `sluice: one endpoint for every LLM provider and every API k
 
 Usage:
   sluice [serve] [options]      start the gateway (the default command)
-  sluice check [--config FILE]  validate a config file; exit 0 when it is valid, 1 when not
+  sluice check [--config FILE]  validate a config file and the database URL (its scheme and directory; the
+                                file itself is opened only by serve); exit 0 when valid, 1 when not
   sluice init [--config FILE]   write a commented starter config (default ./sluice.yaml)
   sluice keys create --name N [key options]   create a client key and print it once
   sluice keys list              list client keys (never the secrets)

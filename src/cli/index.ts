@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from '../config/load.ts'
 import { startServer } from '../server.ts'
+import { databaseUrlProblem, DatabaseOpenError } from '../storage/database.ts'
 import { VERSION } from '../version.ts'
 import { parseCliArgs, UsageError } from './args.ts'
 import { firstRunBanner } from './banner.ts'
@@ -36,6 +37,12 @@ export async function runCli(argv: string[], out: Out = process.stdout, err: Out
         return await keysCommand(loadConfig(args.overrides), args.subcommand!, args.target, args.key, out, err)
       case 'check': {
         const config = loadConfig(args.overrides)
+        // The URL and its directory, as serve would see them; the file itself is not opened.
+        const problem = databaseUrlProblem(config.database.url)
+        if (problem) {
+          err.write(`sluice: ${problem}\n`)
+          return 1
+        }
         out.write(
           `${config.source ?? 'no config file'}: valid (${config.providers.length} provider(s): ${config.providers.map((p) => p.name).join(', ') || 'none'})\n`,
         )
@@ -52,6 +59,10 @@ export async function runCli(argv: string[], out: Out = process.stdout, err: Out
     if (e instanceof UsageError) {
       err.write(`sluice: ${e.message}\n`)
       return 2
+    }
+    if (e instanceof DatabaseOpenError) {
+      err.write(`sluice: ${e.message}\n`)
+      return 1
     }
     throw e
   }
@@ -78,7 +89,10 @@ async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out): Pro
       err.write(`sluice: cannot listen on ${config.server.host}:${config.server.port}: the port is in use\n`)
       return 1
     }
-    throw e
+    if (e instanceof DatabaseOpenError) throw e
+    // Whatever else stops the start is one line, not a stack of bundled source.
+    err.write(`sluice: could not start: ${String((e as Error)?.message ?? e).split('\n')[0]}\n`)
+    return 1
   }
   err.write(firstRunBanner(running.url, running.created, config))
   await new Promise<void>((resolve) => {

@@ -94,7 +94,7 @@ function policyColumns(p: KeyPolicy) {
  * Client keys in the database, stored as hashes. Every change bumps a version number in the same
  * batch, which running servers poll to pick up edits made by the admin API or the CLI.
  */
-export function createClientKeyStore(db: Db, client: Client) {
+export function createClientKeyStore(db: Db, client: Client, background: Db = db) {
   const bump = () =>
     db
       .insert(settings)
@@ -222,11 +222,11 @@ export function createClientKeyStore(db: Db, client: Client) {
       if (writes.length > 0) await db.batch([bump(), ...writes])
     },
 
-    /** Last-use times, written in one batch off the request path. */
+    /** Last-use times, written in one batch off the request path, with one short try (`background`). */
     async touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
       if (lastUsed.size === 0) return
-      const [first, ...rest] = [...lastUsed].map(([id, at]) => db.update(clientKeys).set({ lastUsedAt: new Date(at) }).where(eq(clientKeys.id, id)))
-      await db.batch([first!, ...rest])
+      const [first, ...rest] = [...lastUsed].map(([id, at]) => background.update(clientKeys).set({ lastUsedAt: new Date(at) }).where(eq(clientKeys.id, id)))
+      await background.batch([first!, ...rest])
     },
   }
 }

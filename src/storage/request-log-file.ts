@@ -1,4 +1,5 @@
 import Libsql from 'libsql'
+import { BUSY_TIMEOUT_MS } from './database.ts'
 import { aggregate, COLUMNS, DAILY_UPSERT, HOURLY_UPSERT, insertRows, type RowValues } from './request-log-rows.ts'
 
 // Rows per INSERT statement: each call into the addon has a fixed cost, so rows go in groups.
@@ -11,8 +12,8 @@ const ROWS_PER_INSERT = 50
  * for the next flush.
  */
 export function openLogFile(path: string) {
-  const db = new Libsql(path)
-  db.exec('PRAGMA busy_timeout = 50')
+  const db = new Libsql(path, { timeout: BUSY_TIMEOUT_MS })
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
   // Per connection: WAL with NORMAL sync is safe against corruption and skips an fsync per batch.
   db.exec('PRAGMA synchronous = NORMAL')
   const insertOne = db.prepare(insertRows(1))
@@ -21,22 +22,37 @@ export function openLogFile(path: string) {
   const daily = db.prepare(DAILY_UPSERT)
   const hourly = db.prepare(HOURLY_UPSERT)
   /** One transaction: the rows and the increments of their aggregates. */
-  const write = db.transaction((rows: RowValues[]) => {
-    const sums = aggregate(rows)
-    let i = 0
-    for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
-      for (let j = 0; j < ROWS_PER_INSERT; j++) {
-        const row = rows[i + j]!
-        for (let c = 0; c < COLUMNS.length; c++) many[j * COLUMNS.length + c] = row[c]!
+  function write(rows: RowValues[]): void {
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      const sums = aggregate(rows)
+      let i = 0
+      for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+        for (let j = 0; j < ROWS_PER_INSERT; j++) {
+          const row = rows[i + j]!
+          for (let c = 0; c < COLUMNS.length; c++) many[j * COLUMNS.length + c] = row[c]!
+        }
+        insertMany.run(many)
       }
-      insertMany.run(many)
+      for (; i < rows.length; i++) insertOne.run(rows[i]!)
+      for (const d of sums.daily) daily.run(d)
+      for (const h of sums.hourly) hourly.run(h)
+      db.exec('COMMIT')
+    } catch (err) {
+      // On SQLITE_FULL or an I/O error SQLite has already rolled back: a ROLLBACK then fails with
+      // "no transaction is active", which must not hide the error that matters.
+      if (db.inTransaction) {
+        try {
+          db.exec('ROLLBACK')
+        } catch {
+          // the original error is the one to report
+        }
+      }
+      throw err
     }
-    for (; i < rows.length; i++) insertOne.run(rows[i]!)
-    for (const d of sums.daily) daily.run(d)
-    for (const h of sums.hourly) hourly.run(h)
-  })
+  }
   return {
-    write: (rows: RowValues[]): void => void write(rows),
+    write,
     close: () => db.close(),
   }
 }

@@ -2,6 +2,7 @@ import type { InStatement } from '@libsql/client'
 import type { Database } from './database.ts'
 import { openLogFile } from './request-log-file.ts'
 import { aggregate, DAILY_UPSERT, HOURLY_UPSERT, INSERT_JSON_SQL, rowValues, type LogRow } from './request-log-rows.ts'
+import { isBusy, storageFailure } from './storage-errors.ts'
 
 export type { LogRow } from './request-log-rows.ts'
 
@@ -12,8 +13,15 @@ export interface WriterOptions {
   maxQueue: number
   batchSize: number
   flushMs: number
-  onError(err: unknown): void
+  /** How long stop() keeps trying a locked database before it gives the rest up; 5 s by default. */
+  stopDeadlineMs?: number
+  /** A batch failed; `failures` counts the failures in a row, so a long outage need not flood the log. */
+  onError(err: unknown, failures: number): void
+  /** A batch was written after failures. */
+  onRecovered?(failures: number): void
   onDropped(count: number): void
+  /** stop() could not write these rows: they are lost, and `reason` says why. */
+  onLost?(count: number, reason: string): void
 }
 
 export interface RequestWriter {
@@ -21,10 +29,13 @@ export interface RequestWriter {
   /** Writes everything queued so far. */
   flush(): Promise<void>
   start(): void
-  /** Stops the timer and writes what is left: no completed request is lost on shutdown. */
+  /** Stops the timer and writes what is left: no completed request is lost on shutdown unless the database fails. */
   stop(): Promise<void>
   readonly depth: number
+  /** Dropped because the queue was full. */
   readonly dropped: number
+  /** Given up at shutdown because the database could not be written. */
+  readonly lost: number
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -32,13 +43,17 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 /**
  * The request log's writer. Requests only push to a bounded in-memory queue; a timer writes it in
  * batches, each one transaction holding the raw rows and the increments of the daily and hourly
- * aggregates. A slow or locked database delays the flush, never a request.
+ * aggregates. A slow or locked database delays the flush, never a request: each try waits at most
+ * the short busy timeout, and after a failure the next try waits for the timer.
  */
 export function createRequestWriter(database: Database, options: WriterOptions): RequestWriter {
   let queue: LogRow[] = []
   let dropped = 0
+  let lost = 0
+  let failures = 0
+  let lastError: unknown = null
   let timer: ReturnType<typeof setInterval> | null = null
-  let running: Promise<void> = Promise.resolve()
+  let running: Promise<void> | null = null
   // For a database file, a second connection with its statements prepared once; opened on the
   // first batch and tried again with every batch until it opens, so a failure is reported.
   let file: ReturnType<typeof openLogFile> | null = null
@@ -52,27 +67,43 @@ export function createRequestWriter(database: Database, options: WriterOptions):
     const statements: InStatement[] = [{ sql: INSERT_JSON_SQL, args: [JSON.stringify(values)] }]
     for (const args of daily) statements.push({ sql: DAILY_UPSERT, args })
     for (const args of hourly) statements.push({ sql: HOURLY_UPSERT, args })
-    await database.client.batch(statements, 'write')
+    await database.backgroundClient.batch(statements, 'write')
   }
 
-  async function drain(): Promise<void> {
+  /** Writes the queue; false when a batch failed (its rows stay queued, the queue bound still applies). */
+  async function drain(): Promise<boolean> {
     while (queue.length > 0) {
       const rows = queue.slice(0, options.batchSize)
       try {
         await writeBatch(rows)
-        queue = queue.slice(rows.length)
-        // A backlog goes a batch per turn of the event loop: requests run between batches
-        // instead of waiting for all of it (a batch on the file path is synchronous).
-        if (queue.length > 0) await nextTurn()
       } catch (err) {
-        // The rows stay queued for the next flush; the queue bound still applies.
-        options.onError(err)
-        return
+        failures++
+        lastError = err
+        database.health.failed(err)
+        options.onError(err, failures)
+        return false
       }
+      queue = queue.slice(rows.length)
+      database.health.succeeded()
+      if (failures > 0) options.onRecovered?.(failures)
+      failures = 0
+      // A backlog goes a batch per turn of the event loop: requests run between batches
+      // instead of waiting for all of it (a batch on the file path is synchronous).
+      if (queue.length > 0) await nextTurn()
     }
+    return true
   }
 
-  const flush = () => (running = running.then(drain))
+  // One drain at a time; a flush asked for while one runs shares it.
+  const flush = (): Promise<void> =>
+    (running ??= drain().then(
+      () => {
+        running = null
+      },
+      () => {
+        running = null
+      },
+    ))
 
   return {
     enqueue(row) {
@@ -82,7 +113,9 @@ export function createRequestWriter(database: Database, options: WriterOptions):
         return
       }
       queue.push(row)
-      if (queue.length >= options.batchSize) void flush()
+      // While the database fails, only the timer tries again: a try per request would hold the
+      // event loop for a busy timeout each time.
+      if (queue.length >= options.batchSize && failures === 0) void flush()
     },
     flush,
     start() {
@@ -91,7 +124,21 @@ export function createRequestWriter(database: Database, options: WriterOptions):
     async stop() {
       if (timer) clearInterval(timer)
       timer = null
-      await flush()
+      if (running) await running
+      // A lock held by another process is waited out for a while, with sleeps between tries; a
+      // full, read-only or failing database is tried once more.
+      const deadline = Date.now() + (options.stopDeadlineMs ?? 5000)
+      let tries = 0
+      while (queue.length > 0) {
+        await flush()
+        if (queue.length === 0 || ++tries > 1 && !isBusy(lastError) || Date.now() >= deadline) break
+        await Bun.sleep(50)
+      }
+      if (queue.length > 0) {
+        lost += queue.length
+        options.onLost?.(queue.length, storageFailure(lastError)?.reason ?? String((lastError as Error)?.message ?? lastError))
+        queue = []
+      }
       file?.close()
       file = null
     },
@@ -100,6 +147,9 @@ export function createRequestWriter(database: Database, options: WriterOptions):
     },
     get dropped() {
       return dropped
+    },
+    get lost() {
+      return lost
     },
   }
 }

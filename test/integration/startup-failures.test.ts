@@ -1,0 +1,74 @@
+import { afterAll, describe, expect, test } from 'bun:test'
+import Libsql from 'libsql'
+import { mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+const ENTRY = resolve(import.meta.dir, '../../src/main.ts')
+const dir = mkdtempSync(join(tmpdir(), 'sluice-startup-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** `sluice ARGS` from the temp directory, as a user would run it; bounded in time. */
+async function sluice(...args: string[]): Promise<{ code: number; stderr: string }> {
+  const proc = Bun.spawn([process.execPath, ENTRY, ...args], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', HOME: dir },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+  const [stderr, code] = await Promise.all([new Response(proc.stderr as ReadableStream).text(), proc.exited])
+  clearTimeout(timer)
+  return { code, stderr }
+}
+
+/** Exit 1 and exactly one line on stderr that names the file and the problem; no stack. */
+async function refusesToStart(db: string, file: string, problem: RegExp): Promise<void> {
+  const { code, stderr } = await sluice('--db', db, '--port', '0', '--host', '127.0.0.1')
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '')
+  expect({ code, lines: lines.length }).toEqual({ code: 1, lines: 1 })
+  expect(lines[0]).toStartWith('sluice: ')
+  expect(lines[0]).toContain(file)
+  expect(lines[0]).toMatch(problem)
+}
+
+describe('a database that cannot be used at start', () => {
+  test('a path without file: is refused, naming the fix; check says the same', async () => {
+    await refusesToStart('./plain.db', 'file:./plain.db', /no scheme/)
+    const check = await sluice('check', '--db', './plain.db')
+    expect(check.code).toBe(1)
+    expect(check.stderr.trim().split('\n')).toHaveLength(1)
+    expect(check.stderr).toContain('write "file:./plain.db"')
+  })
+
+  test('a directory that does not exist, or a path under a regular file', async () => {
+    await refusesToStart('file:/nonexistent/dir/x.db', '/nonexistent/dir/x.db', /does not exist/)
+    const regular = join(dir, 'regular-file')
+    writeFileSync(regular, 'not a directory')
+    await refusesToStart(`file:${regular}/x.db`, `${regular}/x.db`, /is not a directory/)
+    const check = await sluice('check', '--db', 'file:/nonexistent/dir/x.db')
+    expect(check.code).toBe(1)
+    expect(check.stderr).toContain('/nonexistent/dir does not exist')
+  })
+
+  test('a file that is not a database', async () => {
+    const path = join(dir, 'random.db')
+    writeFileSync(path, randomBytes(64 * 1024))
+    await refusesToStart(`file:${path}`, path, /not a SQLite database \(SQLITE_NOTADB/)
+  })
+
+  test('a database whose pages are damaged is caught by PRAGMA quick_check', async () => {
+    const path = join(dir, 'damaged.db')
+    const db = new Libsql(path)
+    db.exec('CREATE TABLE t (x BLOB)')
+    db.exec('WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5000) INSERT INTO t SELECT randomblob(200) FROM c')
+    db.exec('CREATE INDEX tx ON t (x)')
+    db.close()
+    // The header stays valid; a run of bytes in the middle of the b-trees does not.
+    const fd = openSync(path, 'r+')
+    writeSync(fd, Buffer.alloc(3000, 0xff), 0, 3000, 4096 * 50 + 100)
+    closeSync(fd)
+    await refusesToStart(`file:${path}`, path, /is damaged \(PRAGMA quick_check: /)
+  })
+})
