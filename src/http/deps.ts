@@ -39,6 +39,8 @@ export interface Deps {
   onRequestDone(record: RequestRecord, latencyMs: number, trace: RequestTrace): void
   /** Lifts the server's idle timeout for a request whose upstream may be slow; our timers rule. */
   keepOpen(request: Request): void
+  /** Puts the server's idle timeout back once a kept-open request is over (a stalled client's socket closes). */
+  releaseOpen(request: Request): void
   /** SHA-256 of the admin token. */
   adminTokenHash(): string
   /** Re-reads the config file and puts it in force if it is valid. */

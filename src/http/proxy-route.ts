@@ -18,12 +18,19 @@ export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
     const trace = traces.of(request)
     trace.record.clientKey = clientKey.name
     trace.record.clientKeyId = clientKey.id
+    // Counted before the body is read: a key over its rpm is refused without reading it, and a
+    // request refused later (unknown model, bad body) still counts.
+    Object.assign(trace.headers, deps.limiter.admitRequest(clientKey))
     deps.keepOpen(request)
-    const raw = await readBody(request, deps.config().server.max_body_bytes)
+    // A client that stopped reading a stream would otherwise hold its socket forever.
+    trace.onDone(releaseWhenDone(deps, request))
+    const config = deps.config()
+    // Read before the gateway admits it: a body still arriving holds no concurrency slot.
+    const raw = await readBody(request, config.server.max_body_bytes, config.server.body_timeout_ms)
     trace.record.requestBytes = raw.byteLength
     if (trace.capture !== 'none') {
       // The log keeps a capped prefix; a copy of just that, so a long stream does not hold the body.
-      const keep = deps.config().logging.max_body_bytes * 4
+      const keep = config.logging.max_body_bytes * 4
       trace.requestBody = raw.byteLength > keep ? raw.slice(0, keep) : raw
     }
     const passHeaders: Record<string, string> = {}
@@ -41,7 +48,13 @@ export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
       passHeaders,
       renderStreamError: edge.renderStreamError,
       heartbeat: edge.heartbeat,
+      requestCounted: true,
     })
     return traces.finish(request, response)
   }
+}
+
+/** Made outside the handler: a closure made inside would keep its scope, request body included, alive for the whole stream. */
+function releaseWhenDone(deps: Deps, request: Request): () => void {
+  return () => deps.releaseOpen(request)
 }
