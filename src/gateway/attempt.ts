@@ -1,5 +1,5 @@
 import type { UpstreamLimits } from '../config/schema.ts'
-import { declaredOver, readBounded } from '../lib/bounded-read.ts'
+import { declaredOver, declaredWithin, readBounded } from '../lib/bounded-read.ts'
 import { SseFramer, type ByteReader } from '../lib/sse.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Operation } from '../providers/types.ts'
@@ -107,7 +107,10 @@ export async function attempt(input: AttemptInput): Promise<AttemptResult> {
   }
   let bytes: Uint8Array
   try {
-    const body = response.body ? await readBounded(response.body.getReader() as unknown as ByteReader, limits.max_body_bytes) : null
+    const body = !response.body ? null
+      // A plain body of a declared length within the limit cannot grow past it: one native read.
+      : declaredWithin(headers, limits.max_body_bytes) ? { complete: true, bytes: new Uint8Array(await response.arrayBuffer()) }
+      : await readBounded(response.body.getReader() as unknown as ByteReader, limits.max_body_bytes)
     call.firstByte(false)
     if (body && !body.complete) return failure(tooLarge())
     bytes = body ? body.bytes : EMPTY

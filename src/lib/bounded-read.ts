@@ -1,3 +1,4 @@
+import { joinChunks } from './bytes.ts'
 import type { ByteReader } from './sse.ts'
 
 /** What a bounded read got: the bytes, and whether they are the whole body. */
@@ -19,27 +20,16 @@ export async function readBounded(reader: ByteReader, limit: number, partial = f
   let size = 0
   for (;;) {
     const { done, value } = await reader.read()
-    if (done) return { bytes: join(parts, size), complete: true, read: size }
+    if (done) return { bytes: joinChunks(parts, size), complete: true, read: size }
     if (size + value.byteLength > limit) {
       reader.cancel().catch(() => {})
       if (!partial) return { bytes: new Uint8Array(0), complete: false, read: size + value.byteLength }
       parts.push(value.subarray(0, limit - size))
-      return { bytes: join(parts, limit), complete: false, read: size + value.byteLength }
+      return { bytes: joinChunks(parts, limit), complete: false, read: size + value.byteLength }
     }
     parts.push(value)
     size += value.byteLength
   }
-}
-
-function join(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
 }
 
 /**
@@ -51,4 +41,14 @@ export function declaredOver(headers: Headers, limit: number): boolean {
   if (encoding && encoding !== 'identity') return false
   const length = Number(headers.get('content-length'))
   return Number.isFinite(length) && length > limit
+}
+
+/** Whether an uncompressed body declares a length within `limit`: the framing then holds it to that. */
+export function declaredWithin(headers: Headers, limit: number): boolean {
+  const encoding = headers.get('content-encoding')
+  if (encoding && encoding !== 'identity') return false
+  const declared = headers.get('content-length')
+  if (declared === null) return false
+  const length = Number(declared)
+  return Number.isInteger(length) && length >= 0 && length <= limit
 }

@@ -1,3 +1,4 @@
+import { joinChunks } from './bytes.ts'
 /**
  * Splits a byte stream into server-sent events without decoding it. Each event comes out as the
  * exact bytes received, blank-line terminator included, so a passthrough can forward it untouched.
@@ -27,7 +28,7 @@ export class SseFramer {
       if (start < 0) return this.keep(chunk, 0, events)
       if (this.size + start > this.maxEventBytes) return this.overflow(events)
       this.parts.push(chunk.subarray(0, start))
-      events.push(join(this.parts, this.size + start))
+      events.push(joinChunks(this.parts, this.size + start))
       this.parts = []
       this.size = 0
     }
@@ -55,7 +56,7 @@ export class SseFramer {
 
   /** Whatever arrived after the last complete event (an upstream that closed mid-event). */
   rest(): Uint8Array | null {
-    const rest = this.size > 0 ? join(this.parts, this.size) : null
+    const rest = this.size > 0 ? joinChunks(this.parts, this.size) : null
     this.parts = []
     this.size = 0
     this.tail1 = this.tail2 = -1
@@ -120,18 +121,6 @@ function firstEventEnd(buf: Uint8Array): number {
     if (end >= 0) return end
   }
   return -1
-}
-
-/** The parts as one array: the part itself when there is only one. */
-function join(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
 }
 
 /** A reader of a byte stream, whichever ReadableStream implementation made it. */

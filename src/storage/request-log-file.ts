@@ -21,9 +21,13 @@ export function openLogFile(path: string) {
   const many: RowValues = new Array(ROWS_PER_INSERT * COLUMNS.length)
   const daily = db.prepare(DAILY_UPSERT)
   const hourly = db.prepare(HOURLY_UPSERT)
+  // Prepared once too: exec() parses its SQL on every call. IMMEDIATE takes the write lock first, so
+  // a batch never reads a snapshot it then cannot write on.
+  const begin = db.prepare('BEGIN IMMEDIATE')
+  const commit = db.prepare('COMMIT')
   /** One transaction: the rows and the increments of their aggregates. */
   function write(rows: RowValues[]): void {
-    db.exec('BEGIN IMMEDIATE')
+    begin.run()
     try {
       const sums = aggregate(rows)
       let i = 0
@@ -37,7 +41,7 @@ export function openLogFile(path: string) {
       for (; i < rows.length; i++) insertOne.run(rows[i]!)
       for (const d of sums.daily) daily.run(d)
       for (const h of sums.hourly) hourly.run(h)
-      db.exec('COMMIT')
+      commit.run()
     } catch (err) {
       // On SQLITE_FULL or an I/O error SQLite has already rolled back: a ROLLBACK then fails with
       // "no transaction is active", which must not hide the error that matters.

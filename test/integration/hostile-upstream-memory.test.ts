@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { PROCESS_CLIENT_KEY, processConfig, startProcessGateway, type ProcessGateway } from '../helpers/process-gateway.ts'
+import { gzipBombResponse } from '../helpers/gzip-bomb.ts'
 
 // What a hostile or broken upstream costs the gateway, measured from outside (/proc of the
 // gateway's own process), with the default limits: 64 MiB for a body, 1 MiB for one stream event.
@@ -31,24 +32,10 @@ const FIRST_EVENT = 'data: {"id":"c","object":"chat.completion.chunk","choices":
 const SPACES = enc.encode(' '.repeat(64 * 1024))
 
 beforeAll(() => {
-  const member = Bun.gzipSync(new Uint8Array(16 * MiB).fill(32))
   behaviours.set('/big/v1/chat/completions', () =>
     new Response(onDemand(enc.encode('{"id":"x","pad":"'), SPACES, 300 * 1000 * 1000), { headers: { 'content-type': 'application/json' } }),
   )
-  behaviours.set('/bomb/v1/chat/completions', () => {
-    // Concatenated gzip members inflate to their contents concatenated: ~1 MB on the wire, 1 GiB inflated.
-    const parts = [Bun.gzipSync(enc.encode('{"id":"x","pad":"')), ...Array.from({ length: 64 }, () => member)]
-    return new Response(
-      new ReadableStream({
-        pull(c) {
-          const p = parts.shift()
-          if (p) c.enqueue(p)
-          else c.close()
-        },
-      }),
-      { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } },
-    )
-  })
+  behaviours.set('/bomb/v1/chat/completions', gzipBombResponse)
   behaviours.set('/line/v1/chat/completions', () =>
     new Response(onDemand(enc.encode(`${FIRST_EVENT}data: {"pad":"`), SPACES, 50 * 1000 * 1000), { headers: { 'content-type': 'text/event-stream' } }),
   )

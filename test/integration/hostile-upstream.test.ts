@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:tes
 import { connect } from 'node:net'
 import { CLIENT_KEY, eventually, startGateway, type TestGateway } from '../helpers/gateway.ts'
 import { chunk, defaultChat, sse } from '../helpers/mock-upstream.ts'
+import { gzipBombResponse } from '../helpers/gzip-bomb.ts'
 
 // An upstream is a remote party: it must not be able to send the gateway (and the prompt, the
 // key and the configured headers) elsewhere, make it hold unbounded bytes, or charge a client key
@@ -59,20 +60,7 @@ function setBehaviours(): void {
       headers: { 'content-type': 'application/json' },
     }),
   )
-  behaviours.set('bomb', () => {
-    // Gzip members concatenated decompress to their contents concatenated: ~1 MB on the wire, 1 GiB inflated.
-    const parts = [Bun.gzipSync(enc.encode('{"id":"x","pad":"')), ...Array.from({ length: 64 }, () => bombMember)]
-    return new Response(
-      new ReadableStream({
-        pull(c) {
-          const p = parts.shift()
-          if (p) c.enqueue(p)
-          else c.close()
-        },
-      }),
-      { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } },
-    )
-  })
+  behaviours.set('bomb', gzipBombResponse)
   const firstEvent = enc.encode(`data: ${JSON.stringify(chunk({ role: 'assistant', content: 'hi' }))}\n\n`)
   behaviours.set('longevent', () =>
     new Response(onDemand('longevent', enc.encode('x'.repeat(16 * 1024)), 50 * 1024 * 1024, enc.encode(`${new TextDecoder().decode(firstEvent)}data: {"a":"`)), {
@@ -104,10 +92,7 @@ function setBehaviours(): void {
   })
 }
 
-let bombMember: Uint8Array
-
 beforeAll(async () => {
-  bombMember = Bun.gzipSync(new Uint8Array(16 * 1024 * 1024).fill(32))
   const hits: Trap['hits'] = []
   const trapServer = Bun.serve({
     hostname: '127.0.0.1',
