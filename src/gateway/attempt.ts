@@ -1,5 +1,6 @@
 import type { UpstreamLimits } from '../config/schema.ts'
 import { declaredOver, declaredWithin, readBounded } from '../lib/bounded-read.ts'
+import { joinChunks } from '../lib/bytes.ts'
 import { SseFramer, type ByteReader } from '../lib/sse.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Operation } from '../providers/types.ts'
@@ -161,19 +162,14 @@ async function firstEvent(reader: ByteReader, call: UpstreamCall, limit: number)
   for (;;) {
     if (parts.length > 0) call.reading()
     const { done, value } = await reader.read()
-    if (done) return size > 0 ? join(parts, size) : null
+    if (done) return size > 0 ? joinChunks(parts, size) : null
     if (parts.length === 0) call.firstByte(true)
     else call.touch()
     parts.push(value)
     size += value.byteLength
-    if (framer.push(value).length > 0) return join(parts, size)
+    if (framer.push(value).length > 0) return joinChunks(parts, size)
     if (framer.oversized()) return 'too_large'
   }
-}
-
-function join(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  return Buffer.concat(parts, size)
 }
 
 /** Whether the first byte that is not white space is `{`. */
