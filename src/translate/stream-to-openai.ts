@@ -23,6 +23,8 @@ export class AnthropicToOpenAIStream implements StreamTranslator {
   private model = ''
   private readonly created = Math.floor(Date.now() / 1000)
   private toolIndex = new Map<number, number>()
+  /** Tool blocks that have sent no argument text yet: they get `{}` at their end (valid JSON). */
+  private toolsWithoutArgs = new Set<number>()
   private tools = 0
   private usageIn: Json = {}
   private outputTokens = 0
@@ -52,25 +54,26 @@ export class AnthropicToOpenAIStream implements StreamTranslator {
         this.usageIn = m.usage ?? {}
         this.outputTokens = m.usage?.output_tokens ?? 0
         this.seenUsage = true
-        return this.chunk({ role: 'assistant', content: '' })
+        let out = this.chunk({ role: 'assistant', content: '' })
+        // A message may arrive whole inside message_start (programmatic tool calling): its blocks
+        // are replayed as if streamed, and its stop reason ends it.
+        if (Array.isArray(m.content)) m.content.forEach((block: Json, index: number) => (out += this.blockStart(index, block) + this.blockStop(index)))
+        if (m.stop_reason) out += this.chunk({}, ANTHROPIC_TO_OPENAI_STOP[m.stop_reason] ?? 'stop')
+        return out
       }
-      case 'content_block_start': {
-        const block = event.content_block ?? {}
-        if (block.type === 'tool_use') {
-          const k = this.tools++
-          this.toolIndex.set(event.index, k)
-          return this.chunk({ tool_calls: [{ index: k, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }] })
-        }
-        if (block.type === 'text' && block.text) return this.chunk({ content: block.text })
-        return ''
-      }
+      case 'content_block_start':
+        return this.blockStart(event.index, event.content_block ?? {})
+      case 'content_block_stop':
+        return this.blockStop(event.index)
       case 'content_block_delta': {
         const d = event.delta ?? {}
         if (d.type === 'text_delta') return this.chunk({ content: d.text })
         if (d.type === 'thinking_delta') return this.chunk({ reasoning_content: d.thinking })
         if (d.type === 'input_json_delta') {
           const k = this.toolIndex.get(event.index)
-          return k === undefined ? '' : this.chunk({ tool_calls: [{ index: k, function: { arguments: d.partial_json } }] })
+          if (k === undefined || !d.partial_json) return ''
+          this.toolsWithoutArgs.delete(event.index)
+          return this.chunk({ tool_calls: [{ index: k, function: { arguments: d.partial_json } }] })
         }
         return ''
       }
@@ -100,6 +103,25 @@ export class AnthropicToOpenAIStream implements StreamTranslator {
       default:
         return ''
     }
+  }
+
+  private blockStart(index: number, block: Json): string {
+    if (block.type === 'tool_use') {
+      const k = this.tools++
+      this.toolIndex.set(index, k)
+      // The input may come whole here (and no deltas follow) instead of as input_json_delta.
+      const input = block.input && typeof block.input === 'object' && Object.keys(block.input).length > 0 ? JSON.stringify(block.input) : ''
+      if (!input) this.toolsWithoutArgs.add(index)
+      return this.chunk({ tool_calls: [{ index: k, id: block.id, type: 'function', function: { name: block.name, arguments: input } }] })
+    }
+    if (block.type === 'text' && block.text) return this.chunk({ content: block.text })
+    if (block.type === 'thinking' && block.thinking) return this.chunk({ reasoning_content: block.thinking })
+    return ''
+  }
+
+  private blockStop(index: number): string {
+    if (!this.toolsWithoutArgs.delete(index)) return ''
+    return this.chunk({ tool_calls: [{ index: this.toolIndex.get(index)!, function: { arguments: '{}' } }] })
   }
 
   end(): string {

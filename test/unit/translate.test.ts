@@ -240,6 +240,43 @@ describe('Anthropic stream -> OpenAI chunks', () => {
     expect(chunks.at(-2)).toMatchObject({ choices: [], usage: { prompt_tokens: 6, completion_tokens: 12, prompt_tokens_details: { cached_tokens: 1 } } })
   })
 
+  const argumentsOf = (out: string) =>
+    openaiChunks(out)
+      .filter((c) => c !== '[DONE]' && c.choices?.[0]?.delta?.tool_calls)
+      .map((c) => c.choices[0].delta.tool_calls[0].function.arguments)
+      .join('')
+
+  test('a tool call whose input comes whole in content_block_start, or empty, still has JSON arguments', () => {
+    const whole = new AnthropicToOpenAIStream(false)
+    let out = push(whole, 'message_start', { message: { id: 'm', usage: {} } })
+    out += push(whole, 'content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: { path: 'a.txt' } } })
+    out += push(whole, 'content_block_stop', { index: 0 })
+    expect(JSON.parse(argumentsOf(out))).toEqual({ path: 'a.txt' })
+    const empty = new AnthropicToOpenAIStream(false)
+    let none = push(empty, 'message_start', { message: { id: 'm', usage: {} } })
+    none += push(empty, 'content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_2', name: 'now', input: {} } })
+    none += push(empty, 'content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '' } })
+    none += push(empty, 'content_block_stop', { index: 0 })
+    expect(JSON.parse(argumentsOf(none))).toEqual({})
+    // Streamed input is not followed by an extra `{}`.
+    const streamed = new AnthropicToOpenAIStream(false)
+    let parts = push(streamed, 'content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_3', name: 'f', input: {} } })
+    parts += push(streamed, 'content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{"a":1}' } })
+    parts += push(streamed, 'content_block_stop', { index: 0 })
+    expect(argumentsOf(parts)).toBe('{"a":1}')
+  })
+
+  test('a message delivered whole inside message_start is replayed, with its finish reason', () => {
+    const t = new AnthropicToOpenAIStream(false)
+    const content = [{ type: 'text', text: 'Running it.' }, { type: 'tool_use', id: 'toolu_4', name: 'run', input: { code: '1+1' }, caller: { type: 'direct' } }]
+    let out = push(t, 'message_start', { message: { id: 'msg_5', model: 'c', content, stop_reason: 'tool_use', usage: { input_tokens: 3, output_tokens: 9 } } })
+    out += push(t, 'message_stop', {})
+    const chunks = openaiChunks(out).filter((c) => c !== '[DONE]')
+    expect(chunks.map((c) => c.choices[0].delta.content).filter(Boolean)).toEqual(['Running it.'])
+    expect(JSON.parse(argumentsOf(out))).toEqual({ code: '1+1' })
+    expect(chunks.at(-1).choices[0].finish_reason).toBe('tool_calls')
+  })
+
   test('without include_usage there is no usage chunk; a stream cut short is an error, not a stop', () => {
     const t = new AnthropicToOpenAIStream(false)
     const out = push(t, 'message_start', { message: { id: 'm', usage: {} } }) + t.end()
