@@ -1,4 +1,4 @@
-import { OPENAI_TO_ANTHROPIC_STOP, openaiUsageToAnthropic, sanitizeToolId, type Json } from './common.ts'
+import { OPENAI_TO_ANTHROPIC_STOP, openaiTextParts, openaiUsageToAnthropic, sanitizeToolId, type Json } from './common.ts'
 
 function toolInput(args: unknown): Json {
   try {
@@ -14,14 +14,13 @@ export function toAnthropicResponse(completion: Json): Json {
   const choice = completion.choices?.[0] ?? {}
   const message = choice.message ?? {}
   const content: Json[] = []
-  // DeepSeek and others return their reasoning as reasoning_content; it has no signature.
-  if (message.reasoning_content) content.push({ type: 'thinking', thinking: message.reasoning_content, signature: '' })
-  const text = typeof message.content === 'string' ? message.content : Array.isArray(message.content) ? message.content.map((p: Json) => p.text ?? '').join('') : ''
+  // Reasoning from an OpenAI-compatible provider has no signature.
+  const { reasoning, text } = openaiTextParts(message)
+  if (reasoning) content.push({ type: 'thinking', thinking: reasoning, signature: '' })
   if (text) content.push({ type: 'text', text })
   for (const call of (message.tool_calls ?? []) as Json[]) {
     content.push({ type: 'tool_use', id: sanitizeToolId(call.id), name: call.function?.name ?? '', input: toolInput(call.function?.arguments) })
   }
-  if (message.refusal && !text) content.push({ type: 'text', text: message.refusal })
   return {
     id: `msg_${String(completion.id ?? '').replace(/^chatcmpl-/, '') || Math.random().toString(36).slice(2)}`,
     type: 'message',

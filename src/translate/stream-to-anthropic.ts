@@ -1,4 +1,4 @@
-import { OPENAI_TO_ANTHROPIC_STOP, openaiUsageToAnthropic, sanitizeToolId, type Json } from './common.ts'
+import { OPENAI_TO_ANTHROPIC_STOP, openaiTextParts, openaiUsageToAnthropic, sanitizeToolId, type Json } from './common.ts'
 import type { StreamTranslator } from './stream-to-openai.ts'
 
 const event = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
@@ -35,7 +35,8 @@ export class OpenAIToAnthropicStream implements StreamTranslator {
     const id = `msg_${String(chunk.id ?? '').replace(/^chatcmpl-/, '') || Math.random().toString(36).slice(2)}`
     return event('message_start', {
       message: {
-        id, type: 'message', role: 'assistant', model: chunk.model ?? this.model, content: [],
+        // Azure's first chunk (its prompt filter results) has an empty model.
+        id, type: 'message', role: 'assistant', model: chunk.model || this.model, content: [],
         stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 },
       },
     })
@@ -89,13 +90,14 @@ export class OpenAIToAnthropicStream implements StreamTranslator {
     const choice = chunk.choices?.[0]
     if (!choice) return out
     const d = choice.delta ?? {}
-    if (typeof d.reasoning_content === 'string' && d.reasoning_content) {
+    const { reasoning, text } = openaiTextParts(d)
+    if (reasoning) {
       out += this.openBlock('thinking', { type: 'thinking', thinking: '', signature: '' })
-      out += event('content_block_delta', { index: this.open!.index, delta: { type: 'thinking_delta', thinking: d.reasoning_content } })
+      out += event('content_block_delta', { index: this.open!.index, delta: { type: 'thinking_delta', thinking: reasoning } })
     }
-    if (typeof d.content === 'string' && d.content) {
+    if (text) {
       out += this.openBlock('text', { type: 'text', text: '' })
-      out += event('content_block_delta', { index: this.open!.index, delta: { type: 'text_delta', text: d.content } })
+      out += event('content_block_delta', { index: this.open!.index, delta: { type: 'text_delta', text } })
     }
     for (const call of (d.tool_calls ?? []) as Json[]) {
       const k = typeof call.index === 'number' ? call.index : 0

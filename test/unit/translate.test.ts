@@ -319,6 +319,33 @@ describe('OpenAI stream -> Anthropic events', () => {
     for (const [n, d] of events) if (n.startsWith('content_block')) expect(typeof d.index).toBe('number')
   })
 
+  test('the reasoning and text of every dialect arrive: Groq reasoning, Mistral parts, refusals; an empty model is filled in', () => {
+    const deltas = (out: string) => anthropicEvents(out).filter(([n]) => n === 'content_block_delta').map(([, d]) => d.delta)
+    const t = new OpenAIToAnthropicStream('mistral-medium')
+    // Azure's first chunk: prompt filter results, no choices, an empty model.
+    let out = t.push(null, JSON.stringify({ id: '', model: '', choices: [], prompt_filter_results: [] }))
+    out += t.push(null, chunk({ reasoning: 'Groq thinks. ' }))
+    out += t.push(null, chunk({ content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'Mistral thinks.' }] }] }))
+    out += t.push(null, chunk({ content: [{ type: 'text', text: 'Answer.' }] }))
+    out += t.push(null, chunk({ refusal: ' I cannot say more.' }, 'stop'))
+    out += t.push(null, '[DONE]')
+    expect(anthropicEvents(out)[0]![1].message.model).toBe('mistral-medium')
+    expect(deltas(out)).toEqual([
+      { type: 'thinking_delta', thinking: 'Groq thinks. ' },
+      { type: 'thinking_delta', thinking: 'Mistral thinks.' },
+      { type: 'text_delta', text: 'Answer.' },
+      { type: 'text_delta', text: ' I cannot say more.' },
+    ])
+    const whole = toAnthropicResponse({
+      id: 'x',
+      choices: [{ message: { role: 'assistant', reasoning: 'r.', content: [{ type: 'thinking', thinking: [{ type: 'text', text: 't.' }] }, { type: 'text', text: 'A.' }] }, finish_reason: 'stop' }],
+    })
+    expect(whole.content).toEqual([
+      { type: 'thinking', thinking: 'r.t.', signature: '' },
+      { type: 'text', text: 'A.' },
+    ])
+  })
+
   test('finish_reason length is max_tokens; an upstream error is an error event; a cut stream is an error', () => {
     const a = new OpenAIToAnthropicStream('ds')
     const done = anthropicEvents(a.push(null, chunk({ content: 'x' }, 'length')) + a.push(null, '[DONE]'))
