@@ -203,6 +203,20 @@ describe('responses', () => {
     expect(openaiUsageToAnthropic(anthropicUsageToOpenAI(anthropic))).toEqual(anthropic)
   })
 
+  test('a message replayed as events keeps block fields: caller on tool_use, citations on text', () => {
+    const citation = { type: 'char_location', cited_text: 'x', document_index: 0, start_char_index: 0, end_char_index: 1 }
+    const events = anthropicEvents(
+      messageToSse({
+        id: 'msg_1', type: 'message', role: 'assistant', model: 'c', stop_reason: 'tool_use', usage: { input_tokens: 1, output_tokens: 2 },
+        content: [{ type: 'text', text: 'See x.', citations: [citation] }, { type: 'tool_use', id: 'toolu_1', name: 'run', input: { a: 1 }, caller: { type: 'code_execution_20250825', tool_id: 'srvtoolu_1' } }],
+      }),
+    )
+    const starts = events.filter(([n]) => n === 'content_block_start').map(([, d]) => d.content_block)
+    expect(starts[0]).toEqual({ type: 'text', text: '', citations: [] })
+    expect(starts[1]).toEqual({ type: 'tool_use', id: 'toolu_1', name: 'run', input: {}, caller: { type: 'code_execution_20250825', tool_id: 'srvtoolu_1' } })
+    expect(events.some(([n, d]) => n === 'content_block_delta' && d.delta.type === 'citations_delta' && d.delta.citation.cited_text === 'x')).toBe(true)
+  })
+
   test('a message replayed as events folds back the same way', () => {
     const events = anthropicEvents(messageToSse({ id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text: 'a' }, { type: 'tool_use', id: 't', name: 'f', input: { k: 1 } }], stop_reason: 'tool_use', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 2 } }))
     expect(events.map(([n]) => n)).toEqual(['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'])
