@@ -71,7 +71,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
     if (input.signal.aborted) throw new ClientClosed()
     let cooling = Infinity
     let circuitOpenUntil = Infinity
-    const disabled: string[] = []
+    const disabled: Target[] = []
     let chosen: { target: Target; key: KeyState; at: number } | null = null
     for (let i = 0; i < targets.length && !chosen; i++) {
       const at = (index + i) % targets.length
@@ -79,7 +79,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       const { pool, breaker } = target.provider
       const pick = pool.pick(now(), pin && pin.label === target.label ? pin.fingerprint : undefined)
       if (pick.kind === 'cooling') cooling = Math.min(cooling, pick.until)
-      else if (pick.kind === 'disabled') disabled.push(target.provider.name)
+      else if (pick.kind === 'disabled') disabled.push(target)
       else if (!breaker.allow(now())) circuitOpenUntil = Math.min(circuitOpenUntil, breaker.reopensAt())
       else chosen = { target, key: pick.state, at }
     }
@@ -177,7 +177,7 @@ function finalError(error: GatewayError): GatewayError {
   return new GatewayError(error.code, error.message, { ...error.details, shouldRetry: false })
 }
 
-function noCapacity(now: number, cooling: number, circuitOpenUntil: number, disabled: string[], last: GatewayError | null): GatewayError {
+function noCapacity(now: number, cooling: number, circuitOpenUntil: number, disabled: Target[], last: GatewayError | null): GatewayError {
   const soonest = Math.min(cooling, circuitOpenUntil)
   if (cooling !== Infinity) {
     const waitMs = Math.max(0, soonest - now)
@@ -195,10 +195,13 @@ function noCapacity(now: number, cooling: number, circuitOpenUntil: number, disa
       shouldRetry: false,
     })
   }
-  const names = [...new Set(disabled)].join(', ')
+  const names = [...new Set(disabled.map((t) => t.provider.name))].join(', ')
+  // What the provider said when it retired a key (insufficient_quota, an invalid key), so the
+  // client learns the cause and not only that nothing is left.
+  const said = last?.message ?? disabled.flatMap((t) => t.provider.pool.states.map((s) => s.disabled?.reason ?? '')).find(Boolean)
   return new GatewayError(
     'no_usable_upstream',
-    `Every upstream key of ${names} is disabled (rejected by the provider); an admin must re-enable or replace them.`,
+    `Every upstream key of ${names} is disabled (rejected by the provider); an admin must re-enable or replace them.${said ? ` The provider said: ${said}` : ''}`,
     { shouldRetry: false },
   )
 }

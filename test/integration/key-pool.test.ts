@@ -90,6 +90,19 @@ describe('a pool of upstream keys', () => {
     await gw.stop()
   })
 
+  test('when every key was retired for its quota, the client is told what the provider said, now and later', async () => {
+    const gw = await startGateway(config([provider('p', ['k-quota-1', 'k-quota-2'])]))
+    for (let i = 0; i < 2; i++) {
+      // The first request retires both keys; the second finds them retired already.
+      const res = await chat(gw.baseURL, { model: 'mock-model' })
+      expect(res.status).toBe(503)
+      const json: any = await res.json()
+      expect(json.error.code).toBe('no_usable_upstream')
+      expect(json.error.message).toContain('You exceeded your current quota')
+    }
+    await gw.stop()
+  })
+
   test('disabled keys stay disabled across a restart until an admin re-enables them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-restart-'))
     const cfg = config([provider('p', ['k-401-a', 'k-ok-b'])])
