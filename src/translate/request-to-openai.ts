@@ -59,7 +59,13 @@ export function toOpenAIRequest(body: Json): { request: Json; dropped: Dropped }
 
   for (const m of (body.messages ?? []) as Json[]) {
     const blocks: Json[] = typeof m?.content === 'string' ? [{ type: 'text', text: m.content }] : Array.isArray(m?.content) ? m.content : []
-    if (m?.role === 'user') {
+    // Per-turn fields (Claude Code's `output_config` on a message) have no chat equivalent.
+    for (const field of Object.keys(m ?? {})) if (field !== 'role' && field !== 'content') dropped.push(`messages[].${field}`)
+    if (m?.role === 'system') {
+      // Claude Code sends system turns inside the conversation: they stay where they are.
+      const text = systemText(blocks)
+      if (text) messages.push({ role: 'system', content: text })
+    } else if (m?.role === 'user') {
       // Tool results become tool messages, which OpenAI wants right after the assistant's calls.
       for (const r of blocks.filter((b) => b?.type === 'tool_result')) {
         const text = toolResultText(r.content, dropped)

@@ -326,3 +326,23 @@ test('usage of translated requests is recorded from the upstream report', async 
   const log = await lastLog('/v1/chat/completions')
   expect(log.tokens).toEqual({ prompt: ANTHROPIC_USAGE.input_tokens + 5 + 2, completion: 9, cached: 5 })
 })
+
+describe('Claude Code on an OpenAI-compatible provider', () => {
+  test('system turns inside messages and per-turn output_config are accepted; the system turn stays in place', async () => {
+    const msg = await anthropicClient.messages.create(
+      {
+        model: 'deepseek/deepseek-chat',
+        max_tokens: 100,
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'system', content: 'Answer in one word.', output_config: { effort: 'low' } },
+          { role: 'user', content: 'again' },
+        ] as any,
+      },
+      { headers: { 'anthropic-beta': 'per-turn-control-2026-07-01' } },
+    )
+    expect(msg.type).toBe('message')
+    const roles = openai.requests.at(-1)!.body.messages.map((m: any) => m.role)
+    expect(roles).toEqual(['user', 'system', 'user'])
+  })
+})

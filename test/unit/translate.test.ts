@@ -172,6 +172,26 @@ describe('Anthropic request -> OpenAI request', () => {
   })
 })
 
+test('Anthropic request -> OpenAI: system turns inside messages stay in place; per-turn fields are dropped, not refused', () => {
+  const { request, dropped } = toOpenAIRequest({
+    model: 'm',
+    max_tokens: 10,
+    system: 'Top.',
+    messages: [
+      { role: 'user', content: 'Hi' },
+      { role: 'system', content: [{ type: 'text', text: 'Now be brief.' }], output_config: { effort: 'low' } },
+      { role: 'user', content: 'Go' },
+    ],
+  })
+  expect(request.messages).toEqual([
+    { role: 'system', content: 'Top.' },
+    { role: 'user', content: 'Hi' },
+    { role: 'system', content: 'Now be brief.' },
+    { role: 'user', content: 'Go' },
+  ])
+  expect(dropped).toContain('messages[].output_config')
+})
+
 describe('responses', () => {
   test('Anthropic message -> chat completion, stop reasons and usage (cache added to prompt tokens)', () => {
     const out = toOpenAIResponse({
