@@ -291,14 +291,26 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   }
   traces = new Traces(deps)
   const app = createApp(deps, traces)
-  server = Bun.serve({
-    hostname: config.server.host,
-    port: config.server.port,
-    // Above our own limit, so the 413 comes from the gateway in the API's error shape.
-    maxRequestBodySize: config.server.max_body_bytes * 4 + 1024 * 1024,
-    // The composed handler, taken once.
-    fetch: app.compile().fetch,
-  })
+  try {
+    server = Bun.serve({
+      hostname: config.server.host,
+      port: config.server.port,
+      // Above our own limit, so the 413 comes from the gateway in the API's error shape.
+      maxRequestBodySize: config.server.max_body_bytes * 4 + 1024 * 1024,
+      // The composed handler, taken once.
+      fetch: app.compile().fetch,
+    })
+  } catch (err) {
+    // Nothing may keep a process that cannot listen alive (a port in use): timers, the catalog's
+    // refreshes and the database all go.
+    clearInterval(background)
+    clearInterval(flusher)
+    clearInterval(retention)
+    gateway.runtime().catalog.stop()
+    await writer.stop().catch(() => {})
+    database.close()
+    throw err
+  }
   const url = `http://${formatHost(config.server.host)}:${server.port}`
   logger.info(
     { url, version: VERSION, providers: config.providers.map((p) => p.name), database: redactDbUrl(config.database.url) },

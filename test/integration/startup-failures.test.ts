@@ -72,3 +72,19 @@ describe('a database that cannot be used at start', () => {
     await refusesToStart(`file:${path}`, path, /is damaged \(PRAGMA quick_check: /)
   })
 })
+
+describe('a port that is in use', () => {
+  test('the second start says so and exits 1 at once instead of staying alive', async () => {
+    const taken = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('taken') })
+    try {
+      const began = Date.now()
+      const { code, stderr } = await sluice('--db', `file:${join(dir, 'port.db')}`, '--port', String(taken.port), '--host', '127.0.0.1')
+      expect(code).toBe(1)
+      expect(stderr).toContain(`cannot listen on 127.0.0.1:${taken.port}`)
+      // Before, the database and the timers kept it running until the test's kill at 15 s.
+      expect(Date.now() - began).toBeLessThan(10_000)
+    } finally {
+      taken.stop(true)
+    }
+  }, 20_000)
+})
