@@ -80,7 +80,9 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   // short try, queued again on failure. A lock held by another process never holds the event loop.
   const keyStore = createClientKeyStore(database.db, database.client, database.background)
   const upstreamKeys = createUpstreamKeyStore(database.db, database.background)
-  const boot = await bootstrapSecrets(config, createSettingsStore(database.db), keyStore)
+  // First-start secrets are made only once the server listens (below): a start that fails must not
+  // store secrets nobody was shown. Until then no admin token matches.
+  let boot: BootstrapResult = { adminTokenHash: '', created: {} }
 
   const usageStore = createUsageStore(database.background)
   const limitStore = new MemoryLimitStore()
@@ -291,6 +293,15 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   }
   traces = new Traces(deps)
   const app = createApp(deps, traces)
+  /** A start that failed: nothing may keep the process alive (timers, the catalog's refreshes, the database). */
+  async function abandon(): Promise<void> {
+    clearInterval(background)
+    clearInterval(flusher)
+    clearInterval(retention)
+    gateway.runtime().catalog.stop()
+    await writer.stop().catch(() => {})
+    database.close()
+  }
   try {
     server = Bun.serve({
       hostname: config.server.host,
@@ -301,14 +312,15 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       fetch: app.compile().fetch,
     })
   } catch (err) {
-    // Nothing may keep a process that cannot listen alive (a port in use): timers, the catalog's
-    // refreshes and the database all go.
-    clearInterval(background)
-    clearInterval(flusher)
-    clearInterval(retention)
-    gateway.runtime().catalog.stop()
-    await writer.stop().catch(() => {})
-    database.close()
+    await abandon()
+    throw err
+  }
+  try {
+    boot = await bootstrapSecrets(config, createSettingsStore(database.db), keyStore)
+    if (boot.created.clientKey) await refreshKeys()
+  } catch (err) {
+    server.stop(true)
+    await abandon()
     throw err
   }
   const url = `http://${formatHost(config.server.host)}:${server.port}`

@@ -88,3 +88,43 @@ describe('a port that is in use', () => {
     }
   }, 20_000)
 })
+
+describe('first-start secrets', () => {
+  test('a start that cannot listen stores none; the next good start creates and shows them', async () => {
+    const db = join(dir, 'secrets.db')
+    const taken = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('taken') })
+    try {
+      const failed = await sluice('--db', `file:${db}`, '--port', String(taken.port), '--host', '127.0.0.1')
+      expect(failed.code).toBe(1)
+      expect(failed.stderr).not.toContain('admin token:')
+    } finally {
+      taken.stop(true)
+    }
+    const stored = new Libsql(db, { readonly: true })
+    try {
+      expect(stored.prepare("SELECT count(*) AS n FROM settings WHERE key = 'admin_token_sha256'").get()).toMatchObject({ n: 0 })
+      expect(stored.prepare('SELECT count(*) AS n FROM client_keys').get()).toMatchObject({ n: 0 })
+    } finally {
+      stored.close()
+    }
+    // The next start that listens creates both and prints them.
+    const proc = Bun.spawn([process.execPath, ENTRY, '--db', `file:${db}`, '--port', '0', '--host', '127.0.0.1'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir, OPENAI_API_KEY: 'sk-upstream-x' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    let text = ''
+    const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader()
+    const deadline = Date.now() + 15_000
+    while (!/client key:\s+\S+/.test(text) && Date.now() < deadline) {
+      const { done, value } = await reader.read()
+      if (done) break
+      text += new TextDecoder().decode(value)
+    }
+    proc.kill('SIGTERM')
+    await proc.exited
+    expect(text).toMatch(/admin token:\s+sluice-admin-/)
+    expect(text).toMatch(/client key:\s+sk-sluice-/)
+  }, 30_000)
+})
