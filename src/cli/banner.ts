@@ -8,7 +8,7 @@ export function firstRunBanner(url: string, created: { adminToken?: string; clie
   }
   if (created.adminToken || created.clientKey) {
     lines.push('', 'First start: these secrets are shown this once and stored only as hashes. Save them now.')
-    if (created.adminToken) lines.push(`  admin token: ${created.adminToken}`)
+    if (created.adminToken) lines.push(`  admin token: ${created.adminToken}`, '  (lost it? start with SLUICE_ADMIN_TOKEN=<a new token>, or admin.token in the config, to replace it)')
     if (created.clientKey) lines.push(`  client key:  ${created.clientKey}`)
   }
   if (created.clientKey) {

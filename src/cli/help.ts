@@ -29,7 +29,8 @@ Key options (keys create):
   The keys commands work on the database of --db / --config / SLUICE_DB, also while a server runs.
 
 Environment:
-  SLUICE_ADMIN_TOKEN  admin token (otherwise generated on first start and printed once)
+  SLUICE_ADMIN_TOKEN  admin token (otherwise generated on first start and printed once; a lost
+                      one is replaced by starting with this set)
   OPENAI_API_KEY      with no providers configured, defines the provider "openai"
   OPENAI_BASE_URL     its base URL (default https://api.openai.com/v1)
 `
