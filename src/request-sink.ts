@@ -44,7 +44,9 @@ function logLine(write: LineWriter, r: RequestRecord, latencyMs: number): void {
   }
   // Probes would drown the log at info level.
   const quiet = r.path.startsWith('/health') || r.path === '/readyz' || r.path === '/metrics' || r.path.startsWith('/dashboard') || r.path.startsWith('/admin/')
-  write(quiet ? 'debug' : 'info', line, 'request')
+  // Failures of the gateway or its upstreams show at --log-level warn; a client's own mistakes do not.
+  const failed = (r.status ?? 0) >= 500 || (r.outcome === 'error' && r.status === 200)
+  write(failed ? 'warn' : quiet ? 'debug' : 'info', line, 'request')
 }
 
 /**

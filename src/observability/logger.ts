@@ -42,7 +42,7 @@ export function redactFields(value: Record<string, unknown>, depth = 0): Record<
  * Writes one already-flat record as a log line in the logger's own JSON shape, without pino's
  * per-call machinery: the per-request line is the hottest line there is.
  */
-export type LineWriter = (level: 'debug' | 'info', record: Record<string, unknown>, msg: string) => void
+export type LineWriter = (level: 'debug' | 'info' | 'warn', record: Record<string, unknown>, msg: string) => void
 
 /** The one logger of the process: JSON lines (or pretty ones), credentials redacted. */
 export function createLogger(options: LoggerOptions): Logger {
@@ -58,6 +58,8 @@ export function createLogging(options: LoggerOptions): { logger: Logger; line: L
     {
       level: options.level,
       base: undefined,
+      // ISO 8601, readable in journald and by people; the same in the per-request line below.
+      timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }), log: (object) => redactFields(object) },
       ...(scrub ? { hooks: { streamWrite: scrub } } : {}),
     },
@@ -70,7 +72,7 @@ export function createLogging(options: LoggerOptions): { logger: Logger; line: L
     if (pretty) return void logger[level](record, msg)
     // The record's own JSON spliced between level/time and msg: no copy of the record object.
     const fields = JSON.stringify(record)
-    const text = `{"level":"${level}","time":${Date.now()}${fields.length > 2 ? `,${fields.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`
+    const text = `{"level":"${level}","time":"${new Date().toISOString()}"${fields.length > 2 ? `,${fields.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`
     destination.write(scrub ? scrub(text) : text)
   }
   return { logger, line }

@@ -16,7 +16,7 @@ export function createPrettyStream(out: { write(s: string): unknown }): Destinat
         return
       }
       const { time, level, msg, ...rest } = entry
-      const clock = new Date(Number(time)).toISOString().slice(11, 23)
+      const clock = new Date(typeof time === 'string' ? time : Number(time)).toISOString().slice(11, 23)
       const label = String(level)
       const fields = Object.entries(rest)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)

@@ -40,10 +40,11 @@ describe('the logger', () => {
     const [a, b, c] = lines.map((l) => JSON.parse(l))
     expect(Object.keys(a)).toEqual(['level', 'time', 'req_id', 'status', 'tokens', 'error', 'msg'])
     expect(a).toMatchObject({ level: 'info', req_id: 'r1', status: 200, tokens: { prompt: 3 }, error: 'said [redacted]', msg: 'request' })
-    expect(typeof a.time).toBe('number')
+    expect(a.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
     expect(b).toEqual({ level: 'info', time: b.time, msg: 'empty "quoted"' })
     // The logger's own lines have the same leading fields.
     expect(Object.keys(c).slice(0, 2)).toEqual(['level', 'time'])
+    expect(c.time).toMatch(/^\d{4}-\d{2}-\d{2}T/)
   })
 
   test('pretty lines for terminals: time, level, message, fields', () => {
