@@ -2,6 +2,7 @@ import type { DestinationStream } from 'pino'
 import { bootstrapSecrets, type BootstrapResult } from './bootstrap.ts'
 import { diffConfigs } from './config/diff.ts'
 import { ConfigError } from './config/load.ts'
+import { selfLoopProblems } from './config/self-loop.ts'
 import type { Config } from './config/schema.ts'
 import { KeyDirectory } from './gateway/client-keys.ts'
 import { createConnectWatch } from './gateway/connect-watch.ts'
@@ -314,6 +315,12 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   } catch (err) {
     await abandon()
     throw err
+  }
+  const loops = selfLoopProblems(config.providers, { host: config.server.host, port: server.port! })
+  if (loops.length > 0) {
+    server.stop(true)
+    await abandon()
+    throw new ConfigError(config.source ?? 'defaults and environment', loops)
   }
   try {
     boot = await bootstrapSecrets(config, createSettingsStore(database.db), keyStore)

@@ -89,7 +89,7 @@ async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out): Pro
       err.write(`sluice: cannot listen on ${config.server.host}:${config.server.port}: the port is in use\n`)
       return 1
     }
-    if (e instanceof DatabaseOpenError) throw e
+    if (e instanceof DatabaseOpenError || e instanceof ConfigError) throw e
     // Whatever else stops the start is one line, not a stack of bundled source.
     err.write(`sluice: could not start: ${String((e as Error)?.message ?? e).split('\n')[0]}\n`)
     return 1

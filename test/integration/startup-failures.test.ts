@@ -153,3 +153,24 @@ describe('first-start secrets', () => {
     }
   }, 40_000)
 })
+
+describe('a provider that is the gateway itself', () => {
+  test('OPENAI_BASE_URL pointing at sluice\'s own address stops start-up naming the field', async () => {
+    const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('') })
+    const port = probe.port!
+    probe.stop(true)
+    const proc = Bun.spawn([process.execPath, ENTRY, '--db', `file:${join(dir, 'loop.db')}`, '--port', String(port), '--host', '127.0.0.1'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir, OPENAI_API_KEY: 'sk-sluice-looks-like-ours', OPENAI_BASE_URL: `http://localhost:${port}/v1` },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+    const [stderr, code] = await Promise.all([new Response(proc.stderr as ReadableStream).text(), proc.exited])
+    clearTimeout(timer)
+    expect(code).toBe(1)
+    expect(stderr).toContain('providers[0].base_url')
+    expect(stderr).toContain('is this gateway itself')
+    expect(stderr).not.toContain('admin token:')
+  }, 20_000)
+})
