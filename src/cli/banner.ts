@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.ts'
 
 /** What a newcomer needs after start: where to point clients and, on first start, the secrets. */
 export function firstRunBanner(url: string, created: { adminToken?: string; clientKey?: string }, config: Config): string {
-  const lines = [`sluice is ready: ${url}  (OpenAI SDK base URL: ${url}/v1)`]
+  const lines = [`sluice is ready: ${url}  (OpenAI SDK base URL: ${url}/v1)`, `dashboard: ${url}/dashboard  (log in with the admin token)`]
   if (config.providers.length === 0) {
     lines.push('No provider is configured: set OPENAI_API_KEY, or write a config with `sluice init`.')
   }

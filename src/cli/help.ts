@@ -4,7 +4,8 @@ Usage:
   sluice [serve] [options]      start the gateway (the default command)
   sluice check [--config FILE]  validate a config file and the database URL (its scheme and directory; the
                                 file itself is opened only by serve); exit 0 when valid, 1 when not
-  sluice init [--config FILE]   write a commented starter config (default ./sluice.yaml)
+  sluice init [--config FILE] [--force]   write a commented starter config (default ./sluice.yaml;
+                                --force overwrites an existing one)
   sluice keys create --name N [key options]   create a client key and print it once
   sluice keys list              list client keys (never the secrets)
   sluice keys revoke ID|NAME    revoke a client key; takes effect on a running server at once
@@ -31,6 +32,11 @@ Key options (keys create):
 Environment:
   SLUICE_ADMIN_TOKEN  admin token (otherwise generated on first start and printed once; a lost
                       one is replaced by starting with this set)
-  OPENAI_API_KEY      with no providers configured, defines the provider "openai"
+  OPENAI_API_KEY      with no providers configured, defines the provider "openai" (comma-separated keys)
   OPENAI_BASE_URL     its base URL (default https://api.openai.com/v1)
+  ANTHROPIC_API_KEY   likewise, the provider "anthropic"
+  ANTHROPIC_BASE_URL  its base URL (default https://api.anthropic.com)
+
+Dashboard:
+  http://HOST:PORT/dashboard    usage, request log, keys and providers; log in with the admin token
 `

@@ -48,6 +48,8 @@ describe.if(run)('the dashboard in headless Chromium', () => {
 
   test('login: a wrong token is refused; the right one opens an HttpOnly, SameSite=Strict session', async () => {
     await page.goto(`${gw.url}/dashboard`)
+    // The login says where the token comes from and how to replace a lost one.
+    expect(await page.getByTestId('login-hint').textContent()).toContain('SLUICE_ADMIN_TOKEN')
     await page.locator('#token').fill('not-the-token')
     await page.getByTestId('login').click()
     await expect(page.locator('#login-error')).toBeTruthy()

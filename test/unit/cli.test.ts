@@ -73,3 +73,12 @@ describe('the command line', () => {
     expect((await run('init', '--config', path, '--force')).code).toBe(0)
   })
 })
+
+test('the banner points at the dashboard, and --help names every variable and the dashboard', async () => {
+  const { firstRunBanner } = await import('../../src/cli/banner.ts')
+  const { HELP } = await import('../../src/cli/help.ts')
+  const { loadConfig } = await import('../../src/config/load.ts')
+  const banner = firstRunBanner('http://127.0.0.1:8000', {}, loadConfig({}, { OPENAI_API_KEY: 'sk-x' }, '/nonexistent-dir'))
+  expect(banner).toContain('dashboard: http://127.0.0.1:8000/dashboard')
+  for (const name of ['SLUICE_ADMIN_TOKEN', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', '--force', '/dashboard']) expect(HELP).toContain(name)
+})
