@@ -52,19 +52,42 @@ export function clientKey(id: string, name: string, policy: KeyPolicy): ClientKe
  * lookup, never a database query. Lookup by a hash of the presented key, so the secret itself is
  * never compared and nothing about it leaks through timing.
  */
+/** Why a presented key that the gateway knows was refused; for the operator, never the client. */
+export interface Refusal {
+  id: string
+  name: string
+  reason: 'revoked' | 'disabled' | 'expired'
+}
+
 export class KeyDirectory {
   private byHash = new Map<string, Entry>()
+  /** Keys that exist but may not be used, by hash, so a refusal can be explained in the log. */
+  private refused = new Map<string, Omit<Refusal, 'reason'> & { reason: 'revoked' | 'disabled' }>()
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Swaps in the current set of keys (revoked and disabled ones are left out). */
   replace(stored: readonly StoredKey[]): void {
     const next = new Map<string, Entry>()
+    const refused: typeof this.refused = new Map()
     for (const k of stored) {
-      if (k.revokedAt !== null || !k.enabled) continue
+      if (k.revokedAt !== null || !k.enabled) {
+        refused.set(k.keyHash, { id: k.id, name: k.name, reason: k.revokedAt !== null ? 'revoked' : 'disabled' })
+        continue
+      }
       next.set(k.keyHash, { key: clientKey(k.id, k.name, k.policy), expiresAt: k.expiresAt })
     }
     this.byHash = next
+    this.refused = refused
+  }
+
+  /** For a presented key that `find` refused: which known key it is and why, or null for an unknown one. */
+  explain(presented: string | null): Refusal | null {
+    if (presented === null) return null
+    const hash = sha256Hex(presented)
+    const entry = this.byHash.get(hash)
+    if (entry) return { id: entry.key.id, name: entry.key.name, reason: 'expired' }
+    return this.refused.get(hash) ?? null
   }
 
   find(presented: string | null): ClientKey | null {

@@ -47,6 +47,8 @@ export interface GatewayErrorDetails {
   bodyProtocol?: 'openai' | 'anthropic'
   /** Extra response headers (the client's rate-limit state). */
   headers?: Record<string, string>
+  /** What the operator's log and request log say instead of the message (the client's answer stays uniform). */
+  logMessage?: string
 }
 
 /**

@@ -63,7 +63,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
         status: error instanceof ClientClosed ? 499 : failure.status,
         outcome: error instanceof ClientClosed ? 'client_closed' : 'error',
         errorCode: failure.code,
-        errorMessage: clip(failure.message, MAX_ERROR_MESSAGE),
+        errorMessage: clip(failure.details.logMessage ?? failure.message, MAX_ERROR_MESSAGE),
       })
       return response
     })

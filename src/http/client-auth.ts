@@ -42,7 +42,17 @@ export const clientAuth = (deps: Deps, traces: Traces) =>
       // Missing, unknown, revoked, disabled and expired keys all get the same answer.
       const presented = readPresentedKey(request)
       const key = deps.keys.find(presented !== null && presented.length > MAX_KEY_CHARS ? null : presented)
-      if (!key) throw new GatewayError('invalid_api_key', UNAUTHORIZED)
+      if (!key) {
+        // The client's answer is the same whatever the cause; the operator's record says which key and why.
+        const why = presented !== null && presented.length <= MAX_KEY_CHARS ? deps.keys.explain?.(presented) : null
+        const record = traces.of(request).record
+        if (why) {
+          record.clientKey = why.name
+          record.clientKeyId = why.id
+        }
+        const logMessage = why ? `The key ${why.name} is ${why.reason}.` : presented === null ? 'No key was presented.' : `An unknown key was presented (starting ${presented.slice(0, 6)}).`
+        throw new GatewayError('invalid_api_key', UNAUTHORIZED, { logMessage })
+      }
       if (!key.allowsIp(ip)) throw new GatewayError('ip_not_allowed', 'This key may not be used from your address.')
       deps.keyUsed(key.id)
       return { clientKey: key }

@@ -21,7 +21,7 @@ export interface Deps {
   /** The config in force; changes on reload. */
   config(): Config
   gateway: Gateway
-  keys: { find(presented: string | null): ClientKey | null }
+  keys: { find(presented: string | null): ClientKey | null; explain?(presented: string): { id: string; name: string; reason: string } | null }
   keyStore: ClientKeyStore
   limiter: Limiter
   /** The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy. */

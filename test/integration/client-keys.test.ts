@@ -102,6 +102,13 @@ describe('client keys', () => {
     }
     expect(bodies.size).toBe(1)
     expect(JSON.parse([...bodies][0]!).error.code).toBe('invalid_api_key')
+    // The operator's log says which key and why; the client's answer above did not.
+    const refusals = gw.requestLogs().filter((l) => l.status === 401).map((l) => [l.client ?? null, l.error.message])
+    expect(refusals).toContainEqual(['old', 'The key old is expired.'])
+    expect(refusals).toContainEqual(['gone', 'The key gone is revoked.'])
+    expect(refusals).toContainEqual(['paused', 'The key paused is disabled.'])
+    expect(refusals).toContainEqual([null, 'No key was presented.'])
+    expect(refusals).toContainEqual([null, 'An unknown key was presented (starting sk-slu).'])
     // A date-only expiry means through that day.
     const today = await createKey({ name: 'today', expires_at: '2026-06-15' })
     expect((await call(today.key)).status).toBe(200)

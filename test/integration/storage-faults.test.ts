@@ -123,15 +123,18 @@ describe('a write lock held by another process', () => {
       const deadline = Date.now() + 5000
       let rows = 0
       let usage = 0
+      let touched = 0
       while (Date.now() < deadline) {
         rows = count(dbPath, 'SELECT count(*) FROM requests')
         usage = count(dbPath, "SELECT coalesce(sum(requests), 0) FROM client_key_usage WHERE key_id = 'cfg_tester'")
-        if (rows >= sent && usage >= sent) break
+        // Last-use times are written in the same flush, just after the usage.
+        touched = count(dbPath, "SELECT count(*) FROM client_keys WHERE id = 'cfg_tester' AND last_used_at IS NOT NULL")
+        if (rows >= sent && usage >= sent && touched === 1) break
         await Bun.sleep(100)
       }
       expect(rows).toBe(sent)
       expect(usage).toBe(sent)
-      expect(count(dbPath, "SELECT count(*) FROM client_keys WHERE id = 'cfg_tester' AND last_used_at IS NOT NULL")).toBe(1)
+      expect(touched).toBe(1)
       // The connection that saw the lock is not left on an old snapshot: admin writes work again.
       const after = await fetch(`${gw.url}/admin/api/keys`, {
         method: 'POST',
