@@ -332,7 +332,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   }
   const url = `http://${formatHost(config.server.host)}:${server.port}`
   logger.info(
-    { url, version: VERSION, providers: config.providers.map((p) => p.name), database: redactDbUrl(config.database.url) },
+    // Which file was read matters: a sluice.yaml in the working directory is picked up on its own.
+    { url, version: VERSION, config: config.source ?? 'none (defaults and environment)', providers: config.providers.map((p) => p.name), database: redactDbUrl(config.database.url) },
     'sluice listening',
   )
 

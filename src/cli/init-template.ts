@@ -65,7 +65,7 @@ providers:
   # provider serves it. Without providers here, OPENAI_API_KEY defines a provider "openai".
   - name: openai
     type: openai           # any OpenAI-compatible API
-    base_url: https://api.openai.com/v1
+    base_url: \${OPENAI_BASE_URL:-https://api.openai.com/v1}   # what the environment says, as without this file
     keys: [\${OPENAI_API_KEY}]
     # models: [gpt-4o, gpt-4o-mini]   # omitted: discovered from the upstream's GET /models
   # - name: deepseek

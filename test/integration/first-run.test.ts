@@ -69,3 +69,21 @@ describe('zero-config first start', () => {
     await open.stop()
   })
 })
+
+test('start-up says which config file it loaded, or that none was', async () => {
+  const { startGateway, basicConfig } = await import('../helpers/gateway.ts')
+  const gw = await startGateway(basicConfig(mock.baseUrl))
+  try {
+    const listening = gw.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'sluice listening')
+    expect(listening.config).toBe(gw.configPath)
+  } finally {
+    await gw.stop()
+  }
+  const lines: string[] = []
+  const server = await startServer(loadConfig({ port: '0', db: `file:${join(dir, 'none.db')}` }, { OPENAI_API_KEY: 'sk-x', OPENAI_BASE_URL: mock.baseUrl }, dir), {
+    logDestination: { write: (l: string) => void lines.push(l) },
+    pretty: false,
+  })
+  await server.stop()
+  expect(lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'sluice listening').config).toBe('none (defaults and environment)')
+})

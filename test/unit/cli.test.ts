@@ -56,6 +56,9 @@ describe('the command line', () => {
     const text = readFileSync(path, 'utf8')
     expect(text).toContain('# ')
     expect(() => parseConfigText(text, path, { OPENAI_API_KEY: 'sk-x' })).not.toThrow()
+    // The written file keeps following OPENAI_BASE_URL, as the start without a file did.
+    expect(parseConfigText(text, path, { OPENAI_API_KEY: 'sk-x', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' }).providers![0]!.base_url).toBe('http://127.0.0.1:9/v1')
+    expect(parseConfigText(text, path, { OPENAI_API_KEY: 'sk-x' }).providers![0]!.base_url).toBe('https://api.openai.com/v1')
     // Every commented example, uncommented, is valid too.
     const uncommented = text
       .split('\n')
