@@ -168,7 +168,9 @@ export class ModelCatalog {
       if (!res.ok || !res.body) {
         res.body?.cancel().catch(() => {})
         const location = res.headers.get('location')
-        throw new Error(res.status >= 300 && res.status < 400 ? `HTTP ${res.status} redirect to ${location ?? '(no location)'}, not followed` : `HTTP ${res.status}`)
+        // An OpenAI-compatible base URL usually ends in /v1; without it the model list is a 404.
+        const hint = res.status === 404 && provider.config.type === 'openai' && !/\/v\d+[a-z]*$/.test(provider.config.base_url) ? ` at ${url}; does base_url need /v1 at the end?` : ''
+        throw new Error(res.status >= 300 && res.status < 400 ? `HTTP ${res.status} redirect to ${location ?? '(no location)'}, not followed` : `HTTP ${res.status}${hint}`)
       }
       if (declaredOver(res.headers, this.maxBodyBytes)) {
         res.body.cancel().catch(() => {})

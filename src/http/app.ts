@@ -19,6 +19,9 @@ import { guardArrival } from './request-guard.ts'
 import { clip } from '../lib/clip.ts'
 import { storageRefusal } from '../storage/storage-errors.ts'
 
+/** Client API paths that a base URL without /v1 turns into 404s. */
+const API_PATHS = new Set(['/chat/completions', '/embeddings', '/models', '/responses', '/messages', '/messages/count_tokens'])
+
 /** How much of a client-chosen text (a path, an id) an error message repeats. */
 const ECHO_CHARS = 200
 /** How much of an error message the request record keeps. */
@@ -99,7 +102,9 @@ function asGatewayError(error: unknown, code: string | number, request: Request,
   if (error instanceof ClientClosed) return new GatewayError('upstream_error', 'The client closed the request.')
   if (code === 'NOT_FOUND') {
     const path = new URL(request.url).pathname
-    return new GatewayError('not_found', `Unknown request URL: ${clip(request.method, 16)} ${clip(path, ECHO_CHARS)}. Check the URL for typos.`)
+    // A client configured with the host alone (no /v1) is told what to change.
+    const hint = API_PATHS.has(path) ? ` The API is under /v1: ${clip(request.method, 16)} /v1${path}; add /v1 to the client's base URL.` : ' Check the URL for typos.'
+    return new GatewayError('not_found', `Unknown request URL: ${clip(request.method, 16)} ${clip(path, ECHO_CHARS)}.${hint}`)
   }
   if (code === 'PARSE') return new GatewayError('invalid_json', 'We could not parse the body of your request.')
   if (code === 'VALIDATION') return new GatewayError('invalid_request', validationMessage(error))
