@@ -294,14 +294,24 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   }
   traces = new Traces(deps)
   const app = createApp(deps, traces)
-  /** A start that failed: nothing may keep the process alive (timers, the catalog's refreshes, the database). */
-  async function abandon(): Promise<void> {
+  function stopTimers(): void {
     clearInterval(background)
     clearInterval(flusher)
     clearInterval(retention)
-    gateway.runtime().catalog.stop()
-    await writer.stop().catch(() => {})
-    database.close()
+  }
+  /** Writes what the request log holds, then lets go of the catalog's refreshes and the database. */
+  async function closeStorage(): Promise<void> {
+    try {
+      await writer.stop()
+    } finally {
+      gateway.runtime().catalog.stop()
+      database.close()
+    }
+  }
+  /** A start that failed: nothing may keep the process alive. */
+  async function abandon(): Promise<void> {
+    stopTimers()
+    await closeStorage().catch(() => {})
   }
   try {
     server = Bun.serve({
@@ -358,9 +368,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
           logger.warn({ in_flight: server!.pendingRequests }, 'grace period over: closing remaining connections')
         }
         await server!.stop(true)
-        clearInterval(background)
-        clearInterval(flusher)
-        clearInterval(retention)
+        stopTimers()
         // Every completed request reaches the database before the process exits, unless it fails:
         // a lock is waited out for a while (sleeping), then what could not be written is counted.
         const saveBy = Date.now() + 5000
@@ -375,9 +383,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
             'key usage could not be saved before exit and is lost',
           )
         }
-        await writer.stop()
-        gateway.runtime().catalog.stop()
-        database.close()
+        await closeStorage()
         logger.info('stopped')
         logger.flush()
       })()
