@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { completionToSse, sseToCompletion } from '../../src/gateway/openai-chunks.ts'
+import { completionToSse, sseToCompletion } from '../../src/protocols/openai-chat/chunks.ts'
 
 const completion = {
   id: 'chatcmpl-1',

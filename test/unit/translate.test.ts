@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { anthropicUsageToOpenAI, openaiUsageToAnthropic, sanitizeToolId, TranslationError } from '../../src/translate/common.ts'
-import { messageToSse } from '../../src/translate/message-to-sse.ts'
+import { messageToSse } from '../../src/protocols/anthropic/replay.ts'
 import { toAnthropicRequest } from '../../src/translate/request-to-anthropic.ts'
 import { toOpenAIRequest } from '../../src/translate/request-to-openai.ts'
 import { toAnthropicResponse } from '../../src/translate/response-to-anthropic.ts'

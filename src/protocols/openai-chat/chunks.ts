@@ -1,4 +1,4 @@
-import { eventData, SseFramer } from '../lib/sse.ts'
+import { eventData, SseFramer } from '../../lib/sse.ts'
 
 type Json = Record<string, any>
 

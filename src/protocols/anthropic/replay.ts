@@ -1,4 +1,4 @@
-import type { Json } from './common.ts'
+type Json = Record<string, any>
 
 const event = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
 
