@@ -11,6 +11,7 @@ import {
   type AliasConfig,
   type Config,
   type LogLevel,
+  type ProviderApi,
   type ProviderConfig,
   type StaticKeyConfig,
   type TimeoutsConfig,
@@ -238,7 +239,44 @@ function resolveProvider(
     fake_stream: p.fake_stream ?? false,
     stream_only: p.stream_only ?? false,
     default_max_tokens: p.default_max_tokens ?? DEFAULT_MAX_TOKENS,
+    api: resolveApi(p, at, baseUrl, problems),
+    responses_only_models: patterns(p.responses_only_models ?? [], `${at}.responses_only_models`, problems),
   }
+}
+
+/** Hosts whose OpenAI-compatible API also serves Responses, so `api: auto` passes Responses requests through. */
+const RESPONSES_HOSTS = [/(^|\.)api\.openai\.com$/, /\.openai\.azure\.com$/, /(^|\.)api\.x\.ai$/, /(^|\.)openrouter\.ai$/]
+
+function resolveApi(p: { type: string; api?: ProviderApi }, at: string, baseUrl: string, problems: string[]): ProviderConfig['api'] {
+  if (p.api !== undefined && p.api !== 'auto' && p.type !== 'openai') problems.push(`${at}.api: only a provider of type openai chooses its API`)
+  if (p.api && p.api !== 'auto') return p.api
+  return defaultApi(baseUrl)
+}
+
+export function defaultApi(baseUrl: string): ProviderConfig['api'] {
+  let host = ''
+  try {
+    host = new URL(baseUrl).hostname
+  } catch {
+    return 'chat'
+  }
+  return RESPONSES_HOSTS.some((r) => r.test(host)) ? 'both' : 'chat'
+}
+
+/** Exact ids and /regular expressions/ as regular expression sources. */
+function patterns(list: readonly string[], at: string, problems: string[]): string[] {
+  const out: string[] = []
+  list.forEach((m, j) => {
+    const regex = /^\/(.+)\/$/.exec(m)
+    if (!regex) return void out.push(escapeRegex(m))
+    try {
+      new RegExp(regex[1]!)
+      out.push(regex[1]!)
+    } catch (err) {
+      problems.push(`${at}[${j}]: not a valid regular expression: ${(err as Error).message}`)
+    }
+  })
+  return out
 }
 
 const DEFAULT_MAX_TOKENS = 4096
@@ -285,12 +323,13 @@ function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] 
   const providers: ProviderConfig[] = []
   for (const type of ['openai', 'anthropic'] as const) {
     const prefix = type.toUpperCase()
+    const base = (nonEmpty(env[`${prefix}_BASE_URL`]) ?? adapterFor(type).defaultBaseUrl).replace(/\/+$/, '')
     const key = nonEmpty(env[`${prefix}_API_KEY`])
     if (!key) continue
     providers.push({
       name: type,
       type,
-      base_url: (nonEmpty(env[`${prefix}_BASE_URL`]) ?? adapterFor(type).defaultBaseUrl).replace(/\/+$/, ''),
+      base_url: base,
       keys: key.split(',').map((k) => k.trim()).filter(Boolean),
       model_filters: null,
       headers: {},
@@ -300,6 +339,8 @@ function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] 
       fake_stream: false,
       stream_only: false,
       default_max_tokens: DEFAULT_MAX_TOKENS,
+      api: type === 'openai' ? defaultApi(base) : 'chat',
+      responses_only_models: [],
     })
   }
   return providers

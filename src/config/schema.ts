@@ -18,6 +18,9 @@ const Timeouts = T.Object(
   strict,
 )
 
+export const PROVIDER_APIS = ['auto', 'chat', 'responses', 'both'] as const
+export type ProviderApi = (typeof PROVIDER_APIS)[number]
+
 const Provider = T.Object(
   {
     name: Name,
@@ -35,6 +38,10 @@ const Provider = T.Object(
     stream_only: T.Optional(T.Boolean()),
     /** For OpenAI clients on an Anthropic provider: max_tokens when the client sent none. */
     default_max_tokens: T.Optional(T.Integer({ minimum: 1 })),
+    /** Which OpenAI APIs a `type: openai` provider serves: chat completions, Responses, or both. */
+    api: T.Optional(T.Union(PROVIDER_APIS.map((a) => T.Literal(a)))),
+    /** Models (exact ids or /regular expressions/) of this provider that only serve the Responses API. */
+    responses_only_models: T.Optional(T.Array(T.String({ minLength: 1 }))),
   },
   strict,
 )
@@ -210,6 +217,10 @@ export interface ProviderConfig {
   fake_stream: boolean
   stream_only: boolean
   default_max_tokens: number
+  /** The OpenAI APIs it serves (`auto` resolved from the base URL). */
+  api: Exclude<ProviderApi, 'auto'>
+  /** Regular expressions (sources) of models that only serve the Responses API. */
+  responses_only_models: readonly string[]
 }
 
 export interface AliasConfig {

@@ -8,7 +8,6 @@ import type { Target } from './catalog.ts'
 import type { ConnectWatch } from './connect-watch.ts'
 import { GatewayError } from './errors.ts'
 import type { KeyState } from './key-pool.ts'
-import { sseToCompletion } from '../protocols/openai-chat/chunks.ts'
 import { eventTooLarge } from './stream-relay.ts'
 import { ClientClosed, UpstreamCall } from './upstream-call.ts'
 import { judgeRedirect, judgeTransportError, judgeUpstreamError, type Verdict } from './upstream-verdict.ts'
@@ -36,6 +35,8 @@ export interface AttemptInput {
   connectWatch: ConnectWatch
   limits: UpstreamLimits
   logger: Logger
+  /** For `aggregate`: folds the upstream's whole event stream into one answer. */
+  collect?: (bytes: Uint8Array) => Record<string, unknown>
 }
 
 const encoder = new TextEncoder()
@@ -121,9 +122,9 @@ export async function attempt(input: AttemptInput): Promise<AttemptResult> {
     call.finish()
   }
   let contentType = headers.get('content-type') ?? 'application/json'
-  if (mode === 'aggregate' && streamed) {
+  if (mode === 'aggregate' && streamed && input.collect) {
     try {
-      bytes = encoder.encode(JSON.stringify(sseToCompletion(bytes)))
+      bytes = encoder.encode(JSON.stringify(input.collect(bytes)))
       contentType = 'application/json'
     } catch (err) {
       const message = (err as Error).message

@@ -44,6 +44,8 @@ export interface AttemptsInput {
   passHeaders: Record<string, string>
   modeFor(target: Target): Mode
   payloadFor(target: Target, mode: Mode): Uint8Array | string
+  /** For the `aggregate` mode: how a target's whole event stream becomes one answer. */
+  collectFor?(target: Target): ((bytes: Uint8Array) => Record<string, unknown>) | undefined
   signal: AbortSignal
   startedAt: number
   /** Told before each attempt, so a failure can still be logged with where it went. */
@@ -102,6 +104,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       connectWatch: deps.connectWatch,
       limits: config.upstream,
       logger: deps.logger,
+      collect: input.collectFor?.(target),
     })
     waitedMs += now() - began
     const { pool, breaker } = target.provider

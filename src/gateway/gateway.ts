@@ -1,6 +1,9 @@
 import type { Config } from '../config/schema.ts'
 import type { Logger } from '../observability/logger.ts'
-import type { Operation, Protocol } from '../providers/types.ts'
+import type { Operation } from '../providers/types.ts'
+import type * as ir from '../protocols/ir.ts'
+import { protocolForOperation, usageForOperation } from '../protocols/registry.ts'
+import type { ReplyOptions, ReplyRequest } from '../protocols/types.ts'
 import type { Mode } from './attempt.ts'
 import { runAttempts, type AttemptsDeps, type Success } from './attempts.ts'
 import type { ModelEntry, Target } from './catalog.ts'
@@ -11,9 +14,9 @@ import { heartbeatUntil } from './heartbeat-stream.ts'
 import { availableAt, type KeyState } from './key-pool.ts'
 import type { UpstreamKeyStateStore } from './ports.ts'
 import type { RequestRecord, RequestTrace } from './record.ts'
-import { checkRequest, clientWantsUsage, conversationKey, parseJsonObject, type JsonObject } from './request-body.ts'
-import { bodyReply, streamReply, type ReplyContext } from './respond.ts'
-import { buildPayload, upstreamOperation } from './upstream-payload.ts'
+import { checkRequest, conversationKey, parseJsonObject, type JsonObject } from './request-body.ts'
+import { bodyReply, passedThrough, streamReply, type ReplyContext } from './respond.ts'
+import { buildPayload, translationFailure, upstreamOperation, upstreamWire } from './upstream-payload.ts'
 import type { Runtime } from './runtime.ts'
 import { ClientClosed } from './upstream-call.ts'
 import type { ClientKey } from './client-keys.ts'
@@ -98,7 +101,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     const rt = current
     const { operation, raw, trace } = input
     const record = trace.record
-    const client: Protocol = operation === 'messages' || operation === 'count_tokens' ? 'anthropic' : 'openai'
+    const client = protocolForOperation(operation)
     const body = parseJsonObject(raw)
     const { model, stream } = checkRequest(body, operation)
     const streaming = (operation === 'chat' || operation === 'messages' || operation === 'responses') && stream
@@ -123,11 +126,11 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         throw new GatewayError('model_not_allowed', `This key may not use the model \`${model}\`.`, { param: 'model' })
       }
     }
-    if (operation === 'count_tokens' && plan.targets[0]!.provider.adapter.protocol !== 'anthropic') {
+    if (operation === 'count_tokens' && !plan.targets[0]!.provider.adapter.operations.includes('count_tokens')) {
       // OpenAI-compatible APIs cannot count tokens: answer with the gateway's estimate.
       return Response.json({ input_tokens: estimateTokens(raw.byteLength) })
     }
-    const servable = plan.targets.filter((t) => upstreamOperation(operation, t.provider.adapter) !== null)
+    const servable = plan.targets.filter((t) => upstreamOperation(operation, client, t) !== null)
     if (servable.length === 0) {
       throw new GatewayError('unsupported', `The provider of \`${model}\` does not offer ${operation}.`, { param: 'model' })
     }
@@ -142,11 +145,25 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     trace.onDone(settleWhenDone(rt.config.prices, model, admission))
 
     const fakeStream = (t: Target) => plan.alias?.fake_stream === true || t.provider.config.fake_stream
+    const wireOf = (t: Target) => (client ? upstreamWire(client, t) : null)
     const modeFor = (t: Target): Mode =>
-      operation === 'embeddings' || operation === 'count_tokens' ? 'json'
-      : operation === 'responses' ? (streaming ? 'stream' : 'json')
+      !client ? 'json'
       : streaming ? (fakeStream(t) ? 'fake_stream' : 'stream')
-      : t.provider.config.stream_only && t.provider.adapter.protocol === 'openai' ? 'aggregate' : 'json'
+      : t.provider.config.stream_only && wireOf(t)?.collect ? 'aggregate' : 'json'
+    // Decoded only when some target speaks another protocol, once for all of them.
+    let decoded: ir.Request | null = null
+    let replyRequest: ReplyRequest | null = null
+    const decode = () => {
+      if (!decoded) {
+        try {
+          decoded = client!.request.decode(request!.body)
+        } catch (err) {
+          throw translationFailure(err)
+        }
+        replyRequest = { tools: decoded.tools, includeEncryptedReasoning: decoded.includeEncryptedReasoning }
+      }
+      return decoded
+    }
     // The request body is needed only until an upstream has answered. A long stream must not keep
     // it (and its parsed copy) alive, so it is held here and dropped once the attempts are over.
     let request: { raw: Uint8Array; body: JsonObject; payloads: Map<string, Uint8Array | string> } | null = { raw, body, payloads: new Map() }
@@ -156,12 +173,13 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       let payload = payloads.get(id)
       if (payload === undefined) {
         payload = buildPayload({
-          operation,
           client,
-          upstream: t.provider.adapter.protocol,
+          upstream: wireOf(t),
           raw,
           body,
+          decoded: decode,
           upstreamModel: t.upstreamModel,
+          provider: t.provider.name,
           mode,
           defaultMaxTokens: t.provider.config.default_max_tokens,
           onDropped: (fields) => deps.logger.debug({ req_id: record.requestId, provider: t.provider.name, dropped: fields }, 'fields without an equivalent were dropped'),
@@ -173,7 +191,8 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
 
     const run = runAttempts(
       {
-        operationFor: (t) => upstreamOperation(operation, t.provider.adapter)!,
+        operationFor: (t) => upstreamOperation(operation, client, t)!,
+        collectFor: (t) => wireOf(t)?.collect,
         plan,
         modeFor,
         payloadFor,
@@ -200,14 +219,20 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     )
 
     // Neither the body nor its payloads are needed once an upstream answered or all failed.
-    const release = () => void (request = null)
+    const release = () => {
+      request = null
+      decoded = null
+    }
     run.then(release, release)
 
+    const replyState = client ? client.replyState(body) : {}
+    const responseId = `resp_${record.requestId.replace(/[^a-zA-Z0-9]/g, '')}`
     const ctx: ReplyContext = {
       client,
-      responses: operation === 'responses',
+      upstreamOf: (s) => wireOf(s.target),
+      plainUsage: client ? null : usageForOperation(operation),
+      reply: (s): ReplyOptions => ({ model, provider: s.target.provider.name, request: replyRequest, state: replyState, responseId }),
       trace,
-      wantsUsage: clientWantsUsage(body),
       wantsBase64: operation === 'embeddings' && body.encoding_format === 'base64',
       heartbeatMs: rt.config.routing.heartbeat_ms,
       heartbeat: input.heartbeat,
@@ -223,7 +248,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       const success = await run
       succeeded(success)
       const status = success.kind === 'body' ? success.status : 200
-      const contentType = success.kind === 'body' && success.target.provider.adapter.protocol === client ? success.contentType : 'application/json'
+      const contentType = success.kind === 'body' && passedThrough(success, ctx) ? success.contentType : 'application/json'
       return new Response(bodyReply(success, ctx), {
         status,
         headers: diagnostics(Object.assign({ 'content-type': contentType }, trace.headers), success, record.startedAt),

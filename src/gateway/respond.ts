@@ -1,29 +1,25 @@
 import { findObjectValue } from '../lib/json-scan.ts'
-import type { Protocol } from '../providers/types.ts'
-import type { Json } from '../translate/common.ts'
-import { messageToSse } from '../protocols/anthropic/replay.ts'
-import { toAnthropicResponse } from '../translate/response-to-anthropic.ts'
-import { toOpenAIResponse } from '../translate/response-to-openai.ts'
-import { OpenAIToAnthropicStream } from '../translate/stream-to-anthropic.ts'
-import { AnthropicToOpenAIStream } from '../translate/stream-to-openai.ts'
+import type * as ir from '../protocols/ir.ts'
+import { answerAsStream, StreamTranslation, translateResponse } from '../protocols/translate.ts'
+import type { ReplyOptions, WireProtocol } from '../protocols/types.ts'
 import type { Success } from './attempts.ts'
 import { base64Embeddings } from './embeddings-format.ts'
 import { GatewayError } from './errors.ts'
-import { completionToSse } from '../protocols/openai-chat/chunks.ts'
 import type { RequestTrace } from './record.ts'
 import { relayStream, type Delivered } from './stream-relay.ts'
 import { translateStream } from './stream-translate.ts'
-import { anthropicUsageWatcher, openaiUsageWatcher, responsesUsageWatcher } from './stream-watchers.ts'
-import { usageFromAnthropic, usageFromOpenAI, usageFromResponses } from './usage.ts'
+import { boundedCount, metered, type Usage } from './usage.ts'
 
 /** What the response builders need to know about the request. */
 export interface ReplyContext {
-  client: Protocol
-  /** The Responses API reports usage in its own shape. */
-  responses: boolean
+  /** The client's protocol; null for operations outside the hub (embeddings, token counting). */
+  client: WireProtocol | null
+  /** The protocol the upstream that answered was spoken to in. */
+  upstreamOf(s: Success): WireProtocol | null
+  /** How usage is read from an answer outside the hub. */
+  plainUsage: WireProtocol['usage'] | null
+  reply(s: Success): ReplyOptions
   trace: RequestTrace
-  /** An OpenAI streaming client asked for the usage chunk itself. */
-  wantsUsage: boolean
   /** For embeddings: the client wants base64 vectors. */
   wantsBase64: boolean
   heartbeatMs: number
@@ -34,20 +30,13 @@ export interface ReplyContext {
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
 
-const upstreamOf = (s: Success): Protocol => s.target.provider.adapter.protocol
-
-function usageOf(s: Extract<Success, { kind: 'body' }>, responses = false) {
-  const raw = findObjectValue(s.bytes, 'usage')
-  const bound = s.usageBound
-  return responses ? usageFromResponses(raw, bound) : upstreamOf(s) === 'anthropic' ? usageFromAnthropic(raw, bound) : usageFromOpenAI(raw, bound)
+function usageOf(s: Extract<Success, { kind: 'body' }>, ctx: ReplyContext): Usage | undefined {
+  const read = ctx.upstreamOf(s)?.usage ?? ctx.plainUsage
+  if (!read) return undefined
+  return metered(read(findObjectValue(s.bytes, 'usage'), boundedCount(s.usageBound)))
 }
 
-/** A whole upstream answer in the client's protocol, parsed only when it must be translated. */
-function completeAnswer(s: Extract<Success, { kind: 'body' }>, client: Protocol): Json {
-  const parsed = JSON.parse(decoder.decode(s.bytes))
-  if (upstreamOf(s) === client) return parsed
-  return client === 'anthropic' ? toAnthropicResponse(parsed) : toOpenAIResponse(parsed)
-}
+const notJson = (s: Success) => new GatewayError('upstream_error', `Provider ${s.target.provider.name} sent a response that is not JSON.`)
 
 /** The response body for a client that did not ask for a stream. */
 export function bodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
@@ -56,15 +45,23 @@ export function bodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
   return reply
 }
 
+/** Whether the answer goes to the client as the upstream's own bytes. */
+export function passedThrough(s: Success, ctx: ReplyContext): boolean {
+  return ctx.client === null || ctx.upstreamOf(s) === ctx.client
+}
+
 function buildBodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
   if (s.kind !== 'body') throw new Error('unreachable: a stream for a non-stream request')
-  ctx.trace.record.usage = usageOf(s, ctx.responses)
-  if (upstreamOf(s) !== ctx.client) {
+  ctx.trace.record.usage = usageOf(s, ctx)
+  const upstream = ctx.upstreamOf(s)
+  if (ctx.client && upstream && upstream !== ctx.client) {
+    let parsed: ir.Json
     try {
-      return JSON.stringify(completeAnswer(s, ctx.client))
+      parsed = JSON.parse(decoder.decode(s.bytes))
     } catch {
-      throw new GatewayError('upstream_error', `Provider ${s.target.provider.name} sent a response that is not JSON.`)
+      throw notJson(s)
     }
+    return JSON.stringify(translateResponse(upstream, ctx.client, parsed, { provider: s.target.provider.name }, ctx.reply(s)))
   }
   if (ctx.wantsBase64) {
     try {
@@ -106,49 +103,37 @@ function tap(stream: ReadableStream<Uint8Array>, trace: RequestTrace): ReadableS
 function buildStreamReply(s: Success, ctx: ReplyContext): ReadableStream<Uint8Array> {
   const { trace } = ctx
   const record = trace.record
+  const client = ctx.client!
+  const upstream = ctx.upstreamOf(s)!
   const onEnd = (outcome: 'ok' | 'error' | 'client_closed', delivered: Delivered, error?: GatewayError) =>
     trace.complete({ status: 200, outcome, delivered, ...(error ? { errorCode: error.code, errorMessage: error.message } : {}) })
+  const streamOptions = { call: s.call, maxEventBytes: s.limits.max_event_bytes, heartbeatMs: ctx.heartbeatMs, heartbeat: ctx.heartbeat, renderError: ctx.renderError }
 
   if (s.kind === 'stream') {
-    const upstream = upstreamOf(s)
-    if (upstream === ctx.client) {
-      const onUsage = (usage: typeof record.usage) => (record.usage = usage)
-      const bound = s.usageBound
-      return relayStream(s.reader, s.first, {
-        call: s.call,
-        watch: ctx.responses
-          ? responsesUsageWatcher(onUsage, bound)
-          : upstream === 'openai' ? openaiUsageWatcher(!ctx.wantsUsage, onUsage, bound) : anthropicUsageWatcher(onUsage, bound),
-        maxEventBytes: s.limits.max_event_bytes,
-        heartbeatMs: ctx.heartbeatMs,
-        heartbeat: ctx.heartbeat,
-        renderError: ctx.renderError,
-        onEnd,
-      })
+    if (upstream === client) {
+      const onUsage = (usage: ir.Usage) => (record.usage = metered(usage))
+      return relayStream(s.reader, s.first, { ...streamOptions, watch: client.usageWatcher(ctx.reply(s).state, onUsage, boundedCount(s.usageBound)), onEnd })
     }
-    const translator = ctx.client === 'openai' ? new AnthropicToOpenAIStream(ctx.wantsUsage) : new OpenAIToAnthropicStream(s.target.upstreamModel)
+    const provider = s.target.provider.name
+    const translator = new StreamTranslation(upstream.stream.decoder({ provider }), client.stream.encoder(ctx.reply(s)))
     return translateStream(s.reader, s.first, {
-      call: s.call,
+      ...streamOptions,
       translator,
-      maxEventBytes: s.limits.max_event_bytes,
-      heartbeatMs: ctx.heartbeatMs,
-      heartbeat: ctx.heartbeat,
-      renderError: ctx.renderError,
       onEnd(outcome, delivered, error) {
-        record.usage = usageFromOpenAI(translator.usage(), s.usageBound)
+        record.usage = metered(translator.usage(), s.usageBound)
         onEnd(outcome, delivered, error)
       },
     })
   }
 
   // The upstream answered in one piece (fake_stream, or it ignored `stream`): replay it as events.
-  record.usage = usageOf(s)
+  record.usage = usageOf(s, ctx)
   let text: string
   try {
-    const answer = completeAnswer(s, ctx.client)
-    text = ctx.client === 'anthropic' ? messageToSse(answer) : decoder.decode(completionToSse(answer, ctx.wantsUsage))
+    const answer = JSON.parse(decoder.decode(s.bytes))
+    text = answerAsStream(upstream, client, answer, { provider: s.target.provider.name }, ctx.reply(s))
   } catch {
-    const error = new GatewayError('upstream_error', `Provider ${s.target.provider.name} sent a response that is not JSON.`)
+    const error = notJson(s)
     trace.complete({ status: 200, outcome: 'error', errorCode: error.code, errorMessage: error.message })
     return single(ctx.renderError(error))
   }

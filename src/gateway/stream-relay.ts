@@ -1,17 +1,11 @@
 import { blankLineEnd, blankLineEndsAt, SseFramer, type ByteReader } from '../lib/sse.ts'
+import type { EventWatcher } from '../protocols/types.ts'
 import { GatewayError } from './errors.ts'
 import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
 export type { Delivered } from './upstream-pump.ts'
 
-/** Looks at each whole event of a passthrough stream; false drops it. */
-export type EventWatcher = ((event: Uint8Array) => boolean) & {
-  /**
-   * For a chunk of whole events: the offset of the first event the watcher must see, or -1 when
-   * it needs none of them. The events before that offset pass unframed and unparsed.
-   */
-  needFrom?(chunk: Uint8Array): number
-}
+export type { EventWatcher }
 
 export interface RelayOptions extends StreamEnds {
   /** Sees every event: records usage, drops the usage chunk the gateway asked for itself. */
@@ -58,7 +52,13 @@ export function relayStream(reader: ByteReader, first: Uint8Array | null, option
     },
     onDone(send) {
       const rest = framer.rest()
-      if (rest) send(rest)
+      if (rest && options.watch(rest)) send(rest)
+      // A protocol that knows its last event can tell a stream that was cut short from one that ended.
+      if (options.watch.complete && !options.watch.complete()) {
+        const error = new GatewayError('upstream_error', `Provider ${options.call.providerName} ended the stream before the response was complete.`)
+        send(options.renderError(error))
+        return error
+      }
       return undefined
     },
   })

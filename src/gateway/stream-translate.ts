@@ -1,11 +1,11 @@
 import { SseFramer, type ByteReader } from '../lib/sse.ts'
-import type { StreamTranslator } from '../translate/stream-to-openai.ts'
+import type { StreamTranslation } from '../protocols/translate.ts'
 import { GatewayError } from './errors.ts'
 import { eventTooLarge } from './stream-relay.ts'
 import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
 export interface TranslateOptions extends StreamEnds {
-  translator: StreamTranslator
+  translator: StreamTranslation
   /** One upstream event may be at most this long; a longer one ends the stream as failed. */
   maxEventBytes: number
 }

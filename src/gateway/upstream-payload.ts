@@ -1,32 +1,40 @@
-import type { Operation, Protocol, ProviderAdapter } from '../providers/types.ts'
-import { TranslationError } from '../translate/common.ts'
-import { toAnthropicRequest } from '../translate/request-to-anthropic.ts'
-import { toOpenAIRequest } from '../translate/request-to-openai.ts'
+import type { ProviderAdapter } from '../providers/types.ts'
+import type * as ir from '../protocols/ir.ts'
+import { TranslationError } from '../protocols/ir.ts'
+import { protocolById } from '../protocols/registry.ts'
+import type { Operation, WireProtocol } from '../protocols/types.ts'
 import type { Mode } from './attempt.ts'
+import type { Target } from './catalog.ts'
 import { GatewayError } from './errors.ts'
-import { upstreamBody, type JsonObject, type UpstreamShape } from './request-body.ts'
+import type { JsonObject } from './request-body.ts'
 
-const SHAPES: Record<Mode, UpstreamShape> = {
-  json: 'as_sent',
-  stream: 'stream_with_usage',
-  fake_stream: 'no_stream',
-  aggregate: 'stream_with_usage',
+/**
+ * The protocol a target is spoken to in: the client's own when the provider serves it (a
+ * passthrough), else the provider's preferred one (a translation).
+ */
+export function upstreamWire(client: WireProtocol, target: Target): WireProtocol {
+  const speaks = target.provider.adapter.speaks(target.provider.config, target.upstreamModel)
+  return speaks.includes(client.id) ? client : protocolById(speaks[0]!)
 }
 
 /** The operation an upstream performs for a client's operation; null when it cannot. */
-export function upstreamOperation(operation: Operation, adapter: ProviderAdapter): Operation | null {
-  const chatLike = operation === 'chat' || operation === 'messages'
-  const wanted: Operation = chatLike ? (adapter.protocol === 'anthropic' ? 'messages' : 'chat') : operation
-  return adapter.operations.includes(wanted) ? wanted : null
+export function upstreamOperation(operation: Operation, client: WireProtocol | null, target: Target): Operation | null {
+  const wanted = client ? upstreamWire(client, target).operation : operation
+  return offers(target.provider.adapter, wanted) ? wanted : null
 }
 
+const offers = (adapter: ProviderAdapter, operation: Operation) => adapter.operations.includes(operation)
+
 export interface PayloadInput {
-  operation: Operation
-  client: Protocol
-  upstream: Protocol
+  /** The client's protocol; null for operations outside the hub (embeddings, token counting). */
+  client: WireProtocol | null
+  upstream: WireProtocol | null
   raw: Uint8Array
   body: JsonObject
+  /** The client request decoded, made on first need and shared by every target. */
+  decoded(): ir.Request
   upstreamModel: string
+  provider: string
   mode: Mode
   defaultMaxTokens: number
   /** Told which fields had no equivalent in the upstream's protocol. */
@@ -35,33 +43,25 @@ export interface PayloadInput {
 
 /**
  * The request body for one upstream. Same protocol: the client's bytes, touched only where the
- * model or the stream options must change. Other protocol: translated.
+ * model or the stream options must change. Other protocol: decoded once, encoded for it.
  */
 export function buildPayload(p: PayloadInput): Uint8Array | string {
-  if (p.operation === 'responses') {
-    // Passed through as sent: the Responses API reports usage in its last event by itself.
-    return p.body.model === p.upstreamModel ? p.raw : JSON.stringify({ ...p.body, model: p.upstreamModel })
-  }
-  if (p.client === p.upstream) {
-    if (p.upstream === 'openai') return upstreamBody(p.raw, p.body, p.upstreamModel, SHAPES[p.mode])
-    // Anthropic streams always carry usage: only the model and `stream` may need changing.
-    const wantStream = p.mode === 'stream'
-    if (p.body.model === p.upstreamModel && (p.body.stream === true) === wantStream) return p.raw
-    const out: JsonObject = { ...p.body, model: p.upstreamModel }
-    if (wantStream) out.stream = true
-    else delete out.stream
-    return JSON.stringify(out)
-  }
-  const streamed = p.mode === 'stream' || p.mode === 'aggregate'
+  const stream = p.mode === 'stream' || p.mode === 'aggregate'
+  if (!p.client || !p.upstream) return p.body.model === p.upstreamModel ? p.raw : JSON.stringify({ ...p.body, model: p.upstreamModel })
+  if (p.client === p.upstream) return p.client.passthroughBody(p.raw, p.body, p.upstreamModel, stream ? 'stream' : 'json')
   try {
-    const { request, dropped } =
-      p.upstream === 'anthropic'
-        ? toAnthropicRequest({ ...p.body, model: p.upstreamModel, stream: streamed }, { defaultMaxTokens: p.defaultMaxTokens })
-        : toOpenAIRequest({ ...p.body, model: p.upstreamModel, stream: streamed })
-    if (dropped.length > 0) p.onDropped(dropped)
-    return JSON.stringify(request)
+    const decoded = p.decoded()
+    // Encoders note what they drop; each target gets its own list.
+    const request = { ...decoded, dropped: [...decoded.dropped] }
+    const body = p.upstream.request.encode(request, { model: p.upstreamModel, provider: p.provider, stream, defaultMaxTokens: p.defaultMaxTokens })
+    if (request.dropped.length > 0) p.onDropped(request.dropped)
+    return JSON.stringify(body)
   } catch (err) {
-    if (err instanceof TranslationError) throw new GatewayError('invalid_request', err.message, { param: err.param })
-    throw err
+    throw translationFailure(err)
   }
+}
+
+/** A request the target protocol cannot express is the client's 400, in its words. */
+export function translationFailure(err: unknown): unknown {
+  return err instanceof TranslationError ? new GatewayError('invalid_request', err.message, { param: err.param }) : err
 }

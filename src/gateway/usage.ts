@@ -1,3 +1,6 @@
+import type * as ir from '../protocols/ir.ts'
+import type { Count } from '../protocols/media.ts'
+
 /** Token counts of one request, in OpenAI's convention: prompt tokens include cached ones. */
 export interface Usage {
   promptTokens: number
@@ -16,50 +19,28 @@ export interface UsageBound {
   absurd(field: string, value: unknown): void
 }
 
-function count(value: unknown, field: string, bound: UsageBound | undefined): number {
-  if (value === undefined || value === null) return 0
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) {
-    if (!bound || value <= bound.max) return value
-    bound.absurd(field, value)
-    return bound.max
-  }
-  bound?.absurd(field, value)
-  return 0
-}
-
-/** Reads an Anthropic `usage` object: its input tokens exclude cache reads and writes. */
-export function usageFromAnthropic(raw: unknown, bound?: UsageBound): Usage | undefined {
-  if (!raw || typeof raw !== 'object') return undefined
-  const u = raw as Record<string, any>
-  const read = count(u.cache_read_input_tokens, 'cache_read_input_tokens', bound)
-  return {
-    promptTokens: count(u.input_tokens, 'input_tokens', bound) + read + count(u.cache_creation_input_tokens, 'cache_creation_input_tokens', bound),
-    completionTokens: count(u.output_tokens, 'output_tokens', bound),
-    cachedTokens: read,
-    reasoningTokens: count(u.output_tokens_details?.thinking_tokens, 'output_tokens_details.thinking_tokens', bound),
+/** A usage field reader that applies a bound. */
+export function boundedCount(bound: UsageBound | undefined): Count {
+  return (value, field) => {
+    if (value === undefined || value === null) return 0
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) {
+      if (!bound || value <= bound.max) return value
+      bound.absurd(field, value)
+      return bound.max
+    }
+    bound?.absurd(field, value)
+    return 0
   }
 }
 
-/** Reads a Responses API `usage` object (`input_tokens` include the cached ones, as in chat). */
-export function usageFromResponses(raw: unknown, bound?: UsageBound): Usage | undefined {
-  if (!raw || typeof raw !== 'object') return undefined
-  const u = raw as Record<string, any>
+/** Usage in the gateway's terms. Counts already read through a bound pass as they are; others are bounded here. */
+export function metered(u: Partial<ir.Usage> | undefined, bound?: UsageBound): Usage | undefined {
+  if (!u) return undefined
+  const count = boundedCount(bound)
   return {
-    promptTokens: count(u.input_tokens, 'input_tokens', bound),
-    completionTokens: count(u.output_tokens, 'output_tokens', bound),
-    cachedTokens: count(u.input_tokens_details?.cached_tokens, 'input_tokens_details.cached_tokens', bound),
-    reasoningTokens: count(u.output_tokens_details?.reasoning_tokens, 'output_tokens_details.reasoning_tokens', bound),
-  }
-}
-
-/** Reads an OpenAI `usage` object (chat or embeddings); undefined when there is none. */
-export function usageFromOpenAI(raw: unknown, bound?: UsageBound): Usage | undefined {
-  if (!raw || typeof raw !== 'object') return undefined
-  const u = raw as Record<string, any>
-  return {
-    promptTokens: count(u.prompt_tokens, 'prompt_tokens', bound),
-    completionTokens: count(u.completion_tokens, 'completion_tokens', bound),
-    cachedTokens: count(u.prompt_tokens_details?.cached_tokens, 'prompt_tokens_details.cached_tokens', bound),
-    reasoningTokens: count(u.completion_tokens_details?.reasoning_tokens, 'completion_tokens_details.reasoning_tokens', bound),
+    promptTokens: count(u.input ?? 0, 'input_tokens'),
+    completionTokens: count(u.output ?? 0, 'output_tokens'),
+    cachedTokens: count(u.cacheRead ?? 0, 'cached_tokens'),
+    reasoningTokens: count(u.reasoning ?? 0, 'reasoning_tokens'),
   }
 }

@@ -1,8 +1,7 @@
-/** The wire protocol an upstream speaks; the gateway translates between them where they differ. */
-export type Protocol = 'openai' | 'anthropic'
+import type { ProviderConfig } from '../config/schema.ts'
+import type { Operation } from '../protocols/types.ts'
 
-/** An API operation the gateway can forward. */
-export type Operation = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'responses'
+export type { Operation }
 
 export interface UpstreamTarget {
   baseUrl: string
@@ -22,8 +21,12 @@ export interface UpstreamRequest {
 export interface ProviderAdapter {
   /** The `type:` value in the config file. */
   readonly type: string
-  readonly protocol: Protocol
   readonly defaultBaseUrl: string
+  /**
+   * The wire protocols (ids from the protocol registry) it serves for a model, preferred first:
+   * a client speaking one of them is passed through, any other is translated to the first.
+   */
+  speaks(config: ProviderConfig, model: string): readonly string[]
   /** The operations its API offers. */
   readonly operations: readonly Operation[]
   request(operation: Operation, target: UpstreamTarget): UpstreamRequest

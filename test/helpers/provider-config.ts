@@ -10,6 +10,8 @@ export const provider = (name: string, models?: string[], filters: string[] | nu
   model_filters: filters,
   headers: {},
   timeouts: DEFAULT_TIMEOUTS,
+  api: 'chat',
+  responses_only_models: [],
   proxy: null,
   sticky: false,
   fake_stream: false,

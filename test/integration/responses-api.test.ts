@@ -15,7 +15,7 @@ beforeAll(async () => {
   gw = await startGateway({
     auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
     providers: [
-      { name: 'mock', type: 'openai', base_url: mock.baseUrl, keys: ['k-ok'], models: ['gpt-test'] },
+      { name: 'mock', type: 'openai', base_url: mock.baseUrl, keys: ['k-ok'], models: ['gpt-test'], api: 'both' },
       { name: 'claude', type: 'anthropic', base_url: claude.url, keys: ['k-ant'], models: ['claude-test'] },
     ],
   })
@@ -57,14 +57,13 @@ describe('the Responses API, passed through to OpenAI-compatible providers', () 
     expect((await lastLog()).tokens).toEqual({ prompt: 9, completion: 6, cached: 4 })
   })
 
-  test('a model whose provider has no Responses API is a clear 400', async () => {
-    let error: any
-    try {
-      await client.responses.create({ model: 'claude-test', input: 'hi' })
-    } catch (err) {
-      error = err
-    }
-    expect(error).toBeInstanceOf(OpenAI.BadRequestError)
-    expect(error.message).toContain('does not offer responses')
+  test('a model whose provider speaks another protocol is translated to it (Messages here)', async () => {
+    const res = await client.responses.create({ model: 'claude-test', input: 'hi', instructions: 'Be brief.' })
+    const sent = claude.requests.at(-1)!
+    expect(sent.path).toBe('/v1/messages')
+    expect(sent.body.system).toEqual([{ type: 'text', text: 'Be brief.' }])
+    expect(res.status).toBe('completed')
+    expect(res.output_text.length).toBeGreaterThan(0)
+    expect(res.id).toStartWith('resp_')
   })
 })

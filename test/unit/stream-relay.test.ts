@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { relayStream, type Delivered } from '../../src/gateway/stream-relay.ts'
-import { openaiUsageWatcher } from '../../src/gateway/stream-watchers.ts'
+import { metered } from '../../src/gateway/usage.ts'
+import { openaiChat } from '../../src/protocols/openai-chat/index.ts'
 import type { UpstreamCall } from '../../src/gateway/upstream-call.ts'
 import type { Usage } from '../../src/gateway/usage.ts'
 
@@ -28,7 +29,7 @@ async function relay(chunks: string[], stripUsageChunk: boolean) {
   let delivered: Delivered | undefined
   const stream = relayStream(reader, first, {
     call,
-    watch: openaiUsageWatcher(stripUsageChunk, (u) => (seen = u)),
+    watch: openaiChat.usageWatcher({ wantsUsage: !stripUsageChunk }, (u) => (seen = metered(u))),
     maxEventBytes: 1024 * 1024,
     heartbeatMs: 0,
     heartbeat: enc.encode(': ping\n\n'),

@@ -1,12 +1,37 @@
 import { describe, expect, test } from 'bun:test'
-import { anthropicUsageToOpenAI, openaiUsageToAnthropic, sanitizeToolId, TranslationError } from '../../src/translate/common.ts'
 import { messageToSse } from '../../src/protocols/anthropic/replay.ts'
-import { toAnthropicRequest } from '../../src/translate/request-to-anthropic.ts'
-import { toOpenAIRequest } from '../../src/translate/request-to-openai.ts'
-import { toAnthropicResponse } from '../../src/translate/response-to-anthropic.ts'
-import { toOpenAIResponse } from '../../src/translate/response-to-openai.ts'
-import { OpenAIToAnthropicStream } from '../../src/translate/stream-to-anthropic.ts'
-import { AnthropicToOpenAIStream } from '../../src/translate/stream-to-openai.ts'
+import { anthropic } from '../../src/protocols/anthropic/index.ts'
+import { anthropicUsage, anthropicUsageJson } from '../../src/protocols/anthropic/usage.ts'
+import { TranslationError, type Json } from '../../src/protocols/ir.ts'
+import { sanitizeToolId } from '../../src/protocols/media.ts'
+import { openaiChat } from '../../src/protocols/openai-chat/index.ts'
+import { chatUsage, chatUsageJson } from '../../src/protocols/openai-chat/usage.ts'
+import { StreamTranslation, translateResponse } from '../../src/protocols/translate.ts'
+import type { ReplyOptions, WireProtocol } from '../../src/protocols/types.ts'
+
+// The two directions between chat and Messages, as the hub composes them (decode once, encode once).
+const reply = (model: string, wantsUsage = false): ReplyOptions => ({ model, provider: 'p', request: null, state: { wantsUsage }, responseId: 'resp_1' })
+function requestVia(from: WireProtocol, to: WireProtocol, body: Json, defaultMaxTokens = 4096) {
+  const decoded = from.request.decode(body)
+  const request = to.request.encode(decoded, { model: body.model, provider: 'p', stream: body.stream === true, defaultMaxTokens })
+  return { request, dropped: decoded.dropped }
+}
+const toAnthropicRequest = (body: Json, options: { defaultMaxTokens: number }) => requestVia(openaiChat, anthropic, body, options.defaultMaxTokens)
+const toOpenAIRequest = (body: Json) => requestVia(anthropic, openaiChat, body)
+const toAnthropicResponse = (completion: Json) => translateResponse(openaiChat, anthropic, completion, { provider: 'p' }, reply(completion.model ?? 'm'))
+const toOpenAIResponse = (message: Json) => translateResponse(anthropic, openaiChat, message, { provider: 'p' }, reply(message.model ?? 'm'))
+const anthropicUsageToOpenAI = (u: Json) => chatUsageJson(anthropicUsage(u))
+const openaiUsageToAnthropic = (u: Json) => anthropicUsageJson(chatUsage(u))
+class OpenAIToAnthropicStream extends StreamTranslation {
+  constructor(model: string) {
+    super(openaiChat.stream.decoder({ provider: 'p' }), anthropic.stream.encoder(reply(model)))
+  }
+}
+class AnthropicToOpenAIStream extends StreamTranslation {
+  constructor(includeUsage: boolean) {
+    super(anthropic.stream.decoder({ provider: 'p' }), openaiChat.stream.encoder(reply('', includeUsage)))
+  }
+}
 
 const toAnthropic = (body: object) => toAnthropicRequest(body as any, { defaultMaxTokens: 1024 })
 
@@ -24,7 +49,6 @@ function anthropicEvents(text: string): Array<[string, any]> {
 function openaiChunks(text: string): any[] {
   return text.split('\n\n').filter(Boolean).map((e) => e.slice(6)).map((d) => (d === '[DONE]' ? d : JSON.parse(d)))
 }
-
 describe('OpenAI request -> Anthropic request', () => {
   test('system and developer messages become the system field, in order; max_tokens gets a default', () => {
     const { request } = toAnthropic({
@@ -82,7 +106,7 @@ describe('OpenAI request -> Anthropic request', () => {
       ] },
       { role: 'user', content: [
         { type: 'tool_result', tool_use_id: 'functions_get_0', content: 'sunny' },
-        { type: 'tool_result', tool_use_id: 'call_b', content: [{ type: 'text', text: 'rain' }] },
+        { type: 'tool_result', tool_use_id: 'call_b', content: 'rain' },
         { type: 'text', text: 'thanks' },
       ] },
     ])
@@ -168,7 +192,7 @@ describe('Anthropic request -> OpenAI request', () => {
     expect(request.tools).toEqual([{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }])
     expect(request.tool_choice).toBe('required')
     expect(request.parallel_tool_calls).toBe(false)
-    expect(dropped).toEqual(expect.arrayContaining(['top_k', 'tools[] of type web_search_20250305', 'messages[].content thinking']))
+    expect(dropped).toEqual(expect.arrayContaining(['top_k', 'tools[] of type web_search_20250305', 'messages[].reasoning (no equivalent to replay it)']))
   })
 })
 
@@ -198,7 +222,7 @@ describe('responses', () => {
       id: 'msg_1', model: 'claude', stop_reason: 'max_tokens',
       content: [{ type: 'thinking', thinking: 'why' }, { type: 'text', text: 'Hi' }, { type: 'tool_use', id: 'toolu_1', name: 'f', input: { x: 1 } }],
       usage: { input_tokens: 10, cache_read_input_tokens: 4, cache_creation_input_tokens: 6, output_tokens: 3 },
-    }, 1)
+    })
     expect(out.choices[0]).toEqual({
       index: 0,
       message: { role: 'assistant', content: 'Hi', refusal: null, reasoning_content: 'why', tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }] },

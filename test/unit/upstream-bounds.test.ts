@@ -1,5 +1,10 @@
 import { describe, expect, test } from 'bun:test'
-import { usageFromAnthropic, usageFromOpenAI, type UsageBound } from '../../src/gateway/usage.ts'
+import { boundedCount, metered, type UsageBound } from '../../src/gateway/usage.ts'
+import { anthropicUsage } from '../../src/protocols/anthropic/usage.ts'
+import { chatUsage } from '../../src/protocols/openai-chat/usage.ts'
+
+const usageFromOpenAI = (raw: unknown, b: UsageBound) => metered(chatUsage(raw, boundedCount(b)))
+const usageFromAnthropic = (raw: unknown, b: UsageBound) => metered(anthropicUsage(raw, boundedCount(b)))
 import { declaredOver, readBounded } from '../../src/lib/bounded-read.ts'
 import type { ByteReader } from '../../src/lib/sse.ts'
 

@@ -49,3 +49,12 @@ export function renderOpenAIError(error: GatewayError): Response {
 export function openAIStreamError(error: GatewayError): Uint8Array {
   return encodeDataEvent(openAIErrorBody(error))
 }
+
+/**
+ * A mid-stream failure for Responses clients: an `error` event, which the OpenAI SDKs raise as an
+ * APIError and Codex treats as a failed turn (never a normal end).
+ */
+export function responsesStreamError(error: GatewayError): Uint8Array {
+  const { error: e } = JSON.parse(openAIErrorBody(error))
+  return new TextEncoder().encode(`event: error\ndata: ${JSON.stringify({ type: 'error', code: e.code ?? 'server_error', message: e.message, param: e.param, sequence_number: 0 })}\n\n`)
+}

@@ -5,7 +5,7 @@ import type { Deps } from '../deps.ts'
 import { proxyHandler } from '../proxy-route.ts'
 import { encodeComment } from '../../lib/sse.ts'
 import type { Traces } from '../traces.ts'
-import { openAIStreamError } from './errors.ts'
+import { openAIStreamError, responsesStreamError } from './errors.ts'
 import { clip } from '../../lib/clip.ts'
 
 /** A path segment's text, or null when its percent-encoding is broken (`%`, `%E0%A4%A`). */
@@ -20,6 +20,7 @@ function decodedId(segment: string): string | null {
 /** The OpenAI-compatible API: chat completions, embeddings, models. */
 export const openaiRoutes = (deps: Deps, traces: Traces) => {
   const proxy = proxyHandler(deps, traces, { renderStreamError: openAIStreamError, heartbeat: encodeComment('ping'), passHeaders: [] })
+  const responsesProxy = proxyHandler(deps, traces, { renderStreamError: responsesStreamError, heartbeat: encodeComment('ping'), passHeaders: [] })
 
   const modelObject = (id: string, owner: string) => ({ id, object: 'model', created: 0, owned_by: owner })
 
@@ -33,7 +34,7 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
       clientKey: true,
       parse: 'none',
     })
-    .post('/v1/responses', ({ request, clientKey }) => proxy('responses', request, clientKey), {
+    .post('/v1/responses', ({ request, clientKey }) => responsesProxy('responses', request, clientKey), {
       clientKey: true,
       parse: 'none',
     })

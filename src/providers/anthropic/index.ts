@@ -6,6 +6,8 @@ const PATHS: Partial<Record<Operation, string>> = {
   count_tokens: '/v1/messages/count_tokens',
 }
 
+const MESSAGES = ['anthropic'] as const
+
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01'
 
 function headersFor(target: UpstreamTarget): Record<string, string> {
@@ -23,7 +25,7 @@ function headersFor(target: UpstreamTarget): Record<string, string> {
 /** Anthropic's Messages API. `base_url` is given without `/v1`, as the Anthropic SDK expects. */
 export const anthropicAdapter: ProviderAdapter = {
   type: 'anthropic',
-  protocol: 'anthropic',
+  speaks: () => MESSAGES,
   defaultBaseUrl: 'https://api.anthropic.com',
   operations: ['messages', 'count_tokens'],
   request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),

@@ -1,4 +1,5 @@
 import { idsFromDataList } from '../model-list.ts'
+import type { ProviderConfig } from '../../config/schema.ts'
 import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
 
 const PATHS: Partial<Record<Operation, string>> = {
@@ -15,11 +16,26 @@ function headersFor(target: UpstreamTarget): Record<string, string> {
   }
 }
 
+const CHAT = ['openai-chat'] as const
+const RESPONSES = ['openai-responses'] as const
+const BOTH = ['openai-chat', 'openai-responses'] as const
+const onlyResponses = new WeakMap<ProviderConfig, RegExp[]>()
+
+/** Chat completions, Responses or both, as configured (`api`), with Responses-only models by pattern. */
+function speaks(config: ProviderConfig, model: string): readonly string[] {
+  if (config.responses_only_models.length > 0) {
+    let patterns = onlyResponses.get(config)
+    if (!patterns) onlyResponses.set(config, (patterns = config.responses_only_models.map((p) => new RegExp(p))))
+    if (patterns.some((p) => p.test(model))) return RESPONSES
+  }
+  return config.api === 'both' ? BOTH : config.api === 'responses' ? RESPONSES : CHAT
+}
+
 /** Any OpenAI-compatible API: OpenAI itself, DeepSeek, Groq, OpenRouter, vLLM, Ollama, ... */
 export const openaiAdapter: ProviderAdapter = {
   type: 'openai',
-  protocol: 'openai',
   defaultBaseUrl: 'https://api.openai.com/v1',
+  speaks,
   operations: ['chat', 'embeddings', 'responses'],
   request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),
   modelsRequest: (target) => ({ url: target.baseUrl + '/models', headers: headersFor(target) }),

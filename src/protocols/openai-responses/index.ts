@@ -1,0 +1,73 @@
+import type { Json } from '../ir.ts'
+import { responseToEvents } from '../replay.ts'
+import type { EventWatcher, WireProtocol } from '../types.ts'
+import { carriesUsage, parseEvent, usageEventFrom } from '../usage-scan.ts'
+import { decodeRequest, encodeRequest, RESPONSES } from './request.ts'
+import { decodeResponse, echoFields, encodeResponse } from './response.ts'
+import { ResponsesStreamDecoder, ResponsesStreamEncoder } from './stream.ts'
+import { responsesUsage } from './usage.ts'
+
+const TERMINAL = ['event: response.completed', 'event: response.incomplete', 'event: response.failed', 'event: error'].map((t) => Buffer.from(t))
+
+/** Where the first terminal event (its `event:` line) starts in some bytes, or -1. */
+function terminalAt(bytes: Uint8Array): number {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let first = -1
+  for (const t of TERMINAL) {
+    const at = buf.indexOf(t)
+    if (at >= 0 && (first < 0 || at < first)) first = at
+  }
+  return first
+}
+
+/** The OpenAI Responses API (`POST /v1/responses`): Codex, the Agents SDK, the AI SDK's default. */
+export const openaiResponses: WireProtocol = {
+  id: RESPONSES,
+  operation: 'responses',
+  requestModel: (body) => body.model,
+  replyState: echoFields,
+  request: { decode: decodeRequest, encode: encodeRequest },
+  response: { decode: decodeResponse, encode: encodeResponse },
+  stream: {
+    decoder: (options) => new ResponsesStreamDecoder(options),
+    encoder: (options) => new ResponsesStreamEncoder(options),
+  },
+  usage: responsesUsage,
+
+  // Usage comes in the terminal event by itself: only the model and `stream` may need changing.
+  passthroughBody(raw, body, upstreamModel, mode) {
+    const wantStream = mode === 'stream'
+    if (body.model === upstreamModel && (body.stream === true) === wantStream) return raw
+    const out: Json = { ...body, model: upstreamModel }
+    if (wantStream) out.stream = true
+    else delete out.stream
+    return JSON.stringify(out)
+  },
+
+  usageWatcher(_body, onUsage, count): EventWatcher {
+    let ended = false
+    return Object.assign(
+      (event: Uint8Array) => {
+        if (!ended && terminalAt(event) >= 0) ended = true
+        if (!carriesUsage(event)) return true
+        const data = parseEvent(event)
+        const usage = responsesUsage(data?.response?.usage ?? data?.usage, count)
+        if (usage) onUsage(usage)
+        return true
+      },
+      {
+        needFrom(chunk: Uint8Array) {
+          const a = usageEventFrom(chunk)
+          const b = terminalAt(chunk)
+          return a < 0 ? b : b < 0 ? a : Math.min(a, b)
+        },
+        complete: () => ended,
+      },
+    )
+  },
+
+  replay(answer, options) {
+    const encoder = new ResponsesStreamEncoder(options)
+    return responseToEvents(decodeResponse(answer, { provider: options.provider })).map((e) => encoder.push(e)).join('')
+  },
+}

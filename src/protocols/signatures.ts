@@ -1,0 +1,33 @@
+import type { Origin, Signature } from './ir.ts'
+
+/**
+ * Reasoning signatures (Anthropic's `signature`, Responses' `encrypted_content`, Gemini's
+ * `thoughtSignature`) are only valid where they were made. When one must travel through a client
+ * of another protocol, it is packed with where it came from, so that it goes back to that same
+ * protocol and provider only, and is dropped everywhere else.
+ */
+const PREFIX = 'sluice.v1.'
+
+export type Carried = Signature
+
+export function packSignature(carried: Carried): string {
+  const json = JSON.stringify({ p: carried.origin.protocol, v: carried.origin.provider ?? null, s: carried.value, i: carried.id ?? null })
+  return PREFIX + Buffer.from(json).toString('base64url')
+}
+
+/** A packed signature's contents; null for one the gateway did not pack (the client's own protocol's). */
+export function unpackSignature(text: string): Carried | null {
+  if (!text.startsWith(PREFIX)) return null
+  try {
+    const o = JSON.parse(Buffer.from(text.slice(PREFIX.length), 'base64url').toString())
+    if (typeof o?.p !== 'string' || typeof o.s !== 'string') return null
+    return { origin: { protocol: o.p, ...(typeof o.v === 'string' ? { provider: o.v } : {}) }, value: o.s, ...(typeof o.i === 'string' ? { id: o.i } : {}) }
+  } catch {
+    return null
+  }
+}
+
+/** Whether a signature may be sent to this protocol and provider. */
+export function validFor(origin: Origin, protocol: string, provider: string): boolean {
+  return origin.protocol === protocol && (origin.provider === undefined || origin.provider === provider)
+}
