@@ -285,6 +285,25 @@ function escapeRegex(value: string): string {
   return '^' + value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$'
 }
 
+/**
+ * An alias named with `*` (`claude-*`) or as a /regular expression/ covers every model id it
+ * matches, so the next model a client defaults to needs no new line.
+ */
+function aliasPattern(name: string, at: string, problems: string[]): string | null {
+  const regex = /^\/(.+)\/$/.exec(name)
+  if (regex) {
+    try {
+      new RegExp(regex[1]!)
+      return regex[1]!
+    } catch (err) {
+      problems.push(`${at}: not a valid regular expression: ${(err as Error).message}`)
+      return null
+    }
+  }
+  if (!name.includes('*')) return null
+  return '^' + name.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$'
+}
+
 function resolveAlias(
   a: NonNullable<ConfigFile['aliases']>[number],
   at: string,
@@ -307,6 +326,7 @@ function resolveAlias(
   }
   return {
     name: a.name,
+    pattern: aliasPattern(a.name, `${at}.name`, problems),
     targets: a.targets,
     strategy,
     weights: a.weights ?? null,

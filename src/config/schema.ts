@@ -225,6 +225,8 @@ export interface ProviderConfig {
 
 export interface AliasConfig {
   name: string
+  /** For an alias named `claude-*` or `/regex/`: the regular expression (source) of the ids it covers. */
+  pattern: string | null
   targets: readonly string[]
   strategy: Strategy
   weights: readonly number[] | null

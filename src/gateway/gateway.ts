@@ -300,7 +300,8 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
 
   return {
     proxy,
-    models: () => [...current.catalog.list(), ...current.config.aliases.map((a) => ({ id: a.name, provider: 'sluice-alias' }))],
+    // Pattern aliases are not models a picker can show; their targets are listed as they are.
+    models: () => [...current.catalog.list(), ...current.config.aliases.filter((a) => !a.pattern).map((a) => ({ id: a.name, provider: 'sluice-alias' }))],
     providers: () => current.catalog.providers.map(health),
     providerKeys: () =>
       current.catalog.providers.map((p) => ({ ...health(p), keys_detail: p.pool.states.map((s) => keyView(s, deps.now())) })),

@@ -32,6 +32,7 @@ const LATENCY_WEIGHT = 0.3
  */
 export class Router {
   private readonly aliases: Map<string, AliasConfig>
+  private readonly patterns: Array<{ test: RegExp; alias: AliasConfig }>
   private readonly rotation = new Map<string, number>()
   private readonly latency = new Map<string, number>()
   private readonly pins = new Map<string, StickyPin & { expiresAt: number }>()
@@ -43,7 +44,8 @@ export class Router {
     private readonly options: RouterOptions,
     previous?: Router,
   ) {
-    this.aliases = new Map(aliases.map((a) => [a.name, a]))
+    this.aliases = new Map(aliases.filter((a) => !a.pattern).map((a) => [a.name, a]))
+    this.patterns = aliases.filter((a) => a.pattern).map((a) => ({ test: new RegExp(a.pattern!), alias: a }))
     this.random = options.random ?? Math.random
     if (previous) {
       for (const [k, v] of previous.latency) this.latency.set(k, v)
@@ -53,12 +55,12 @@ export class Router {
 
   /** `stickyKey` is computed only when stickiness applies. */
   async plan(model: string, stickyKey: () => string | null): Promise<RoutePlan | null> {
-    const alias = this.aliases.get(model) ?? null
-    let targets: Target[]
-    if (alias) {
-      targets = this.order(alias, alias.targets.map((t) => this.catalog.target(t)).filter((t): t is Target => t !== null))
-    } else {
-      targets = await this.catalog.resolve(model)
+    let alias = this.aliases.get(model) ?? null
+    let targets: Target[] = alias ? this.aliasTargets(alias) : await this.catalog.resolve(model)
+    // A pattern alias covers the ids no provider serves by that name.
+    if (!alias && targets.length === 0) {
+      alias = this.patterns.find((p) => p.test.test(model))?.alias ?? null
+      if (alias) targets = this.aliasTargets(alias)
     }
     if (targets.length === 0) return null
     const sticky = alias ? alias.sticky : targets[0]!.provider.config.sticky
@@ -69,6 +71,10 @@ export class Router {
       if (at > 0) targets = [targets[at]!, ...targets.slice(0, at), ...targets.slice(at + 1)]
     }
     return { targets, alias, pin: pin && targets[0]!.label === pin.label ? pin : null, sticky }
+  }
+
+  private aliasTargets(alias: AliasConfig): Target[] {
+    return this.order(alias, alias.targets.map((t) => this.catalog.target(t)).filter((t): t is Target => t !== null))
   }
 
   /** Remembers which target and key served a conversation. */

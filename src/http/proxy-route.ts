@@ -44,7 +44,8 @@ export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
       raw,
       trace,
       signal: request.signal,
-      sessionId: request.headers.get('x-session-id'),
+      // Claude Code names its session in its own header.
+      sessionId: request.headers.get('x-session-id') ?? request.headers.get('x-claude-code-session-id'),
       passHeaders,
       renderStreamError: edge.renderStreamError,
       heartbeat: edge.heartbeat,

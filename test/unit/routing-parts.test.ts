@@ -39,7 +39,7 @@ describe('alias strategies', () => {
     breaker: { failure_threshold: 5, open_ms: 1000 },
   })
   const alias = (strategy: any, weights: number[] | null = null) => ({
-    name: 'x', targets: ['a/m', 'b/m', 'c/m'], strategy, weights, sticky: false, fake_stream: false,
+    name: 'x', pattern: null, targets: ['a/m', 'b/m', 'c/m'], strategy, weights, sticky: false, fake_stream: false,
   })
   const order = async (router: Router) => (await router.plan('x', () => null))!.targets.map((t) => t.provider.name)
 

@@ -17,6 +17,11 @@ function decodedId(segment: string): string | null {
   }
 }
 
+function websocketRefused(): Response {
+  const error = { message: 'This gateway serves the Responses API over HTTP (POST /v1/responses with stream: true), not over WebSocket.', type: 'invalid_request_error', param: null, code: 'websocket_not_supported' }
+  return Response.json({ error }, { status: 426, headers: { upgrade: 'websocket', connection: 'close' } })
+}
+
 /** The OpenAI-compatible API: chat completions, embeddings, models. */
 export const openaiRoutes = (deps: Deps, traces: Traces) => {
   const proxy = proxyHandler(deps, traces, { renderStreamError: openAIStreamError, heartbeat: encodeComment('ping'), passHeaders: [] })
@@ -38,6 +43,8 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
       clientKey: true,
       parse: 'none',
     })
+    // Codex tries a Responses WebSocket first; 426 makes it switch the whole session to HTTP at once.
+    .get('/v1/responses', ({ request }) => traces.finish(request, websocketRefused()), { clientKey: true })
     .get(
       '/v1/models',
       ({ request, clientKey }) => {
