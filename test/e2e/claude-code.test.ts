@@ -286,7 +286,9 @@ describe('Claude Code (real CLI from npm) through dist/sluice', () => {
     await ready.catch(() => {})
     const gw = await startBinaryGateway({
       auth: { keys: [{ name: 'claude-code', key: CLIENT_KEY }] },
-      providers: [{ name: 'chatonly', type: 'openai', base_url: chat.baseUrl, keys: ['sk-upstream-chat-0001'], models: [CLAUDE_CODE_DEFAULT_MODEL] }],
+      // As the README sets it up: every Claude model name Claude Code asks for goes to one chat model.
+      providers: [{ name: 'chatonly', type: 'openai', base_url: chat.baseUrl, keys: ['sk-upstream-chat-0001'], models: ['deepseek-chat'] }],
+      aliases: [{ name: 'claude-*', targets: ['chatonly/deepseek-chat'] }],
     })
     try {
       await check('(a) chat provider', gw, chat.requests, s, (r) =>
