@@ -92,6 +92,8 @@ async function main() {
   }
   const chat = JSON.stringify({ model: 'bench-json', messages: [{ role: 'user', content: 'Say something short.' }] })
   const messages = JSON.stringify({ model: 'bench-json', max_tokens: 100, messages: [{ role: 'user', content: 'Say something short.' }] })
+  // A Responses client in front of the chat-only mock: translated both ways.
+  const responsesBody = JSON.stringify({ model: 'bench-json', input: 'Say something short.', instructions: 'Be brief.' })
   type Row = Record<string, number[]>
   const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, baseline: {}, passthrough_parse: {}, portkey: {} }
   const add = (target: string, figure: string, value: number) => ((results[target]![figure] ??= []).push(value))
@@ -155,6 +157,13 @@ async function main() {
       const r = wrk(`${t.url}/v1/messages`, 16, SECONDS, messages, 'anthropic-version: 2023-06-01')
       add(name, 'cpu_us_per_translated_request', ((cpuMs(t.pid) - before) * 1000) / Math.max(1, r.requests))
       add(name, 'errors_translated', r.errors)
+      const b1 = cpuMs(t.pid)
+      const rr = wrk(`${t.url}/v1/responses`, 16, SECONDS, responsesBody)
+      add(name, 'cpu_us_per_responses_translated', ((cpuMs(t.pid) - b1) * 1000) / Math.max(1, rr.requests))
+      add(name, 'errors_responses_translated', rr.errors)
+      const rs = await streams(`${t.url}/v1/responses`, 'bench-s50-d2', 1, SMOKE ? 10 : 40)
+      add(name, 'responses_stream_ttfb_ms', median(rs.ttfb))
+      add(name, 'responses_stream_errors', rs.errors)
       const b2 = cpuMs(t.pid)
       const same = wrk(`${t.url}/v1/chat/completions`, 16, SECONDS, chat)
       add(name, 'cpu_us_per_request_c16', ((cpuMs(t.pid) - b2) * 1000) / Math.max(1, same.requests))
@@ -204,6 +213,8 @@ async function main() {
     { figure: `${STREAMS_AT_ONCE} concurrent streams: errors`, value: m('sluice', 'many_streams_errors') + (STREAMS_AT_ONCE - m('sluice', 'many_streams_completed')), limit: 0, unit: '', rule: '0' },
     { figure: `peak RSS under ${STREAMS_AT_ONCE} streams`, value: m('sluice', 'many_streams_peak_rss_mib'), limit: 1.5 * m('passthrough', 'many_streams_peak_rss_mib'), unit: 'MiB', rule: '<= 1.5x passthrough' },
     { figure: 'CPU, Anthropic client on OpenAI upstream', value: m('sluice', 'cpu_us_per_translated_request'), limit: 2 * m('sluice', 'cpu_us_per_request_c16'), unit: 'µs', rule: '<= 2x same-protocol path' },
+    { figure: 'CPU, Responses client on chat upstream', value: m('sluice', 'cpu_us_per_responses_translated'), limit: 2 * m('sluice', 'cpu_us_per_request_c16'), unit: 'µs', rule: '<= 2x same-protocol path' },
+    { figure: 'added time to first byte of a translated Responses stream', value: m('sluice', 'responses_stream_ttfb_ms') - m('direct', 'stream_ttfb_ms'), limit: addedTtfb('passthrough') + 0.1, unit: 'ms', rule: '<= passthrough + 0.1 ms' },
   ].map((b) => ({ ...b, ok: b.atLeast ? b.value >= b.limit : b.value <= b.limit }))
 
   const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : '–')
@@ -215,6 +226,7 @@ async function main() {
     ['rss_before_streams_mib', 'RSS before the streams (MiB)'], ['many_streams_peak_rss_mib', 'peak RSS under streams (MiB)'], ['many_streams_rss_growth_mib', 'RSS growth under streams (MiB)'],
     ['startup_ms', 'start-up to first /health 200 (ms)'],
     ['cpu_us_per_request_c16', 'CPU per request, c=16 (µs)'], ['cpu_us_per_translated_request', 'CPU per translated request, c=16 (µs)'],
+    ['cpu_us_per_responses_translated', 'CPU per Responses request on chat, c=16 (µs)'], ['responses_stream_ttfb_ms', 'translated Responses stream, first byte (ms)'],
   ]
   const columns = ['direct', 'passthrough', 'sluice', ...(targets.baseline ? ['baseline'] : []), ...(targets.portkey ? ['portkey'] : [])]
   let table = `| figure | ${columns.join(' | ')} |\n|---|${columns.map(() => '---:').join('|')}|\n`

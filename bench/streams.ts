@@ -4,7 +4,10 @@ const [url, key, model, concurrencyArg, totalArg, deadlineArg] = process.argv.sl
 const concurrency = Number(concurrencyArg)
 const total = Number(totalArg)
 const deadline = Date.now() + Number(deadlineArg ?? 60_000)
-const body = JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'Say something.' }] })
+// A Responses URL gets a Responses body; its stream ends with response.completed instead of [DONE].
+const responses = url!.endsWith('/responses')
+const body = JSON.stringify(responses ? { model, stream: true, input: 'Say something.' } : { model, stream: true, messages: [{ role: 'user', content: 'Say something.' }] })
+const ending = responses ? 'response.completed' : '[DONE]'
 // One extra header (`name: value`) when the target needs it, as the Portkey peer does.
 const extra = /^([^:]+):\s*(.*)$/.exec(process.env.STREAM_HEADER ?? '')
 const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
@@ -32,7 +35,7 @@ async function one(): Promise<void> {
       }
       text += decoder.decode(value, { stream: true })
     }
-    if (!text.includes('[DONE]')) throw new Error('stream ended early')
+    if (!text.includes(ending)) throw new Error('stream ended early')
     totalMs.push(performance.now() - t0)
   } catch {
     errors++
