@@ -109,7 +109,8 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     record.stream = streaming
 
     const sticky = stickyKeyOf(model, body, input.sessionId)
-    const plan = await rt.router.plan(model, sticky.get)
+    const continued = client?.continuation?.of(body) ?? null
+    const plan = await rt.router.plan(model, sticky.get, continued ? `answer:${continued}` : undefined)
     if (!plan) {
       throw new GatewayError(
         'model_not_found',
@@ -242,6 +243,11 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       record.ttfbMs = deps.now() - record.startedAt
       const stickyKey = sticky.value()
       if (plan.sticky && stickyKey) rt.router.pin(stickyKey, s.target.label, s.key.fingerprint)
+      // An answer the upstream stores is continued later on the key that made it.
+      if (client?.continuation && passedThrough(s, ctx)) {
+        const id = client.continuation.answerId(s.kind === 'stream' ? s.first : s.bytes)
+        if (id) rt.router.pin(`answer:${id}`, s.target.label, s.key.fingerprint)
+      }
     }
 
     if (!streaming) {

@@ -53,8 +53,11 @@ export class Router {
     }
   }
 
-  /** `stickyKey` is computed only when stickiness applies. */
-  async plan(model: string, stickyKey: () => string | null): Promise<RoutePlan | null> {
+  /**
+   * `stickyKey` is computed only when stickiness applies. `continues` names a pin that applies
+   * whatever the stickiness settings (a stored answer the request continues).
+   */
+  async plan(model: string, stickyKey: () => string | null, continues?: string): Promise<RoutePlan | null> {
     let alias = this.aliases.get(model) ?? null
     let targets: Target[] = alias ? this.aliasTargets(alias) : await this.catalog.resolve(model)
     // A pattern alias covers the ids no provider serves by that name.
@@ -64,7 +67,7 @@ export class Router {
     }
     if (targets.length === 0) return null
     const sticky = alias ? alias.sticky : targets[0]!.provider.config.sticky
-    const key = sticky ? stickyKey() : null
+    const key = continues ?? (sticky ? stickyKey() : null)
     const pin = key ? this.pinned(key) : null
     if (pin) {
       const at = targets.findIndex((t) => t.label === pin.label)

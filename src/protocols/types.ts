@@ -98,6 +98,15 @@ export interface WireProtocol {
   passthroughBody(raw: Uint8Array, body: ir.Json, upstreamModel: string, mode: UpstreamMode): Uint8Array | string
   /** Watches a passthrough stream for usage; may drop the usage event the gateway asked for on the client's behalf. */
   usageWatcher(state: ir.Json, onUsage: (usage: ir.Usage) => void, count?: Count): EventWatcher
+  /**
+   * Upstream-held state: the id of a stored answer a request continues (Responses'
+   * `previous_response_id`), and the id an answer is stored under, read from its whole body or its
+   * stream's first bytes. A continuation only resolves on the upstream key that made the answer.
+   */
+  continuation?: {
+    of(body: ir.Json): string | null
+    answerId(bytes: Uint8Array): string | null
+  }
   /** A whole same-protocol answer as the stream it would have been (fake_stream); defaults to the generic path. */
   replay?(answer: ir.Json, options: ReplyOptions): string
   /** A whole same-protocol event stream folded into one answer (stream-only upstreams, JSON clients). */

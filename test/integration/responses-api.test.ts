@@ -17,6 +17,7 @@ beforeAll(async () => {
     providers: [
       { name: 'mock', type: 'openai', base_url: mock.baseUrl, keys: ['k-ok'], models: ['gpt-test'], api: 'both' },
       { name: 'claude', type: 'anthropic', base_url: claude.url, keys: ['k-ant'], models: ['claude-test'] },
+      { name: 'pool', type: 'openai', base_url: mock.baseUrl, keys: ['k-1', 'k-2', 'k-3', 'k-4'], models: ['gpt-pool'], api: 'both' },
     ],
   })
   client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 })
@@ -65,5 +66,42 @@ describe('the Responses API, passed through to OpenAI-compatible providers', () 
     expect(res.status).toBe('completed')
     expect(res.output_text.length).toBeGreaterThan(0)
     expect(res.id).toStartWith('resp_')
+  })
+})
+
+describe('responses the upstream stores', () => {
+  test('a previous_response_id continues on the upstream key that made the response, streamed or not', async () => {
+    let n = 0
+    mock.handler = (_req, body) => {
+      const id = `resp_stored_${++n}`
+      if (body.stream) {
+        const response = { id, object: 'response', status: 'completed', model: body.model, output: [], usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 } }
+        const events = [['response.created', { response: { ...response, status: 'in_progress' } }], ['response.completed', { response }]] as const
+        return new Response(events.map(([t, d], i) => `event: ${t}\ndata: ${JSON.stringify({ type: t, sequence_number: i, ...d })}\n\n`).join(''), { headers: { 'content-type': 'text/event-stream' } })
+      }
+      return Response.json({ id, object: 'response', status: 'completed', model: body.model, output: [], usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 } })
+    }
+    try {
+      const keyOf = () => mock.requests.at(-1)!.headers.authorization
+      // Without a continuation the pool spreads requests over its keys.
+      const spread = new Set<string>()
+      for (let i = 0; i < 6; i++) {
+        await client.responses.create({ model: 'pool/gpt-pool', input: 'hi' })
+        spread.add(keyOf()!)
+      }
+      expect(spread.size).toBeGreaterThan(1)
+      for (const stream of [false, true]) {
+        const first = stream
+          ? await client.responses.stream({ model: 'pool/gpt-pool', input: 'hi' }).finalResponse()
+          : await client.responses.create({ model: 'pool/gpt-pool', input: 'hi' })
+        const maker = keyOf()
+        for (let i = 0; i < 5; i++) {
+          await client.responses.create({ model: 'pool/gpt-pool', input: 'more', previous_response_id: first.id })
+          expect(keyOf()).toBe(maker)
+        }
+      }
+    } finally {
+      mock.handler = null
+    }
   })
 })

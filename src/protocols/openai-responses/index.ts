@@ -7,6 +7,8 @@ import { decodeResponse, echoFields, encodeResponse } from './response.ts'
 import { ResponsesStreamDecoder, ResponsesStreamEncoder } from './stream.ts'
 import { responsesUsage } from './usage.ts'
 
+const decoder = new TextDecoder()
+
 const TERMINAL = ['event: response.completed', 'event: response.incomplete', 'event: response.failed', 'event: error'].map((t) => Buffer.from(t))
 
 /** Where the first terminal event (its `event:` line) starts in some bytes, or -1. */
@@ -64,6 +66,15 @@ export const openaiResponses: WireProtocol = {
         complete: () => ended,
       },
     )
+  },
+
+  continuation: {
+    of: (body) => (typeof body.previous_response_id === 'string' && body.previous_response_id ? body.previous_response_id : null),
+    answerId(bytes) {
+      // A body begins with its id, a stream with response.created: neither needs a full parse.
+      const head = decoder.decode(bytes.subarray(0, 512))
+      return /^\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? /"response"\s*:\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? null
+    },
   },
 
   replay(answer, options) {
