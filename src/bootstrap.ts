@@ -1,5 +1,5 @@
 import type { Config } from './config/schema.ts'
-import { OPEN_POLICY } from './gateway/client-keys.ts'
+import { OPEN_POLICY } from './gateway/access/client-keys.ts'
 import { randomToken, sha256Hex } from './lib/crypto.ts'
 import type { ClientKeyStore } from './storage/client-key-store.ts'
 import type { SettingsStore } from './storage/settings-store.ts'

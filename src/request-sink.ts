@@ -1,6 +1,6 @@
 import type { Config } from './config/schema.ts'
-import { estimateTokens } from './gateway/limits/limiter.ts'
-import { costOf } from './gateway/limits/pricing.ts'
+import { estimateTokens } from './gateway/access/limits/limiter.ts'
+import { costOf } from './gateway/access/limits/pricing.ts'
 import type { RequestRecord, RequestTrace } from './gateway/record.ts'
 import type { Usage } from './gateway/usage.ts'
 import type { GatewayMetrics } from './gateway-metrics.ts'

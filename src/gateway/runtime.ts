@@ -1,8 +1,8 @@
 import type { Config } from '../config/schema.ts'
 import type { Logger } from '../observability/logger.ts'
-import { ModelCatalog } from './catalog.ts'
+import { ModelCatalog } from './routing/catalog.ts'
 import type { DisabledKeyRecord } from './ports.ts'
-import { Router } from './router.ts'
+import { Router } from './routing/router.ts'
 
 /** Everything derived from one config; swapped whole on reload, so a request sees one version. */
 export interface Runtime {

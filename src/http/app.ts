@@ -1,7 +1,7 @@
 import { swagger } from '@elysiajs/swagger'
 import { Elysia } from 'elysia'
 import { VERSION } from '../version.ts'
-import { ClientClosed } from '../gateway/upstream-call.ts'
+import { ClientClosed } from '../gateway/upstream/upstream-call.ts'
 import { GatewayError } from '../gateway/errors.ts'
 import type { Deps } from './deps.ts'
 import { healthRoutes } from './health.ts'

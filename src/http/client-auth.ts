@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia'
-import { clientKey, OPEN_POLICY, type ClientKey } from '../gateway/client-keys.ts'
+import { clientKey, OPEN_POLICY, type ClientKey } from '../gateway/access/client-keys.ts'
 import { GatewayError } from '../gateway/errors.ts'
 import type { Deps } from './deps.ts'
 import type { Traces } from './traces.ts'

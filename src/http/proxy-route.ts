@@ -1,4 +1,4 @@
-import type { ClientKey } from '../gateway/client-keys.ts'
+import type { ClientKey } from '../gateway/access/client-keys.ts'
 import type { GatewayError } from '../gateway/errors.ts'
 import type { Operation } from '../providers/types.ts'
 import type { Deps } from './deps.ts'

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import pino from 'pino'
-import { ModelCatalog } from '../../src/gateway/catalog.ts'
+import { ModelCatalog } from '../../src/gateway/routing/catalog.ts'
 import { provider } from '../helpers/provider-config.ts'
 
 const silent = pino({ level: 'silent' })

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'bun:test'
-import { clientKey, OPEN_POLICY } from '../../src/gateway/client-keys.ts'
+import { clientKey, OPEN_POLICY } from '../../src/gateway/access/client-keys.ts'
 import { GatewayError } from '../../src/gateway/errors.ts'
-import { gcraTake } from '../../src/gateway/limits/gcra.ts'
-import { formatReset, Limiter } from '../../src/gateway/limits/limiter.ts'
-import { costOf } from '../../src/gateway/limits/pricing.ts'
-import { MemoryLimitStore } from '../../src/gateway/limits/store.ts'
+import { gcraTake } from '../../src/gateway/access/limits/gcra.ts'
+import { formatReset, Limiter } from '../../src/gateway/access/limits/limiter.ts'
+import { costOf } from '../../src/gateway/access/limits/pricing.ts'
+import { MemoryLimitStore } from '../../src/gateway/access/limits/store.ts'
 
 describe('GCRA', () => {
   test('a full minute at once from idle, then one every period/limit, no burst at window edges', () => {

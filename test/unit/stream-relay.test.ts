@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test'
-import { relayStream, type Delivered } from '../../src/gateway/stream-relay.ts'
+import { relayStream, type Delivered } from '../../src/gateway/streams/stream-relay.ts'
 import { metered } from '../../src/gateway/usage.ts'
 import { openaiChat } from '../../src/protocols/openai-chat/index.ts'
-import type { UpstreamCall } from '../../src/gateway/upstream-call.ts'
+import type { UpstreamCall } from '../../src/gateway/upstream/upstream-call.ts'
 import type { Usage } from '../../src/gateway/usage.ts'
 
 const enc = new TextEncoder()

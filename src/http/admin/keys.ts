@@ -1,7 +1,7 @@
 import { Elysia, t } from 'elysia'
 import { parseExpiry, policyProblems, toPolicy, type KeyPolicyInput } from '../../config/key-policy.ts'
 import { KeyPolicyFields } from '../../config/schema.ts'
-import { clientKey } from '../../gateway/client-keys.ts'
+import { clientKey } from '../../gateway/access/client-keys.ts'
 import { GatewayError } from '../../gateway/errors.ts'
 import type { StoredClientKey } from '../../storage/client-key-store.ts'
 import { adminAuth } from '../admin-auth.ts'

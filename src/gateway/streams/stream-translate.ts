@@ -1,6 +1,6 @@
-import { SseFramer, type ByteReader } from '../lib/sse.ts'
-import type { StreamTranslation } from '../protocols/translate.ts'
-import { GatewayError } from './errors.ts'
+import { SseFramer, type ByteReader } from '../../lib/sse.ts'
+import type { StreamTranslation } from '../../protocols/translate.ts'
+import { GatewayError } from '../errors.ts'
 import { eventTooLarge } from './stream-relay.ts'
 import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 

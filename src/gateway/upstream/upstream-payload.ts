@@ -1,12 +1,12 @@
-import type { ProviderAdapter } from '../providers/types.ts'
-import type * as ir from '../protocols/ir.ts'
-import { TranslationError } from '../protocols/ir.ts'
-import { protocolById } from '../protocols/registry.ts'
-import type { Operation, WireProtocol } from '../protocols/types.ts'
+import type { ProviderAdapter } from '../../providers/types.ts'
+import type * as ir from '../../protocols/ir.ts'
+import { TranslationError } from '../../protocols/ir.ts'
+import { protocolById } from '../../protocols/registry.ts'
+import type { Operation, WireProtocol } from '../../protocols/types.ts'
 import type { Mode } from './attempt.ts'
-import type { Target } from './catalog.ts'
-import { GatewayError } from './errors.ts'
-import type { JsonObject } from './request-body.ts'
+import type { Target } from '../routing/catalog.ts'
+import { GatewayError } from '../errors.ts'
+import type { JsonObject } from '../request-body.ts'
 
 /**
  * The protocol a target is spoken to in: the client's own when the provider serves it (a

@@ -1,6 +1,6 @@
-import type { ByteReader } from '../lib/sse.ts'
-import { GatewayError } from './errors.ts'
-import { ClientClosed, type UpstreamCall } from './upstream-call.ts'
+import type { ByteReader } from '../../lib/sse.ts'
+import { GatewayError } from '../errors.ts'
+import { ClientClosed, type UpstreamCall } from '../upstream/upstream-call.ts'
 
 /** How much of a stream reached the client. */
 export interface Delivered {

@@ -1,6 +1,6 @@
-import type { TimeoutsConfig } from '../config/schema.ts'
+import type { TimeoutsConfig } from '../../config/schema.ts'
 import type { ConnectWatch } from './connect-watch.ts'
-import { GatewayError } from './errors.ts'
+import { GatewayError } from '../errors.ts'
 
 export type AbortReason = 'connect_timeout' | 'first_byte_timeout' | 'idle_timeout' | 'total_timeout' | 'client_closed' | 'client_stalled'
 

@@ -1,8 +1,8 @@
-import { addressUnit } from '../../lib/cidr.ts'
-import { periodEnd, periodStart } from '../../lib/periods.ts'
+import { addressUnit } from '../../../lib/cidr.ts'
+import { periodEnd, periodStart } from '../../../lib/periods.ts'
 import type { ClientKey } from '../client-keys.ts'
-import { GatewayError } from '../errors.ts'
-import type { Usage } from '../usage.ts'
+import { GatewayError } from '../../errors.ts'
+import type { Usage } from '../../usage.ts'
 import type { LimitStore } from './store.ts'
 
 const MINUTE = 60_000

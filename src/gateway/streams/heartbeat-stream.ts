@@ -1,5 +1,5 @@
-import type { ByteReader } from '../lib/sse.ts'
-import { GatewayError } from './errors.ts'
+import type { ByteReader } from '../../lib/sse.ts'
+import { GatewayError } from '../errors.ts'
 
 /**
  * A stream response committed before the upstream has answered: SSE comments keep the client and

@@ -1,6 +1,6 @@
-import { blankLineEnd, blankLineEndsAt, SseFramer, type ByteReader } from '../lib/sse.ts'
-import type { EventWatcher } from '../protocols/types.ts'
-import { GatewayError } from './errors.ts'
+import { blankLineEnd, blankLineEndsAt, SseFramer, type ByteReader } from '../../lib/sse.ts'
+import type { EventWatcher } from '../../protocols/types.ts'
+import { GatewayError } from '../errors.ts'
 import { pumpUpstream, type StreamEnds } from './upstream-pump.ts'
 
 export type { Delivered } from './upstream-pump.ts'

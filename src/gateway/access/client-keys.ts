@@ -1,8 +1,8 @@
-import { sha256Hex } from '../lib/crypto.ts'
-import { ipMatcher } from '../lib/cidr.ts'
-import type { KeyPolicy } from '../config/schema.ts'
+import { sha256Hex } from '../../lib/crypto.ts'
+import { ipMatcher } from '../../lib/cidr.ts'
+import type { KeyPolicy } from '../../config/schema.ts'
 
-export type { KeyPolicy, QuotaPolicy } from '../config/schema.ts'
+export type { KeyPolicy, QuotaPolicy } from '../../config/schema.ts'
 
 export const OPEN_POLICY: KeyPolicy = { models: null, ips: null, rpm: null, tpm: null, maxConcurrent: null, quota: null }
 

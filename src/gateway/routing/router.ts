@@ -1,4 +1,4 @@
-import type { AliasConfig } from '../config/schema.ts'
+import type { AliasConfig } from '../../config/schema.ts'
 import type { ModelCatalog, Target } from './catalog.ts'
 
 export interface RoutePlan {
