@@ -146,12 +146,21 @@ export function eventData(event: Uint8Array): string | null {
 
 const encoder = new TextEncoder()
 
+/**
+ * One server-sent event as text: its `event:` line when named, its data (one `data:` line per line
+ * of it), and the blank line that ends it. Every SSE the gateway writes is made here.
+ */
+export function sseEvent(data: string, name?: string): string {
+  const body = data.includes('\n') ? data.split('\n').map((l) => `data: ${l}`).join('\n') : `data: ${data}`
+  return name ? `event: ${name}\n${body}\n\n` : `${body}\n\n`
+}
+
 export function encodeDataEvent(data: string): Uint8Array {
-  return encoder.encode(`data: ${data}\n\n`)
+  return encoder.encode(sseEvent(data))
 }
 
 export function encodeNamedEvent(name: string, data: string): Uint8Array {
-  return encoder.encode(`event: ${name}\ndata: ${data}\n\n`)
+  return encoder.encode(sseEvent(data, name))
 }
 
 export function encodeComment(text: string): Uint8Array {

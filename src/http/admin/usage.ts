@@ -1,3 +1,4 @@
+import { sseEvent } from '../../lib/sse.ts'
 import { Elysia, t } from 'elysia'
 import { GatewayError } from '../../gateway/errors.ts'
 import type { GroupBy } from '../../storage/usage-queries.ts'
@@ -98,7 +99,7 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
               }
               controller.enqueue(encoder.encode(': live\n\n'))
               const ping = setInterval(() => send(': ping\n\n'), 15_000)
-              const off = deps.live.subscribe((row) => send(`data: ${JSON.stringify(row)}\n\n`))
+              const off = deps.live.subscribe((row) => send(sseEvent(JSON.stringify(row))))
               unsubscribe = () => {
                 clearInterval(ping)
                 off()

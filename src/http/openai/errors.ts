@@ -1,5 +1,5 @@
 import type { ErrorCode, GatewayError } from '../../gateway/errors.ts'
-import { encodeDataEvent } from '../../lib/sse.ts'
+import { encodeDataEvent, encodeNamedEvent } from '../../lib/sse.ts'
 import { retryHeaders } from '../retry-headers.ts'
 
 const TYPES: Partial<Record<ErrorCode, string>> = {
@@ -56,5 +56,5 @@ export function openAIStreamError(error: GatewayError): Uint8Array {
  */
 export function responsesStreamError(error: GatewayError): Uint8Array {
   const { error: e } = JSON.parse(openAIErrorBody(error))
-  return new TextEncoder().encode(`event: error\ndata: ${JSON.stringify({ type: 'error', code: e.code ?? 'server_error', message: e.message, param: e.param, sequence_number: 0 })}\n\n`)
+  return encodeNamedEvent('error', JSON.stringify({ type: 'error', code: e.code ?? 'server_error', message: e.message, param: e.param, sequence_number: 0 }))
 }

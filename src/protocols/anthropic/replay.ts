@@ -1,6 +1,7 @@
+import { sseEvent } from '../../lib/sse.ts'
 type Json = Record<string, any>
 
-const event = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+const event = (type: string, data: Json) => sseEvent(JSON.stringify({ type, ...data }), type)
 
 /** A whole Anthropic message replayed as the event sequence a streamed one would have had. */
 export function messageToSse(message: Json): string {

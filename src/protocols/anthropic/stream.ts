@@ -1,3 +1,4 @@
+import { sseEvent } from '../../lib/sse.ts'
 import type * as ir from '../ir.ts'
 import { sanitizeToolId } from '../media.ts'
 import { flatToolName } from '../tool-names.ts'
@@ -109,7 +110,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   }
 }
 
-const sse = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+const sse = (type: string, data: Json) => sseEvent(JSON.stringify({ type, ...data }), type)
 
 /**
  * Stream events as Messages events, in the exact order the Anthropic SDKs expect: message_start,

@@ -1,4 +1,4 @@
-import { eventData, SseFramer } from '../../lib/sse.ts'
+import { eventData, SseFramer, sseEvent } from '../../lib/sse.ts'
 
 type Json = Record<string, any>
 
@@ -34,7 +34,7 @@ export function completionToSse(completion: Json, includeUsage: boolean): Uint8A
     events.push(chunk({}, choice.finish_reason ?? 'stop'))
   }
   if (includeUsage && completion.usage) events.push({ ...base, choices: [], usage: completion.usage })
-  const text = events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n'
+  const text = events.map((e) => sseEvent(JSON.stringify(e))).join('') + sseEvent('[DONE]')
   return encoder.encode(text)
 }
 

@@ -1,3 +1,4 @@
+import { sseEvent } from '../../lib/sse.ts'
 import type * as ir from '../ir.ts'
 import { flatToolName } from '../tool-names.ts'
 import type { DecodeOptions, ReplyOptions, StreamDecoder, StreamEncoder } from '../types.ts'
@@ -140,7 +141,7 @@ export class ChatStreamDecoder implements StreamDecoder {
   }
 }
 
-const line = (chunk: Json) => `data: ${JSON.stringify(chunk)}\n\n`
+const line = (chunk: Json) => sseEvent(JSON.stringify(chunk))
 
 /** Stream events as chat.completion.chunk events: a tool call's index counts tool calls only. */
 export class ChatStreamEncoder implements StreamEncoder {
@@ -211,7 +212,7 @@ export class ChatStreamEncoder implements StreamEncoder {
         if (this.options.state.wantsUsage === true && this.usage) {
           out += line({ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: chatUsageJson(this.usage) })
         }
-        return out + 'data: [DONE]\n\n'
+        return out + sseEvent('[DONE]')
       }
       case 'error':
         this.done = true

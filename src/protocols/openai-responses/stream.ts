@@ -1,3 +1,4 @@
+import { sseEvent } from '../../lib/sse.ts'
 import type * as ir from '../ir.ts'
 import { customInput } from '../tool-names.ts'
 import type { DecodeOptions, ReplyOptions, StreamDecoder, StreamEncoder } from '../types.ts'
@@ -184,7 +185,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   constructor(private readonly options: ReplyOptions) {}
 
   private event(type: string, data: Json): string {
-    return `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: this.seq++, ...data })}\n\n`
+    return sseEvent(JSON.stringify({ type, sequence_number: this.seq++, ...data }), type)
   }
 
   private snapshot(fields: Json): Json {
