@@ -22,6 +22,7 @@ import { createClientKeyStore } from './storage/client-key-store.ts'
 import { openDatabase } from './storage/database.ts'
 import { createSettingsStore } from './storage/settings-store.ts'
 import { createUpstreamKeyStore } from './storage/upstream-key-store.ts'
+import { createResponseStore } from './storage/response-store.ts'
 import { VERSION } from './version.ts'
 import { Limiter } from './gateway/access/limits/limiter.ts'
 import { MemoryLimitStore } from './gateway/access/limits/store.ts'
@@ -81,6 +82,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   // short try, queued again on failure. A lock held by another process never holds the event loop.
   const keyStore = createClientKeyStore(database.db, database.client, database.background)
   const upstreamKeys = createUpstreamKeyStore(database.db, database.background)
+  const storedResponses = createResponseStore(database.background, logger)
   // First-start secrets are made only once the server listens (below): a start that fails must not
   // store secrets nobody was shown. Until then no admin token matches.
   let boot: BootstrapResult = { adminTokenHash: '', created: {} }
@@ -128,6 +130,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       await keyStore.touch(touchBatch)
       touchBatch.clear()
       await upstreamKeys.flush()
+      await storedResponses.flush()
       if (flushFailures > 0) logger.info({ failures: flushFailures }, 'key usage saved again')
       flushFailures = 0
       return null
@@ -147,6 +150,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const runtime = buildRuntime(config, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() })
   runtime.catalog.start()
   const gateway = createGateway(runtime, {
+    responses: storedResponses,
     connectWatch: createConnectWatch(),
     keyStates: upstreamKeys,
     limiter,
@@ -219,6 +223,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     try {
       const removed = await usage.prune(Date.now() - config.logging.retention_days * 86_400_000)
       if (removed > 0) logger.info({ removed }, 'request log pruned')
+      const expired = await storedResponses.prune()
+      if (expired > 0) logger.info({ removed: expired }, 'expired stored responses pruned')
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'could not prune the request log')
     }
@@ -230,6 +236,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const deps: Deps = {
     config: () => config,
     gateway,
+    responses: storedResponses,
     keys: directory,
     keyStore,
     limiter,

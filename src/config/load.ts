@@ -173,6 +173,10 @@ function resolveConfig(
       heartbeat_ms: file.routing?.heartbeat_ms ?? 15_000,
       sticky_ttl_ms: file.routing?.sticky_ttl_ms ?? 3_600_000,
     },
+    responses: {
+      store_ttl_hours: file.responses?.store_ttl_hours ?? 168,
+      max_stored_bytes: file.responses?.max_stored_bytes ?? 4 * 1024 * 1024,
+    },
     circuit_breaker: {
       failure_threshold: file.circuit_breaker?.failure_threshold ?? 5,
       open_ms: file.circuit_breaker?.open_ms ?? 30_000,

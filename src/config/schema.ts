@@ -178,6 +178,18 @@ export const ConfigFile = T.Object(
         strict,
       ),
     ),
+    /** Responses API state the gateway keeps for providers that keep none. */
+    responses: T.Optional(
+      T.Object(
+        {
+          /** How long a stored response can be continued or read back. */
+          store_ttl_hours: T.Optional(T.Integer({ minimum: 1 })),
+          /** A conversation larger than this (input and answer, as JSON) is not stored. */
+          max_stored_bytes: T.Optional(T.Integer({ minimum: 1024 })),
+        },
+        strict,
+      ),
+    ),
     circuit_breaker: T.Optional(
       T.Object(
         {
@@ -309,6 +321,7 @@ export interface Config {
   timeouts: TimeoutsConfig
   retry: RetryConfig
   routing: { heartbeat_ms: number; sticky_ttl_ms: number }
+  responses: { store_ttl_hours: number; max_stored_bytes: number }
   circuit_breaker: { failure_threshold: number; open_ms: number }
   providers: readonly ProviderConfig[]
   aliases: readonly AliasConfig[]

@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger.ts'
 import type { Operation } from '../providers/types.ts'
 import type * as ir from '../protocols/ir.ts'
 import { protocolForOperation, usageForOperation } from '../protocols/registry.ts'
-import type { ReplyOptions, ReplyRequest } from '../protocols/types.ts'
+import type { ReplyOptions, ReplyRequest, WireProtocol } from '../protocols/types.ts'
 import type { Mode } from './upstream/attempt.ts'
 import { runAttempts, type AttemptsDeps, type Success } from './upstream/attempts.ts'
 import type { ModelEntry, Target } from './routing/catalog.ts'
@@ -12,7 +12,7 @@ import type { ConnectWatch } from './upstream/connect-watch.ts'
 import { GatewayError } from './errors.ts'
 import { heartbeatUntil } from './streams/heartbeat-stream.ts'
 import { availableAt, type KeyState } from './routing/key-pool.ts'
-import type { UpstreamKeyStateStore } from './ports.ts'
+import type { ResponseStore, UpstreamKeyStateStore } from './ports.ts'
 import type { RequestRecord, RequestTrace } from './record.ts'
 import { checkRequest, conversationKey, parseJsonObject, type JsonObject } from './request-body.ts'
 import { bodyReply, passedThrough, streamReply, type ReplyContext } from './respond.ts'
@@ -77,6 +77,8 @@ export interface Gateway {
 }
 
 export interface GatewayDeps {
+  /** Keeps answers for clients whose provider keeps no state (Responses `store`). */
+  responses?: ResponseStore
   onOutcome?: AttemptsDeps['onOutcome']
   connectWatch: ConnectWatch
   limiter: Limiter
@@ -99,17 +101,30 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
 
   async function proxy(input: ProxyInput): Promise<Response> {
     const rt = current
-    const { operation, raw, trace } = input
+    const { operation, trace } = input
+    let raw = input.raw
     const record = trace.record
     const client = protocolForOperation(operation)
-    const body = parseJsonObject(raw)
+    let body = parseJsonObject(raw)
     const { model, stream } = checkRequest(body, operation)
-    const streaming = (operation === 'chat' || operation === 'messages' || operation === 'responses') && stream
+    const streaming = client !== null && stream
     record.model = model
     record.stream = streaming
 
+    // A continuation of an answer the gateway kept is made whole here; one it did not keep is the
+    // upstream's (pinned to the key that made it).
+    let continued = client?.continuation?.of(body) ?? null
+    if (continued && deps.responses) {
+      const kept = await keptResponse(deps.responses, continued, input.clientKey.id)
+      if (kept) {
+        body = client!.continuation!.resume(body, kept)
+        raw = encoder.encode(JSON.stringify(body))
+        continued = null
+      }
+    }
+    const keep = keeper(client, body, input.clientKey, rt.config, deps)
+
     const sticky = stickyKeyOf(model, body, input.sessionId)
-    const continued = client?.continuation?.of(body) ?? null
     const plan = await rt.router.plan(model, sticky.get, continued ? `answer:${continued}` : undefined)
     if (!plan) {
       throw new GatewayError(
@@ -232,7 +247,11 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       client,
       upstreamOf: (s) => wireOf(s.target),
       plainUsage: client ? null : usageForOperation(operation),
-      reply: (s): ReplyOptions => ({ model, provider: s.target.provider.name, request: replyRequest, state: replyState, responseId }),
+      reply: (s): ReplyOptions => ({
+        model, provider: s.target.provider.name, request: replyRequest, state: replyState, responseId,
+        // Only what the gateway answered itself is kept: a provider serving the protocol keeps its own.
+        ...(keep && !passedThrough(s, ctx) ? { onAnswer: keep } : {}),
+      }),
       trace,
       wantsBase64: operation === 'embeddings' && body.encoding_format === 'base64',
       heartbeatMs: rt.config.routing.heartbeat_ms,
@@ -326,6 +345,41 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       current = next
       next.catalog.start()
     },
+  }
+}
+
+const encoder = new TextEncoder()
+
+/** A kept response; a database that cannot answer now is the client's 503, not a 500. */
+async function keptResponse(store: ResponseStore, id: string, keyId: string) {
+  try {
+    return await store.get(id, keyId)
+  } catch (err) {
+    throw new GatewayError('storage_unavailable', `Stored responses cannot be read now (${(err as Error).message.slice(0, 200)}); try again.`)
+  }
+}
+
+/**
+ * What keeps an answer, when the client protocol keeps state and the client asked for it: the
+ * conversation so far and the answer, for the client key alone, within the size and time bounds.
+ * Made outside the handler, so that only the conversation is held until the answer is complete.
+ */
+function keeper(client: WireProtocol | null, body: JsonObject, key: ClientKey, config: Config, deps: GatewayDeps): ((answer: ir.Json) => void) | null {
+  const c = client?.continuation
+  const store = deps.responses
+  if (!c || !store || !c.stores(body)) return null
+  const input = c.history(body)
+  const { store_ttl_hours: ttlHours, max_stored_bytes: maxBytes } = config.responses
+  return (answer) => {
+    const id = typeof answer.id === 'string' ? answer.id : null
+    if (!id) return
+    const bytes = JSON.stringify(input).length + JSON.stringify(answer).length
+    if (bytes > maxBytes) {
+      deps.logger.info({ id, bytes, max: maxBytes }, 'response not kept: larger than responses.max_stored_bytes')
+      return
+    }
+    const now = deps.now()
+    store.save({ id, clientKeyId: key.id, createdAt: now, expiresAt: now + ttlHours * 3_600_000, input, response: answer })
   }
 }
 

@@ -2,6 +2,7 @@ import type { ConfigChanges } from '../config/diff.ts'
 import type { Config } from '../config/schema.ts'
 import type { ClientKey } from '../gateway/access/client-keys.ts'
 import type { Gateway } from '../gateway/gateway.ts'
+import type { ResponseStore } from '../gateway/ports.ts'
 import type { RequestRecord, RequestTrace } from '../gateway/record.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Limiter } from '../gateway/access/limits/limiter.ts'
@@ -21,6 +22,8 @@ export interface Deps {
   /** The config in force; changes on reload. */
   config(): Config
   gateway: Gateway
+  /** Responses the gateway keeps for clients (read back and deleted through the Responses API). */
+  responses: ResponseStore
   keys: { find(presented: string | null): ClientKey | null; explain?(presented: string): { id: string; name: string; reason: string } | null }
   keyStore: ClientKeyStore
   limiter: Limiter

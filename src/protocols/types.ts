@@ -44,6 +44,8 @@ export interface ReplyOptions {
   state: ir.Json
   /** An id for the answer, where the protocol's ids are the gateway's own (Responses). */
   responseId: string
+  /** Told the whole answer as the client got it, when the gateway keeps it (a stateless provider, `store`). */
+  onAnswer?: (answer: ir.Json) => void
 }
 
 export type ReplyRequest = Pick<ir.Request, 'tools' | 'includeEncryptedReasoning'>
@@ -106,6 +108,12 @@ export interface WireProtocol {
   continuation?: {
     of(body: ir.Json): string | null
     answerId(bytes: Uint8Array): string | null
+    /** Whether the client wants its answer kept (Responses: `store` is true unless sent false). */
+    stores(body: ir.Json): boolean
+    /** The conversation a request carries, as input items. */
+    history(body: ir.Json): unknown[]
+    /** A request continuing a kept answer, made whole: the kept conversation and answer, then its own input. */
+    resume(body: ir.Json, kept: { input: unknown[]; response: ir.Json }): ir.Json
   }
   /** A whole same-protocol answer as the stream it would have been (fake_stream); defaults to the generic path. */
   replay?(answer: ir.Json, options: ReplyOptions): string

@@ -163,3 +163,23 @@ export const usageHourly = sqliteTable('usage_hourly', {
 
 /** Upper bounds (ms) of the hourly latency buckets l0..l8; l9 counts everything above. */
 export const LATENCY_BUCKETS_MS = [100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000] as const
+
+/**
+ * Responses the gateway answered on behalf of providers that keep no state, so that a client can
+ * continue one with `previous_response_id`, read it back or delete it. Readable only with the
+ * client key that created it; gone after its expiry.
+ */
+export const storedResponses = sqliteTable(
+  'stored_responses',
+  {
+    id: text('id').primaryKey(),
+    clientKeyId: text('client_key_id').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    /** The conversation before the answer, as Responses input items (instructions are not carried over). */
+    input: text('input').notNull(),
+    /** The response object as the client received it. */
+    response: text('response').notNull(),
+  },
+  (t) => [index('stored_responses_expires_idx').on(t.expiresAt)],
+)

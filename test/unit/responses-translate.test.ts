@@ -92,8 +92,8 @@ describe('Codex tools through a chat provider', () => {
     ])
   })
 
-  test('previous_response_id cannot be translated: a clear 400 naming the field, not a silent loss of history', () => {
-    expect(() => encodeFor(openaiChat, { model: 'x', input: 'more', previous_response_id: 'resp_1' })).toThrow(/previous_response_id/)
+  test('a previous_response_id that reaches a translation (nothing kept) is a clear not-found, not a silent loss of history', () => {
+    expect(() => encodeFor(openaiChat, { model: 'x', input: 'more', previous_response_id: 'resp_1' })).toThrow(/Previous response with id 'resp_1' not found/)
   })
 })
 

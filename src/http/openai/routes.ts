@@ -17,6 +17,11 @@ function decodedId(segment: string): string | null {
   }
 }
 
+/** Another key's response is not found either: ids never tell whether they exist. */
+function responseNotFound(id: string): GatewayError {
+  return new GatewayError('not_found', `Response with id '${clip(id, 80)}' not found.`, { param: 'response_id' })
+}
+
 function websocketRefused(): Response {
   const error = { message: 'This gateway serves the Responses API over HTTP (POST /v1/responses with stream: true), not over WebSocket.', type: 'invalid_request_error', param: null, code: 'websocket_not_supported' }
   return Response.json({ error }, { status: 426, headers: { upgrade: 'websocket', connection: 'close' } })
@@ -45,6 +50,23 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
     })
     // Codex tries a Responses WebSocket first; 426 makes it switch the whole session to HTTP at once.
     .get('/v1/responses', ({ request }) => traces.finish(request, websocketRefused()), { clientKey: true })
+    .get(
+      '/v1/responses/:id',
+      async ({ request, params, clientKey }) => {
+        const kept = await deps.responses.get(params.id, clientKey.id)
+        if (!kept) throw responseNotFound(params.id)
+        return traces.finish(request, Response.json(kept.response))
+      },
+      { clientKey: true },
+    )
+    .delete(
+      '/v1/responses/:id',
+      async ({ request, params, clientKey }) => {
+        if (!(await deps.responses.delete(params.id, clientKey.id))) throw responseNotFound(params.id)
+        return traces.finish(request, Response.json({ id: params.id, object: 'response', deleted: true }))
+      },
+      { clientKey: true },
+    )
     .get(
       '/v1/models',
       ({ request, clientKey }) => {

@@ -9,6 +9,12 @@ import { responsesUsage } from './usage.ts'
 
 const decoder = new TextDecoder()
 
+/** A request's input as a list of items (a string is one user message). */
+function inputItems(body: Json): unknown[] {
+  if (typeof body.input === 'string') return [{ role: 'user', content: body.input }]
+  return Array.isArray(body.input) ? body.input : []
+}
+
 const TERMINAL = ['event: response.completed', 'event: response.incomplete', 'event: response.failed', 'event: error'].map((t) => Buffer.from(t))
 
 /** Where the first terminal event (its `event:` line) starts in some bytes, or -1. */
@@ -74,6 +80,15 @@ export const openaiResponses: WireProtocol = {
       // A body begins with its id, a stream with response.created: neither needs a full parse.
       const head = decoder.decode(bytes.subarray(0, 512))
       return /^\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? /"response"\s*:\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? null
+    },
+    stores: (body) => body.store !== false,
+    history: inputItems,
+    resume(body, kept) {
+      // The answer's output items are valid input items; the ids in them are the gateway's, never
+      // an upstream's, so they are left out. Instructions are not carried over (as at OpenAI).
+      const output = (Array.isArray(kept.response.output) ? kept.response.output : []).map(({ id: _id, ...item }: Json) => item)
+      const { previous_response_id: _previous, ...rest } = body
+      return { ...rest, input: [...kept.input, ...output, ...inputItems(body)] }
     },
   },
 

@@ -122,7 +122,13 @@ export function decodeRequest(body: Json): ir.Request {
   const dropped: string[] = []
   if (body.previous_response_id || body.conversation) {
     const field = body.previous_response_id ? 'previous_response_id' : 'conversation'
-    throw new ir.TranslationError(`${field} cannot be used with this provider: send the whole conversation in input (with store: false).`, field)
+    const id = String(body.previous_response_id ?? '')
+    throw new ir.TranslationError(
+      body.previous_response_id
+        ? `Previous response with id '${id.slice(0, 80)}' not found. This provider keeps no state, and the gateway keeps a response only when it was created with this key and store was not false.`
+        : 'conversation cannot be used with this provider: send the whole conversation in input.',
+      field,
+    )
   }
   const messages: ir.Message[] = []
   if (typeof body.instructions === 'string' && body.instructions) messages.push({ role: 'system', content: [{ type: 'text', text: body.instructions }] })

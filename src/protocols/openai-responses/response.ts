@@ -132,7 +132,7 @@ export function encodeResponse(response: ir.Response, options: ReplyOptions): Js
     if (p.type === 'reasoning') output.push(reasoningItem(p, p.signature?.id && p.signature.origin.protocol === RESPONSES ? p.signature.id : itemId('rs'), includeEncrypted))
     else output.push(callItem(p, tools, itemId(p.kind === 'custom' ? 'ctc' : 'fc')))
   }
-  return {
+  const answer = {
     id: options.responseId,
     object: 'response',
     created_at: response.created ?? Math.floor(Date.now() / 1000),
@@ -142,5 +142,7 @@ export function encodeResponse(response: ir.Response, options: ReplyOptions): Js
     ...options.state,
     usage: responsesUsageJson(response.usage),
   }
+  options.onAnswer?.(answer)
+  return answer
 }
 

@@ -335,7 +335,9 @@ export class ResponsesStreamEncoder implements StreamEncoder {
         out += this.closeAll()
         const outcome = outcomeFields(e.reason)
         const type = outcome.status === 'incomplete' ? 'response.incomplete' : 'response.completed'
-        return out + this.event(type, { response: this.snapshot({ ...outcome, usage: responsesUsageJson(this.usage) }) })
+        const response = this.snapshot({ ...outcome, usage: responsesUsageJson(this.usage) })
+        this.options.onAnswer?.(response)
+        return out + this.event(type, { response })
       }
       case 'error': {
         this.done = true
