@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { KeyPool } from '../../src/gateway/routing/key-pool.ts'
-import { parseDuration, readRetryAfter, readUpstreamLimits } from '../../src/gateway/upstream/rate-limit-headers.ts'
+import { parseDuration, readRetryAfter, readUpstreamLimits } from '../../src/providers/limit-headers.ts'
 
 const h = (init: Record<string, string>) => new Headers(init)
 

@@ -1,5 +1,5 @@
 import { fingerprint } from '../../lib/crypto.ts'
-import { readRetryAfter, readUpstreamLimits, type LimitWindow } from '../upstream/rate-limit-headers.ts'
+import { readRetryAfter, readUpstreamLimits, type LimitWindow } from '../../providers/limit-headers.ts'
 
 /** The live state of one upstream key. */
 export interface KeyState {
