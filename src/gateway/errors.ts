@@ -42,9 +42,8 @@ export interface GatewayErrorDetails {
   shouldRetry?: boolean
   /** Overrides the status of the code (an upstream 4xx passed on as is). */
   status?: number
-  /** The upstream's error body, sent unchanged to clients that speak `bodyProtocol`. */
+  /** The upstream's error body: each client edge sends it unchanged when it is in its own error shape. */
   body?: string
-  bodyProtocol?: 'openai' | 'anthropic'
   /** Extra response headers (the client's rate-limit state). */
   headers?: Record<string, string>
   /** What the operator's log and request log say instead of the message (the client's answer stays uniform). */

@@ -49,16 +49,15 @@ function window(headers: Headers, limitName: string, remainingName: string, rese
   return { limit: number(l), remaining: number(r), resetAt: resetTime(reset, now) }
 }
 
-/** Reads OpenAI-style `x-ratelimit-*` or Anthropic-style `anthropic-ratelimit-*` headers. */
-export function readUpstreamLimits(headers: Headers, now: number): UpstreamLimits {
-  return {
-    requests:
-      window(headers, 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', now) ??
-      window(headers, 'anthropic-ratelimit-requests-limit', 'anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-reset', now),
-    tokens:
-      window(headers, 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens', now) ??
-      window(headers, 'anthropic-ratelimit-tokens-limit', 'anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-tokens-reset', now),
-  }
+/** The header names of one vendor's request and token windows. */
+export interface LimitHeaderNames {
+  requests: [limit: string, remaining: string, reset: string]
+  tokens: [limit: string, remaining: string, reset: string]
+}
+
+/** A reader of one vendor's limit headers. */
+export function limitReader(names: LimitHeaderNames): (headers: Headers, now: number) => UpstreamLimits {
+  return (headers, now) => ({ requests: window(headers, ...names.requests, now), tokens: window(headers, ...names.tokens, now) })
 }
 
 /** How long an upstream asked us to wait: `retry-after-ms`, `retry-after` (seconds or a date). */

@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '../config/schema.ts'
 import type { Operation } from '../protocols/types.ts'
+import type { UpstreamLimits } from './limit-headers.ts'
 
 export type { Operation }
 
@@ -29,8 +30,14 @@ export interface ProviderAdapter {
   speaks(config: ProviderConfig, model: string): readonly string[]
   /** The operations its API offers. */
   readonly operations: readonly Operation[]
+  /** What its response headers say about the key's request and token windows. */
+  readLimits(headers: Headers, now: number): UpstreamLimits
+  /** Error wording that means the key itself is unusable (no credit, revoked), whatever status carried it. */
+  readonly deadKey: RegExp
   request(operation: Operation, target: UpstreamTarget): UpstreamRequest
   modelsRequest(target: UpstreamTarget): UpstreamRequest
+  /** Words to add when its model list failed (a base URL that misses its version, say). */
+  discoveryHint?(status: number, baseUrl: string, url: string): string
   /** Model ids from the upstream's model-list response. */
   parseModels(body: unknown): string[]
 }

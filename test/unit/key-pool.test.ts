@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { KeyPool } from '../../src/gateway/routing/key-pool.ts'
-import { parseDuration, readRetryAfter, readUpstreamLimits } from '../../src/providers/limit-headers.ts'
+import { parseDuration, readRetryAfter } from '../../src/providers/limit-headers.ts'
+import { anthropicAdapter } from '../../src/providers/anthropic/index.ts'
+import { openaiAdapter } from '../../src/providers/openai/index.ts'
 
 const h = (init: Record<string, string>) => new Headers(init)
 
@@ -13,19 +15,21 @@ describe('rate-limit headers', () => {
     expect(parseDuration('soon')).toBeNull()
   })
 
-  test('OpenAI and Anthropic windows', () => {
+  test('OpenAI and Anthropic windows, each read by its provider type', () => {
     const now = 1_000_000
-    const openai = readUpstreamLimits(
+    const openai = openaiAdapter.readLimits(
       h({ 'x-ratelimit-limit-requests': '500', 'x-ratelimit-remaining-requests': '499', 'x-ratelimit-reset-requests': '120ms', 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '6m0s' }),
       now,
     )
     expect(openai.requests).toEqual({ limit: 500, remaining: 499, resetAt: now + 120 })
     expect(openai.tokens).toEqual({ limit: null, remaining: 0, resetAt: now + 360_000 })
-    const anthropic = readUpstreamLimits(
+    const anthropic = anthropicAdapter.readLimits(
       h({ 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '0', 'anthropic-ratelimit-requests-reset': '2026-01-01T00:00:10Z' }),
       now,
     )
     expect(anthropic.requests).toEqual({ limit: 50, remaining: 0, resetAt: Date.parse('2026-01-01T00:00:10Z') })
+    // One vendor's headers mean nothing to the other's reader.
+    expect(anthropicAdapter.readLimits(h({ 'x-ratelimit-remaining-requests': '0' }), now).requests).toBeNull()
   })
 
   test('retry-after-ms wins over retry-after; both seconds and dates work', () => {

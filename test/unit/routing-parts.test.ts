@@ -6,6 +6,8 @@ import { backoffDelay } from '../../src/gateway/upstream/backoff.ts'
 import { ModelCatalog } from '../../src/gateway/routing/catalog.ts'
 import { CircuitBreaker } from '../../src/gateway/routing/circuit-breaker.ts'
 import { Router } from '../../src/gateway/routing/router.ts'
+import { anthropicAdapter } from '../../src/providers/anthropic/index.ts'
+import { openaiAdapter } from '../../src/providers/openai/index.ts'
 import { judgeUpstreamError } from '../../src/gateway/upstream/upstream-verdict.ts'
 import { provider } from '../helpers/provider-config.ts'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -82,12 +84,12 @@ describe('retry decisions', () => {
   })
 
   test('which upstream errors blame the key, the provider, or the request', () => {
-    const v = (status: number, text = '{}') => judgeUpstreamError('p', status, text, 'secret', null).action
+    const v = (status: number, text = '{}', adapter = openaiAdapter) => judgeUpstreamError('p', status, text, 'secret', null, adapter.deadKey).action
     expect(v(429)).toBe('rate_limited')
     expect(v(429, '{"error":{"code":"insufficient_quota"}}')).toBe('key_dead')
     expect(v(401)).toBe('key_dead')
     expect(v(403)).toBe('key_dead')
-    expect(v(400, '{"error":{"message":"Your credit balance is too low"}}')).toBe('key_dead')
+    expect(v(400, '{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API."}}', anthropicAdapter)).toBe('key_dead')
     expect(v(500)).toBe('backoff')
     expect(v(529)).toBe('backoff')
     expect(v(400)).toBe('final')

@@ -71,11 +71,12 @@ export class ModelCatalog {
       const sameSource = before && before.config.base_url === config.base_url &&
         JSON.stringify(before.config.models) === JSON.stringify(config.models) &&
         JSON.stringify(before.config.model_filters) === JSON.stringify(config.model_filters)
+      const adapter = adapterFor(config.type)
       return {
         name: config.name,
         config,
-        adapter: adapterFor(config.type),
-        pool: new KeyPool(config.keys, before?.pool),
+        adapter,
+        pool: new KeyPool(config.keys, before?.pool, adapter.readLimits),
         breaker: before?.breaker ?? new CircuitBreaker(options.breaker.failure_threshold, options.breaker.open_ms),
         models: config.models ? [...config.models] : sameSource ? before.models : null,
         explicitModels: config.models !== undefined,
@@ -169,7 +170,7 @@ export class ModelCatalog {
         res.body?.cancel().catch(() => {})
         const location = res.headers.get('location')
         // An OpenAI-compatible base URL usually ends in /v1; without it the model list is a 404.
-        const hint = res.status === 404 && provider.config.type === 'openai' && !/\/v\d+[a-z]*$/.test(provider.config.base_url) ? ` at ${url}; does base_url need /v1 at the end?` : ''
+        const hint = provider.adapter.discoveryHint?.(res.status, provider.config.base_url, url) ?? ''
         throw new Error(res.status >= 300 && res.status < 400 ? `HTTP ${res.status} redirect to ${location ?? '(no location)'}, not followed` : `HTTP ${res.status}${hint}`)
       }
       if (declaredOver(res.headers, this.maxBodyBytes)) {

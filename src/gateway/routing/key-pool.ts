@@ -1,5 +1,5 @@
 import { fingerprint } from '../../lib/crypto.ts'
-import { readRetryAfter, readUpstreamLimits, type LimitWindow } from '../../providers/limit-headers.ts'
+import { readRetryAfter, type LimitWindow, type UpstreamLimits } from '../../providers/limit-headers.ts'
 
 /** The live state of one upstream key. */
 export interface KeyState {
@@ -60,11 +60,18 @@ export function pickKey(states: readonly KeyState[], now: number, prefer?: strin
 }
 
 /** A provider's upstream keys and what the gateway has learned about each. */
+const NO_LIMITS: UpstreamLimits = { requests: null, tokens: null }
+
 export class KeyPool {
   readonly states: KeyState[]
   private sequence = 0
 
-  constructor(keys: readonly string[], previous?: KeyPool) {
+  constructor(
+    keys: readonly string[],
+    previous?: KeyPool,
+    /** The provider type's reader of its limit headers. */
+    private readonly readLimits: (headers: Headers, now: number) => UpstreamLimits = () => NO_LIMITS,
+  ) {
     // Keys that did not change keep what was learned about them (config reload).
     this.states = keys.map((key) => previous?.states.find((s) => s.key === key) ?? freshState(key))
     this.sequence = Math.max(0, ...this.states.map((s) => s.lastUsedSeq))
@@ -140,7 +147,7 @@ export class KeyPool {
   }
 
   private learnLimits(s: KeyState, headers: Headers, now: number): void {
-    const limits = readUpstreamLimits(headers, now)
+    const limits = this.readLimits(headers, now)
     if (limits.requests) s.requests = limits.requests
     if (limits.tokens) s.tokens = limits.tokens
   }

@@ -83,7 +83,7 @@ export async function attempt(input: AttemptInput): Promise<AttemptResult> {
     } finally {
       call.finish()
     }
-    return { ok: false, headers, verdict: judgeUpstreamError(provider.name, status, text, key.key, headers.get('retry-after')) }
+    return { ok: false, headers, verdict: judgeUpstreamError(provider.name, status, text, key.key, headers.get('retry-after'), provider.adapter.deadKey) }
   }
 
   const streamed = (headers.get('content-type') ?? '').includes('text/event-stream')

@@ -16,16 +16,14 @@ export function upstreamMessage(text: string): string | undefined {
   return trimmed ? trimmed.slice(0, MAX_MESSAGE) : undefined
 }
 
-/** The protocol whose error shape a body already has, so a client of it can get it unchanged. */
-function errorBodyProtocol(text: string): 'openai' | 'anthropic' | null {
+/** A body that is a JSON object with an `error`: kept, so that a client of the same error shape can get it unchanged. */
+function errorBody(text: string): string | null {
   try {
     const json = JSON.parse(text) as any
-    if (json?.type === 'error' && typeof json?.error?.type === 'string') return 'anthropic'
-    if (typeof json?.error?.message === 'string') return 'openai'
+    return json && typeof json === 'object' && json.error && typeof json.error === 'object' ? text : null
   } catch {
-    // not JSON
+    return null
   }
-  return null
 }
 
 /**
@@ -53,7 +51,7 @@ export function upstreamFailure(provider: string, status: number, rawText: strin
     return new GatewayError('upstream_rejected', said ?? `Provider ${provider} rejected the request (HTTP ${status}).`, {
       upstreamStatus,
       status,
-      ...(errorBodyProtocol(text) ? { body: text, bodyProtocol: errorBodyProtocol(text)! } : {}),
+      ...(errorBody(text) ? { body: text } : {}),
     })
   }
   if (status === 503) return new GatewayError('upstream_unavailable', `Provider ${provider} is unavailable${suffix}`, { upstreamStatus })

@@ -11,12 +11,10 @@ export type Verdict =
   | { action: 'backoff'; error: GatewayError }
   | { action: 'final'; error: GatewayError }
 
-// Error wording that means the key itself is unusable, whatever status carried it.
-const DEAD_KEY = /insufficient_quota|billing_hard_limit|credit balance is too low|account_deactivated|invalid_api_key|api key (is )?(invalid|expired|revoked)|exceeded your current quota/i
-
-export function judgeUpstreamError(provider: string, status: number, text: string, key: string, retryAfter: string | null): Verdict {
+/** `deadKey`: the provider type's wording for a key that cannot be used, whatever status carried it. */
+export function judgeUpstreamError(provider: string, status: number, text: string, key: string, retryAfter: string | null, deadKey: RegExp): Verdict {
   const error = upstreamFailure(provider, status, text, key, retryAfter)
-  if (status === 401 || status === 403 || status === 402 || ((status === 429 || status === 400) && DEAD_KEY.test(text))) {
+  if (status === 401 || status === 403 || status === 402 || ((status === 429 || status === 400) && deadKey.test(text))) {
     return { action: 'key_dead', error, reason: `HTTP ${status}: ${error.message}`.slice(0, 500) }
   }
   if (status === 429) return { action: 'rate_limited', error }

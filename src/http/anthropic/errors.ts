@@ -20,12 +20,20 @@ function errorObject(error: GatewayError) {
   return { type: TYPE_BY_STATUS[error.status] ?? 'api_error', message: error.message }
 }
 
+/** Whether an upstream's error body is already in Anthropic's shape. */
+function isAnthropicError(text: string): boolean {
+  try {
+    const json = JSON.parse(text)
+    return json?.type === 'error' && typeof json.error?.type === 'string'
+  } catch {
+    return false
+  }
+}
+
 /** Anthropic's error shape: `{"type":"error","error":{"type","message"},"request_id"}`. */
 export function renderAnthropicError(error: GatewayError, requestId: string): Response {
-  const body =
-    error.details.bodyProtocol === 'anthropic' && error.details.body
-      ? error.details.body
-      : JSON.stringify({ type: 'error', error: errorObject(error), request_id: requestId })
+  const own = error.details.body && isAnthropicError(error.details.body) ? error.details.body : null
+  const body = own ?? JSON.stringify({ type: 'error', error: errorObject(error), request_id: requestId })
   return new Response(body, { status: error.status, headers: { 'content-type': 'application/json', 'request-id': requestId, ...retryHeaders(error) } })
 }
 

@@ -40,8 +40,19 @@ export function openAIErrorBody(error: GatewayError): string {
   })
 }
 
+/** Whether an upstream's error body is already in OpenAI's shape (and not Anthropic's, which also has `error.message`). */
+function isOpenAIError(text: string): boolean {
+  try {
+    const json = JSON.parse(text)
+    return json?.type !== 'error' && typeof json?.error?.message === 'string'
+  } catch {
+    return false
+  }
+}
+
 export function renderOpenAIError(error: GatewayError): Response {
-  const body = error.details.bodyProtocol === 'openai' && error.details.body ? error.details.body : openAIErrorBody(error)
+  const own = error.details.body && isOpenAIError(error.details.body) ? error.details.body : null
+  const body = own ?? openAIErrorBody(error)
   return new Response(body, { status: error.status, headers: { 'content-type': 'application/json', ...retryHeaders(error) } })
 }
 

@@ -1,4 +1,5 @@
 import { idsFromDataList } from '../model-list.ts'
+import { limitReader } from '../limit-headers.ts'
 import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
 
 const PATHS: Partial<Record<Operation, string>> = {
@@ -26,6 +27,12 @@ function headersFor(target: UpstreamTarget): Record<string, string> {
 export const anthropicAdapter: ProviderAdapter = {
   type: 'anthropic',
   speaks: () => MESSAGES,
+  readLimits: limitReader({
+    requests: ['anthropic-ratelimit-requests-limit', 'anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-reset'],
+    tokens: ['anthropic-ratelimit-tokens-limit', 'anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-tokens-reset'],
+  }),
+  // Anthropic's words for an account that cannot pay, and the generic ones of its relays.
+  deadKey: /credit balance is too low|insufficient_quota|billing|api key (is )?(invalid|expired|revoked)|invalid x-api-key/i,
   defaultBaseUrl: 'https://api.anthropic.com',
   operations: ['messages', 'count_tokens'],
   request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),

@@ -1,5 +1,6 @@
 import { idsFromDataList } from '../model-list.ts'
 import type { ProviderConfig } from '../../config/schema.ts'
+import { limitReader } from '../limit-headers.ts'
 import type { Operation, ProviderAdapter, UpstreamTarget } from '../types.ts'
 
 const PATHS: Partial<Record<Operation, string>> = {
@@ -36,8 +37,16 @@ export const openaiAdapter: ProviderAdapter = {
   type: 'openai',
   defaultBaseUrl: 'https://api.openai.com/v1',
   speaks,
+  readLimits: limitReader({
+    requests: ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
+    tokens: ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+  }),
+  // Wording of OpenAI and of the compatible services that copy it for a key that cannot be used.
+  deadKey: /insufficient_quota|billing_hard_limit|account_deactivated|invalid_api_key|exceeded your current quota|api key (is )?(invalid|expired|revoked)/i,
   operations: ['chat', 'embeddings', 'responses'],
   request: (operation, target) => ({ url: target.baseUrl + PATHS[operation]!, headers: headersFor(target) }),
+  // OpenAI-compatible base URLs end in their version (`/v1`, `/v4`, `/v1beta`); a 404 without one is the usual mistake.
+  discoveryHint: (status, baseUrl, url) => (status === 404 && !/\/v\d+[a-z]*$/.test(baseUrl) ? ` at ${url}; does base_url need /v1 at the end?` : ''),
   modelsRequest: (target) => ({ url: target.baseUrl + '/models', headers: headersFor(target) }),
   parseModels: idsFromDataList,
 }
