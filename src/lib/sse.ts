@@ -133,15 +133,21 @@ const decoder = new TextDecoder()
 
 /** The joined `data:` lines of one event, or null for a comment-only event. */
 export function eventData(event: Uint8Array): string | null {
-  const text = decoder.decode(event)
+  return eventParts(event).data
+}
+
+/** The `event:` name (null when it has none) and the data of one whole event. */
+export function eventParts(event: Uint8Array): { name: string | null; data: string | null } {
+  let name: string | null = null
   let data: string | null = null
-  for (const raw of text.split('\n')) {
+  for (const raw of decoder.decode(event).split('\n')) {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (!line.startsWith('data:')) continue
-    const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
-    data = data === null ? value : data + '\n' + value
+    if (line.startsWith('data:')) {
+      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
+      data = data === null ? value : data + '\n' + value
+    } else if (line.startsWith('event:')) name = line.slice(6).trim()
   }
-  return data
+  return { name, data }
 }
 
 const encoder = new TextEncoder()

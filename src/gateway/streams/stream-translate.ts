@@ -1,4 +1,4 @@
-import { SseFramer, type ByteReader } from '../../lib/sse.ts'
+import { eventParts, SseFramer, type ByteReader } from '../../lib/sse.ts'
 import type { StreamTranslation } from '../../protocols/translate.ts'
 import { GatewayError } from '../errors.ts'
 import { eventTooLarge } from './stream-relay.ts'
@@ -11,22 +11,6 @@ export interface TranslateOptions extends StreamEnds {
 }
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
-/** The name and data of one SSE event. */
-function parts(event: Uint8Array): { name: string | null; data: string | null } {
-  let name: string | null = null
-  let data: string | null = null
-  for (const raw of decoder.decode(event).split('\n')) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (line.startsWith('event:')) name = line.slice(6).trim()
-    else if (line.startsWith('data:')) {
-      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
-      data = data === null ? value : data + '\n' + value
-    }
-  }
-  return { name, data }
-}
 
 /**
  * A stream in the other protocol: each upstream event is parsed once, translated, and the result
@@ -36,7 +20,7 @@ export function translateStream(reader: ByteReader, first: Uint8Array | null, op
   const { translator } = options
   const framer = new SseFramer(options.maxEventBytes)
   const translate = (event: Uint8Array) => {
-    const { name, data } = parts(event)
+    const { name, data } = eventParts(event)
     return data === null ? '' : translator.push(name, data)
   }
   return pumpUpstream(reader, first, {
