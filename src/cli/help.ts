@@ -36,6 +36,8 @@ Environment:
   OPENAI_BASE_URL     its base URL (default https://api.openai.com/v1)
   ANTHROPIC_API_KEY   likewise, the provider "anthropic"
   ANTHROPIC_BASE_URL  its base URL (default https://api.anthropic.com)
+  GEMINI_API_KEY      likewise, the provider "gemini" (or GOOGLE_API_KEY)
+  GEMINI_BASE_URL     its base URL (default https://generativelanguage.googleapis.com)
 
 Dashboard:
   http://HOST:PORT/dashboard    usage, request log, keys and providers; log in with the admin token

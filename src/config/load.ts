@@ -341,14 +341,15 @@ function resolveAlias(
 
 /**
  * Zero-config: OPENAI_API_KEY (and OPENAI_BASE_URL) make a provider named `openai`,
- * ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) one named `anthropic`.
+ * ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) one named `anthropic`, GEMINI_API_KEY or
+ * GOOGLE_API_KEY (and GEMINI_BASE_URL) one named `gemini`.
  */
 function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] {
   const providers: ProviderConfig[] = []
-  for (const type of ['openai', 'anthropic'] as const) {
+  for (const type of ['openai', 'anthropic', 'gemini'] as const) {
     const prefix = type.toUpperCase()
     const base = (nonEmpty(env[`${prefix}_BASE_URL`]) ?? adapterFor(type).defaultBaseUrl).replace(/\/+$/, '')
-    const key = nonEmpty(env[`${prefix}_API_KEY`])
+    const key = nonEmpty(env[`${prefix}_API_KEY`]) ?? (type === 'gemini' ? nonEmpty(env.GOOGLE_API_KEY) : undefined)
     if (!key) continue
     providers.push({
       name: type,

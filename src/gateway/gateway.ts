@@ -4,6 +4,7 @@ import type { Operation } from '../providers/types.ts'
 import type * as ir from '../protocols/ir.ts'
 import { protocolForOperation, usageForOperation } from '../protocols/registry.ts'
 import type { ReplyOptions, ReplyRequest, WireProtocol } from '../protocols/types.ts'
+import { randomId } from '../protocols/media.ts'
 import type { Mode } from './upstream/attempt.ts'
 import { runAttempts, type AttemptsDeps, type Success } from './upstream/attempts.ts'
 import type { ModelEntry, Target } from './routing/catalog.ts'
@@ -41,6 +42,14 @@ export interface ProxyInput {
   heartbeat: Uint8Array
   /** The edge already counted this request against the key's rpm (before reading its body). */
   requestCounted?: boolean
+  /** The model, when the protocol names it in the URL (Gemini) rather than the body. */
+  model?: string
+  /** Whether the client wants a stream, when the protocol says so in the URL. */
+  stream?: boolean
+  /** What the client protocol's reply needs from the route (Gemini's JSON-array stream framing). */
+  routeState?: Record<string, unknown>
+  /** For a counting operation: the client protocol's answer to an estimate, used when the provider cannot count. */
+  estimate?(tokens: number): Record<string, unknown>
 }
 
 export interface ProviderHealth {
@@ -106,8 +115,9 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     const record = trace.record
     const client = protocolForOperation(operation)
     let body = parseJsonObject(raw)
-    const { model, stream } = checkRequest(body, operation)
-    const streaming = client !== null && stream
+    const checked = checkRequest(body, operation, input.model)
+    const model = checked.model
+    const streaming = client !== null && (input.stream ?? checked.stream)
     record.model = model
     record.stream = streaming
 
@@ -120,6 +130,19 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         body = client!.continuation!.resume(body, kept)
         raw = encoder.encode(JSON.stringify(body))
         continued = null
+      }
+    }
+    // References to items of answers the gateway kept are replaced by the items themselves.
+    const referenced = deps.responses ? client?.continuation?.referenced(body) ?? [] : []
+    if (referenced.length > 0) {
+      const kept = new Map<string, ir.Json>()
+      for (const id of referenced) {
+        const r = await keptResponse(deps.responses!, id, input.clientKey.id)
+        if (r) kept.set(id, r.response)
+      }
+      if (kept.size > 0) {
+        body = client!.continuation!.dereference(body, kept)
+        raw = encoder.encode(JSON.stringify(body))
       }
     }
     const keep = keeper(client, body, input.clientKey, rt.config, deps)
@@ -142,9 +165,9 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         throw new GatewayError('model_not_allowed', `This key may not use the model \`${model}\`.`, { param: 'model' })
       }
     }
-    if (operation === 'count_tokens' && !plan.targets[0]!.provider.adapter.operations.includes('count_tokens')) {
-      // OpenAI-compatible APIs cannot count tokens: answer with the gateway's estimate.
-      return Response.json({ input_tokens: estimateTokens(raw.byteLength) })
+    if (input.estimate && !plan.targets[0]!.provider.adapter.operations.includes(operation)) {
+      // A provider that cannot count tokens (OpenAI-compatible APIs): answer with the gateway's estimate.
+      return Response.json(input.estimate(estimateTokens(raw.byteLength)))
     }
     const servable = plan.targets.filter((t) => upstreamOperation(operation, client, t) !== null)
     if (servable.length === 0) {
@@ -241,8 +264,9 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     }
     run.then(release, release)
 
-    const replyState = client ? client.replyState(body) : {}
-    const responseId = `resp_${record.requestId.replace(/[^a-zA-Z0-9]/g, '')}`
+    const replyState = client ? { ...client.replyState(body), ...input.routeState } : {}
+    // The gateway's own id for answers it makes (Responses ids): unique even when a client reuses its request id.
+    const responseId = newResponseId()
     const ctx: ReplyContext = {
       client,
       upstreamOf: (s) => wireOf(s.target),
@@ -349,6 +373,8 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
 }
 
 const encoder = new TextEncoder()
+
+const newResponseId = () => `resp_${randomId(28)}`
 
 /** A kept response; a database that cannot answer now is the client's 503, not a 500. */
 async function keptResponse(store: ResponseStore, id: string, keyId: string) {

@@ -53,13 +53,18 @@ const REQUIRED: Record<Operation, Array<[field: string, check: (v: unknown) => b
     ['max_tokens', (v) => Number.isInteger(v) && (v as number) > 0, 'a positive integer'],
   ],
   count_tokens: [['messages', isMessages, 'an array of messages']],
+  generate_content: [['contents', isMessages, 'an array of contents']],
+  gemini_count_tokens: [],
+  embed_content: [['content', (v) => !!v && typeof v === 'object', 'a content object']],
+  batch_embed_contents: [['requests', isMessages, 'an array of requests']],
   // The Responses API may continue from previous_response_id without new input.
   responses: [],
 }
 
 /** The fields the gateway itself relies on; everything else is the upstream's business. */
-export function checkRequest(body: JsonObject, operation: Operation): { model: string; stream: boolean } {
-  const model = body.model
+export function checkRequest(body: JsonObject, operation: Operation, routeModel?: string): { model: string; stream: boolean } {
+  // A protocol may name the model in its URL (Gemini) instead of the body.
+  const model = routeModel ?? body.model
   if (model === undefined || model === null || model === '') {
     throw new GatewayError('invalid_request', 'You must provide a model parameter.', { param: 'model' })
   }

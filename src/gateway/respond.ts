@@ -31,9 +31,10 @@ const decoder = new TextDecoder()
 const encoder = new TextEncoder()
 
 function usageOf(s: Extract<Success, { kind: 'body' }>, ctx: ReplyContext): Usage | undefined {
-  const read = ctx.upstreamOf(s)?.usage ?? ctx.plainUsage
+  const wire = ctx.upstreamOf(s)
+  const read = wire?.usage ?? ctx.plainUsage
   if (!read) return undefined
-  return metered(read(findObjectValue(s.bytes, 'usage'), boundedCount(s.usageBound)))
+  return metered(read(findObjectValue(s.bytes, wire?.usageKey ?? 'usage'), boundedCount(s.usageBound)))
 }
 
 const notJson = (s: Success) => new GatewayError('upstream_error', `Provider ${s.target.provider.name} sent a response that is not JSON.`)
@@ -110,7 +111,7 @@ function buildStreamReply(s: Success, ctx: ReplyContext): ReadableStream<Uint8Ar
   const streamOptions = { call: s.call, maxEventBytes: s.limits.max_event_bytes, heartbeatMs: ctx.heartbeatMs, heartbeat: ctx.heartbeat, renderError: ctx.renderError }
 
   if (s.kind === 'stream') {
-    if (upstream === client) {
+    if (upstream === client && (client.relays?.(ctx.reply(s).state) ?? true)) {
       const onUsage = (usage: ir.Usage) => (record.usage = metered(usage))
       return relayStream(s.reader, s.first, { ...streamOptions, watch: client.usageWatcher(ctx.reply(s).state, onUsage, boundedCount(s.usageBound)), onEnd })
     }

@@ -9,6 +9,8 @@ import { renderOpenAIError } from './openai/errors.ts'
 import { openaiRoutes } from './openai/routes.ts'
 import { anthropicRoutes } from './anthropic/routes.ts'
 import { renderAnthropicError } from './anthropic/errors.ts'
+import { isGeminiPath, renderGeminiError } from './gemini/errors.ts'
+import { geminiRoutes } from './gemini/routes.ts'
 import { adminRoutes } from './admin/routes.ts'
 import { keyRoutes } from './admin/keys.ts'
 import { usageRoutes } from './admin/usage.ts'
@@ -48,10 +50,10 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
     .onError(({ request, error, code }) => {
       const failure = asGatewayError(error, code, request, deps)
       const trace = traces.of(request)
-      // The edge decides the shape: Anthropic's on the Messages API, OpenAI's everywhere else.
+      // The edge decides the shape: Anthropic's on the Messages API, Google's on Gemini's, OpenAI's everywhere else.
       const response = trace.record.path.startsWith('/v1/messages')
         ? renderAnthropicError(failure, trace.record.requestId)
-        : renderOpenAIError(failure)
+        : isGeminiPath(trace.record.path) ? renderGeminiError(failure) : renderOpenAIError(failure)
       const record = trace.record
       if (trace.capture !== 'none') {
         trace.responseBody = failure.details.body ?? JSON.stringify({ error: { code: failure.code, message: failure.message } })
@@ -74,6 +76,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
     .use(healthRoutes(deps, traces))
     .use(openaiRoutes(deps, traces))
     .use(anthropicRoutes(deps, traces))
+    .use(geminiRoutes(deps, traces))
     .use(adminRoutes(deps, traces))
     .use(keyRoutes(deps, traces))
     .use(usageRoutes(deps, traces))

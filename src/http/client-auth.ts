@@ -6,7 +6,7 @@ import type { Traces } from './traces.ts'
 
 const ANONYMOUS: ClientKey = clientKey('anonymous', 'anonymous', OPEN_POLICY)
 
-/** The key a client presented: `Authorization: Bearer`, `x-api-key`, `api-key`, `?api_key=` or `?key=`. */
+/** The key a client presented: `Authorization: Bearer`, `x-api-key`, `api-key`, `x-goog-api-key`, `?api_key=` or `?key=`. */
 export function readPresentedKey(request: Request): string | null {
   const headers = request.headers
   const authorization = headers.get('authorization')
@@ -14,7 +14,7 @@ export function readPresentedKey(request: Request): string | null {
     const match = /^Bearer\s+(.+)$/i.exec(authorization)
     if (match) return match[1]!.trim()
   }
-  const header = headers.get('x-api-key') ?? headers.get('api-key')
+  const header = headers.get('x-api-key') ?? headers.get('api-key') ?? headers.get('x-goog-api-key')
   if (header !== null) return header
   const url = request.url
   const query = url.indexOf('?')

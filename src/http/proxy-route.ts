@@ -1,5 +1,6 @@
 import type { ClientKey } from '../gateway/access/client-keys.ts'
 import type { GatewayError } from '../gateway/errors.ts'
+import type { ProxyInput } from '../gateway/gateway.ts'
 import type { Operation } from '../providers/types.ts'
 import type { Deps } from './deps.ts'
 import { readBody } from './read-body.ts'
@@ -12,9 +13,12 @@ export interface ProtocolEdge {
   passHeaders: readonly string[]
 }
 
+/** What a route knows from its URL: the model and the stream wish (Gemini), reply framing, how an estimate looks. */
+export type RouteFacts = Pick<ProxyInput, 'model' | 'stream' | 'routeState' | 'estimate'>
+
 /** The handler shared by every proxied route: read the body, hand it to the gateway. */
 export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
-  return async (operation: Operation, request: Request, clientKey: ClientKey): Promise<Response> => {
+  return async (operation: Operation, request: Request, clientKey: ClientKey, route: RouteFacts = {}): Promise<Response> => {
     const trace = traces.of(request)
     trace.record.clientKey = clientKey.name
     trace.record.clientKeyId = clientKey.id
@@ -50,6 +54,7 @@ export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
       renderStreamError: edge.renderStreamError,
       heartbeat: edge.heartbeat,
       requestCounted: true,
+      ...route,
     })
     return traces.finish(request, response)
   }

@@ -68,6 +68,8 @@ export interface ToolCallPart {
   namespace?: string
   /** Block fields only the producing protocol knows (`caller` on Anthropic tool_use). */
   extra?: { origin: Origin; fields: Json }
+  /** Gemini's `thoughtSignature` on a function call: goes back only to where it came from. */
+  signature?: Signature
 }
 
 export interface ToolResultPart {
@@ -187,7 +189,7 @@ export interface Response {
 export type StreamEvent =
   | { type: 'start'; id?: string; model?: string; usage?: Partial<Usage> }
   | { type: 'part_start'; index: number; part: 'text' | 'reasoning' | 'refusal' }
-  | { type: 'part_start'; index: number; part: 'tool_call'; id: string; name: string; kind: 'function' | 'custom'; namespace?: string; extra?: ToolCallPart['extra'] }
+  | { type: 'part_start'; index: number; part: 'tool_call'; id: string; name: string; kind: 'function' | 'custom'; namespace?: string; extra?: ToolCallPart['extra']; signature?: Signature }
   | { type: 'delta'; index: number; text: string }
   /** A reasoning part's signature (or encrypted content), once known. */
   | { type: 'signature'; index: number; signature: Signature }

@@ -1,10 +1,11 @@
 import { anthropic } from './anthropic/index.ts'
+import { gemini } from './gemini/index.ts'
 import { openaiChat } from './openai-chat/index.ts'
 import { openaiResponses } from './openai-responses/index.ts'
 import type { Operation, WireProtocol } from './types.ts'
 
 /** Every wire protocol the gateway speaks, to clients and to upstreams. Adding one is one folder and one line here. */
-export const protocols: readonly WireProtocol[] = [openaiChat, openaiResponses, anthropic]
+export const protocols: readonly WireProtocol[] = [openaiChat, openaiResponses, anthropic, gemini]
 
 const byOperation = new Map<Operation, WireProtocol>(protocols.map((p) => [p.operation, p]))
 const byId = new Map<string, WireProtocol>(protocols.map((p) => [p.id, p]))

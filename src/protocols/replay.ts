@@ -5,7 +5,7 @@ export function responseToEvents(response: ir.Response): ir.StreamEvent[] {
   const events: ir.StreamEvent[] = [{ type: 'start', ...(response.id ? { id: response.id } : {}), ...(response.model ? { model: response.model } : {}) }]
   response.content.forEach((p, index) => {
     if (p.type === 'tool_call') {
-      events.push({ type: 'part_start', index, part: 'tool_call', id: p.id, name: p.name, kind: p.kind, ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.extra ? { extra: p.extra } : {}) })
+      events.push({ type: 'part_start', index, part: 'tool_call', id: p.id, name: p.name, kind: p.kind, ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.extra ? { extra: p.extra } : {}), ...(p.signature ? { signature: p.signature } : {}) })
       if (p.input) events.push({ type: 'delta', index, text: p.input })
     } else {
       events.push({ type: 'part_start', index, part: p.type })
@@ -31,7 +31,7 @@ export function eventsToResponse(events: Iterable<ir.StreamEvent>): ir.Response 
         break
       case 'part_start': {
         const part: ir.AssistantPart = e.part === 'tool_call'
-          ? { type: 'tool_call', id: e.id, name: e.name, input: '', kind: e.kind, ...(e.namespace ? { namespace: e.namespace } : {}), ...(e.extra ? { extra: e.extra } : {}) }
+          ? { type: 'tool_call', id: e.id, name: e.name, input: '', kind: e.kind, ...(e.namespace ? { namespace: e.namespace } : {}), ...(e.extra ? { extra: e.extra } : {}), ...(e.signature ? { signature: e.signature } : {}) }
           : e.part === 'reasoning' ? { type: 'reasoning', text: '' } : { type: e.part, text: '' }
         parts.set(e.index, part)
         response.content.push(part)

@@ -2,7 +2,10 @@ import type * as ir from './ir.ts'
 import type { Count } from './media.ts'
 
 /** A client-facing API operation. Generation operations belong to exactly one protocol. */
-export type Operation = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'responses'
+export type Operation =
+  | 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'responses'
+  // Gemini's: generateContent (streamed or not), countTokens, embedContent, batchEmbedContents.
+  | 'generate_content' | 'gemini_count_tokens' | 'embed_content' | 'batch_embed_contents'
 
 /** How one attempt asks its upstream: streamed, or for one JSON answer. */
 export type UpstreamMode = 'stream' | 'json'
@@ -91,6 +94,8 @@ export interface WireProtocol {
     decoder(options: DecodeOptions): StreamDecoder
     encoder(options: ReplyOptions): StreamEncoder
   }
+  /** The key of the usage object in an answer, when it is not `usage` (Gemini's `usageMetadata`). */
+  readonly usageKey?: string
   /** Usage from the `usage` object of an answer (or a stream's last event). */
   usage(raw: unknown, count?: Count): ir.Usage | undefined
   /**
@@ -98,6 +103,8 @@ export interface WireProtocol {
    * flag (and the usage the gateway needs to see) must change.
    */
   passthroughBody(raw: Uint8Array, body: ir.Json, upstreamModel: string, mode: UpstreamMode): Uint8Array | string
+  /** Whether a same-protocol stream can go to this client as the upstream's bytes (false: re-encoded, as for Gemini's JSON-array framing). */
+  relays?(state: ir.Json): boolean
   /** Watches a passthrough stream for usage; may drop the usage event the gateway asked for on the client's behalf. */
   usageWatcher(state: ir.Json, onUsage: (usage: ir.Usage) => void, count?: Count): EventWatcher
   /**
@@ -114,6 +121,10 @@ export interface WireProtocol {
     history(body: ir.Json): unknown[]
     /** A request continuing a kept answer, made whole: the kept conversation and answer, then its own input. */
     resume(body: ir.Json, kept: { input: unknown[]; response: ir.Json }): ir.Json
+    /** The kept responses a request refers to by item (`item_reference`), none when it refers to none. */
+    referenced(body: ir.Json): string[]
+    /** The request with each reference to an item of the given kept responses replaced by the item. */
+    dereference(body: ir.Json, kept: ReadonlyMap<string, ir.Json>): ir.Json
   }
   /** A whole same-protocol answer as the stream it would have been (fake_stream); defaults to the generic path. */
   replay?(answer: ir.Json, options: ReplyOptions): string

@@ -11,6 +11,9 @@ export interface UpstreamTarget {
   headers: Readonly<Record<string, string>>
   /** Protocol headers the client sent that the upstream must see (`anthropic-version`, `anthropic-beta`). */
   passHeaders?: Readonly<Record<string, string>>
+  /** The model and whether a stream is asked, for APIs that say them in the URL (Gemini). */
+  model: string
+  stream: boolean
 }
 
 export interface UpstreamRequest {
@@ -34,6 +37,8 @@ export interface ProviderAdapter {
   readLimits(headers: Headers, now: number): UpstreamLimits
   /** Error wording that means the key itself is unusable (no credit, revoked), whatever status carried it. */
   readonly deadKey: RegExp
+  /** How long an error body asks to wait, in seconds (Gemini's RetryInfo), when no header says it. */
+  retryAfter?(text: string): number | null
   request(operation: Operation, target: UpstreamTarget): UpstreamRequest
   modelsRequest(target: UpstreamTarget): UpstreamRequest
   /** Words to add when its model list failed (a base URL that misses its version, say). */

@@ -387,7 +387,8 @@ describe('OpenAI stream -> Anthropic events', () => {
     out += t.push(null, chunk({ content: [{ type: 'text', text: 'Answer.' }] }))
     out += t.push(null, chunk({ refusal: ' I cannot say more.' }, 'stop'))
     out += t.push(null, '[DONE]')
-    expect(anthropicEvents(out)[0]![1].message.model).toBe('mistral-medium')
+    // The stream starts with the first real chunk, so its model (not the filter chunk's empty one) is shown.
+    expect(anthropicEvents(out)[0]![1].message.model).toBe('ds')
     expect(deltas(out)).toEqual([
       { type: 'thinking_delta', thinking: 'Groq thinks. ' },
       { type: 'thinking_delta', thinking: 'Mistral thinks.' },

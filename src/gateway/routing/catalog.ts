@@ -157,6 +157,8 @@ export class ModelCatalog {
       baseUrl: provider.config.base_url,
       key,
       headers: provider.config.headers,
+      model: '',
+      stream: false,
     })
     try {
       const res = await this.fetchFn(url, {

@@ -98,11 +98,11 @@ export class KeyPool {
   }
 
   /** A 429: the key rests for what the upstream asked, or an exponential default. */
-  rateLimited(s: KeyState, headers: Headers, now: number, message: string): number {
+  rateLimited(s: KeyState, headers: Headers, now: number, message: string, hintMs?: number): number {
     s.errorCount++
     s.lastError = { message, at: now }
     this.learnLimits(s, headers, now)
-    const hinted = readRetryAfter(headers, now)
+    const hinted = readRetryAfter(headers, now) ?? hintMs ?? null
     const resets = [s.requests, s.tokens]
       .filter((w) => w && w.remaining !== null && w.remaining <= 0 && w.resetAt !== null)
       .map((w) => w!.resetAt! - now)

@@ -56,6 +56,8 @@ export async function attempt(input: AttemptInput): Promise<AttemptResult> {
     key: key.key,
     headers: provider.config.headers,
     passHeaders: input.passHeaders,
+    model: target.upstreamModel,
+    stream: mode === 'stream' || mode === 'aggregate',
   })
   const call = new UpstreamCall(provider.name, provider.config.timeouts, input.signal, input.connectWatch, provider.config.proxy)
   let response: Response
@@ -83,7 +85,7 @@ export async function attempt(input: AttemptInput): Promise<AttemptResult> {
     } finally {
       call.finish()
     }
-    return { ok: false, headers, verdict: judgeUpstreamError(provider.name, status, text, key.key, headers.get('retry-after'), provider.adapter.deadKey) }
+    return { ok: false, headers, verdict: judgeUpstreamError(provider.name, status, text, key.key, headers.get('retry-after') ?? retryAfterIn(provider.adapter, text), provider.adapter.deadKey) }
   }
 
   const streamed = (headers.get('content-type') ?? '').includes('text/event-stream')
@@ -171,6 +173,11 @@ async function firstEvent(reader: ByteReader, call: UpstreamCall, limit: number)
     if (framer.push(value).length > 0) return joinChunks(parts, size)
     if (framer.oversized()) return 'too_large'
   }
+}
+
+function retryAfterIn(adapter: Target['provider']['adapter'], text: string): string | null {
+  const seconds = adapter.retryAfter?.(text)
+  return seconds === null || seconds === undefined ? null : String(seconds)
 }
 
 /** Whether the first byte that is not white space is `{`. */

@@ -130,7 +130,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
         throw verdict.error
       case 'rate_limited':
         breaker.success()
-        pool.rateLimited(key, headers, now(), verdict.error.message)
+        pool.rateLimited(key, headers, now(), verdict.error.message, verdict.error.details.retryAfterMs)
         index = chosen.at
         continue
       case 'key_dead':

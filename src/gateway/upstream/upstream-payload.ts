@@ -47,7 +47,8 @@ export interface PayloadInput {
  */
 export function buildPayload(p: PayloadInput): Uint8Array | string {
   const stream = p.mode === 'stream' || p.mode === 'aggregate'
-  if (!p.client || !p.upstream) return p.body.model === p.upstreamModel ? p.raw : JSON.stringify({ ...p.body, model: p.upstreamModel })
+  // Outside the hub the body is the client's; only a model named in it changes (Gemini's is in the URL).
+  if (!p.client || !p.upstream) return p.body.model === undefined || p.body.model === p.upstreamModel ? p.raw : JSON.stringify({ ...p.body, model: p.upstreamModel })
   if (p.client === p.upstream) return p.client.passthroughBody(p.raw, p.body, p.upstreamModel, stream ? 'stream' : 'json')
   try {
     const decoded = p.decoded()

@@ -15,7 +15,7 @@ export const anthropicRoutes = (deps: Deps, traces: Traces) => {
   return new Elysia({ name: 'anthropic-routes' })
     .use(clientAuth(deps, traces))
     .post('/v1/messages', ({ request, clientKey }) => proxy('messages', request, clientKey), { clientKey: true, parse: 'none' })
-    .post('/v1/messages/count_tokens', ({ request, clientKey }) => proxy('count_tokens', request, clientKey), {
+    .post('/v1/messages/count_tokens', ({ request, clientKey }) => proxy('count_tokens', request, clientKey, { estimate: (tokens) => ({ input_tokens: tokens }) }), {
       clientKey: true,
       parse: 'none',
     })

@@ -1,6 +1,6 @@
 import * as ir from '../ir.ts'
 import { argumentsObject, sanitizeToolId } from '../media.ts'
-import { unpackSignature, validFor } from '../signatures.ts'
+import { splitCallId, unpackSignature, validFor } from '../signatures.ts'
 import { CUSTOM_TOOL_SCHEMA, flatToolName } from '../tool-names.ts'
 import type { EncodeOptions } from '../types.ts'
 
@@ -70,7 +70,7 @@ function toolResult(b: Json, dropped: string[]): ir.ToolResultPart {
       if (part) content.push(part)
     }
   }
-  return { type: 'tool_result', callId: String(b.tool_use_id ?? ''), content, ...(b.is_error === true ? { isError: true } : {}) }
+  return { type: 'tool_result', callId: splitCallId(String(b.tool_use_id ?? '')).id, content, ...(b.is_error === true ? { isError: true } : {}) }
 }
 
 /** A thinking block's signature: one the gateway packed says where it came from; any other is Anthropic's own. */
@@ -116,9 +116,11 @@ export function decodeRequest(body: Json): ir.Request {
         } else if (b?.type === 'tool_use') {
           const fields: Json = {}
           for (const [k, v] of Object.entries(b)) if (!TOOL_USE_FIELDS.has(k)) fields[k] = v
+          const { id, signature } = splitCallId(String(b.id ?? ''))
           content.push({
-            type: 'tool_call', id: String(b.id ?? ''), name: String(b.name ?? ''), input: JSON.stringify(b.input ?? {}), kind: 'function',
+            type: 'tool_call', id, name: String(b.name ?? ''), input: JSON.stringify(b.input ?? {}), kind: 'function',
             ...(Object.keys(fields).length > 0 ? { extra: { origin: { protocol: ANTHROPIC }, fields } } : {}),
+            ...(signature ? { signature } : {}),
           })
         } else dropped.push(`messages[].content ${b?.type}`)
       }

@@ -1,6 +1,6 @@
 import type * as ir from '../ir.ts'
 import { argumentsObject, randomId, sanitizeToolId } from '../media.ts'
-import { packSignature } from '../signatures.ts'
+import { packSignature, signedCallId } from '../signatures.ts'
 import { flatToolName } from '../tool-names.ts'
 import type { DecodeOptions, ReplyOptions } from '../types.ts'
 import { ANTHROPIC } from './request.ts'
@@ -71,7 +71,7 @@ export function partBlock(p: ir.AssistantPart): Json {
     case 'tool_call': {
       const extra = p.extra?.origin.protocol === ANTHROPIC ? p.extra.fields : {}
       const input = p.kind === 'custom' ? { input: p.input } : argumentsObject(p.input)
-      return { type: 'tool_use', id: sanitizeToolId(p.id), name: flatToolName(p.name, p.namespace), input, ...extra }
+      return { type: 'tool_use', id: sanitizeToolId(signedCallId(p.id, p.signature, ANTHROPIC)), name: flatToolName(p.name, p.namespace), input, ...extra }
     }
   }
 }

@@ -1,6 +1,7 @@
 import { sseEvent } from '../../lib/sse.ts'
 import type * as ir from '../ir.ts'
 import { sanitizeToolId } from '../media.ts'
+import { signedCallId } from '../signatures.ts'
 import { flatToolName } from '../tool-names.ts'
 import type { DecodeOptions, ReplyOptions, StreamDecoder, StreamEncoder } from '../types.ts'
 import { ANTHROPIC } from './request.ts'
@@ -158,7 +159,7 @@ export class AnthropicStreamEncoder implements StreamEncoder {
         let content: Json
         if (e.part === 'tool_call') {
           const extra = e.extra?.origin.protocol === ANTHROPIC ? e.extra.fields : {}
-          content = { type: 'tool_use', id: sanitizeToolId(e.id), name: flatToolName(e.name, e.namespace), input: {}, ...extra }
+          content = { type: 'tool_use', id: sanitizeToolId(signedCallId(e.id, e.signature, ANTHROPIC)), name: flatToolName(e.name, e.namespace), input: {}, ...extra }
         } else if (e.part === 'reasoning') content = { type: 'thinking', thinking: '', signature: '' }
         else content = { type: 'text', text: '' }
         return out + sse('content_block_start', { index: block, content_block: content })

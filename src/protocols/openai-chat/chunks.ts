@@ -16,7 +16,9 @@ export function completionToSse(completion: Json, includeUsage: boolean): Uint8A
     const message = choice.message ?? {}
     const chunk = (delta: Json, finish: string | null = null) => ({ ...base, choices: [{ index, delta, finish_reason: finish }] })
     events.push(chunk({ role: message.role ?? 'assistant', content: '' }))
-    if (message.reasoning_content) events.push(chunk({ reasoning_content: message.reasoning_content }))
+    // Whatever dialect carries the reasoning (DeepSeek's reasoning_content, Groq's reasoning), the replay says it as reasoning_content.
+    const reasoning = typeof message.reasoning_content === 'string' ? message.reasoning_content : typeof message.reasoning === 'string' ? message.reasoning : ''
+    if (reasoning) events.push(chunk({ reasoning_content: reasoning }))
     if (message.content) events.push(chunk({ content: message.content }))
     if (message.refusal) events.push(chunk({ refusal: message.refusal }))
     if (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) {

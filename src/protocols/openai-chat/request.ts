@@ -1,5 +1,6 @@
 import * as ir from '../ir.ts'
 import { sourceFromUrl, urlOfSource } from '../media.ts'
+import { splitCallId } from '../signatures.ts'
 import { CUSTOM_TOOL_SCHEMA, customArguments, flatToolName } from '../tool-names.ts'
 import type { EncodeOptions } from '../types.ts'
 import { openaiTextParts } from './text-parts.ts'
@@ -85,15 +86,17 @@ export function decodeRequest(body: Json): ir.Request {
         if (reasoning) content.push({ type: 'reasoning', text: reasoning })
         if (text) content.push({ type: 'text', text })
         for (const call of (m.tool_calls ?? []) as Json[]) {
-          if (call?.type === 'custom') content.push({ type: 'tool_call', id: String(call.id ?? ''), name: call.custom?.name ?? '', input: String(call.custom?.input ?? ''), kind: 'custom' })
-          else content.push({ type: 'tool_call', id: String(call?.id ?? ''), name: call?.function?.name ?? '', input: String(call?.function?.arguments ?? ''), kind: 'function' })
+          const { id, signature } = splitCallId(String(call?.id ?? ''))
+          const sig = signature ? { signature } : {}
+          if (call?.type === 'custom') content.push({ type: 'tool_call', id, name: call.custom?.name ?? '', input: String(call.custom?.input ?? ''), kind: 'custom', ...sig })
+          else content.push({ type: 'tool_call', id, name: call?.function?.name ?? '', input: String(call?.function?.arguments ?? ''), kind: 'function', ...sig })
         }
         messages.push({ role: 'assistant', content })
         break
       }
       case 'tool': {
         const text = typeof m.content === 'string' ? m.content : textOf(m.content)
-        messages.push({ role: 'tool', content: [{ type: 'tool_result', callId: String(m.tool_call_id ?? ''), content: text ? [{ type: 'text', text }] : [] }] })
+        messages.push({ role: 'tool', content: [{ type: 'tool_result', callId: splitCallId(String(m.tool_call_id ?? '')).id, content: text ? [{ type: 'text', text }] : [] }] })
         break
       }
       default:

@@ -1,6 +1,9 @@
 import type * as ir from '../ir.ts'
 import { randomId } from '../media.ts'
+import { signedCallId } from '../signatures.ts'
 import { flatToolName } from '../tool-names.ts'
+
+export const CHAT = 'openai-chat'
 import type { DecodeOptions, ReplyOptions } from '../types.ts'
 import { openaiTextParts } from './text-parts.ts'
 import { CHAT_FINISH, chatUsage, chatUsageJson, FINISH_TO_CHAT } from './usage.ts'
@@ -33,8 +36,9 @@ export function decodeResponse(completion: Json, _options: DecodeOptions): ir.Re
 }
 
 export function chatToolCall(p: ir.ToolCallPart): Json {
-  if (p.kind === 'custom') return { id: p.id, type: 'custom', custom: { name: p.name, input: p.input } }
-  return { id: p.id, type: 'function', function: { name: flatToolName(p.name, p.namespace), arguments: p.input.trim() ? p.input : '{}' } }
+  const id = signedCallId(p.id, p.signature, CHAT)
+  if (p.kind === 'custom') return { id, type: 'custom', custom: { name: p.name, input: p.input } }
+  return { id, type: 'function', function: { name: flatToolName(p.name, p.namespace), arguments: p.input.trim() ? p.input : '{}' } }
 }
 
 export function chatId(id: string): string {

@@ -2,7 +2,8 @@ import { sseEvent } from '../../lib/sse.ts'
 import type * as ir from '../ir.ts'
 import { flatToolName } from '../tool-names.ts'
 import type { DecodeOptions, ReplyOptions, StreamDecoder, StreamEncoder } from '../types.ts'
-import { chatId } from './response.ts'
+import { signedCallId } from '../signatures.ts'
+import { CHAT, chatId } from './response.ts'
 import { openaiTextParts } from './text-parts.ts'
 import { CHAT_FINISH, chatUsage, chatUsageJson, FINISH_TO_CHAT } from './usage.ts'
 
@@ -81,7 +82,8 @@ export class ChatStreamDecoder implements StreamDecoder {
       out.push({ type: 'error', kind: chunk.error.type ?? 'api_error', message: chunk.error.message ?? 'upstream error' })
       return out
     }
-    this.start(chunk, out)
+    // Azure's first chunk (its prompt filter results) has no id and no choices: the stream starts with the next.
+    if (chunk?.id || (chunk?.choices?.length ?? 0) > 0 || chunk?.usage) this.start(chunk, out)
     const usage = chatUsage(chunk.usage)
     if (usage) {
       this.usage = usage
@@ -181,8 +183,8 @@ export class ChatStreamEncoder implements StreamEncoder {
           const custom = e.kind === 'custom'
           this.parts.set(e.index, { kind: 'tool_call', tool: k, custom })
           const call = custom
-            ? { index: k, id: e.id, type: 'custom', custom: { name: e.name, input: '' } }
-            : { index: k, id: e.id, type: 'function', function: { name: flatToolName(e.name, e.namespace), arguments: '' } }
+            ? { index: k, id: signedCallId(e.id, e.signature, CHAT), type: 'custom', custom: { name: e.name, input: '' } }
+            : { index: k, id: signedCallId(e.id, e.signature, CHAT), type: 'function', function: { name: flatToolName(e.name, e.namespace), arguments: '' } }
           out += this.chunk({ tool_calls: [call] })
         } else this.parts.set(e.index, { kind: e.part })
         return out

@@ -5,12 +5,17 @@ import { plainCount, type Count } from '../media.ts'
 export function chatUsage(raw: unknown, count: Count = plainCount): ir.Usage | undefined {
   if (!raw || typeof raw !== 'object') return undefined
   const u = raw as ir.Json
+  const prompt = count(u.prompt_tokens, 'prompt_tokens')
+  const completion = count(u.completion_tokens, 'completion_tokens')
+  const reasoning = count(u.completion_tokens_details?.reasoning_tokens, 'completion_tokens_details.reasoning_tokens')
+  // OpenAI counts reasoning inside completion tokens; xAI beside them, which its total shows.
+  const apart = reasoning > 0 && typeof u.total_tokens === 'number' && u.total_tokens === prompt + completion + reasoning
   return {
-    input: count(u.prompt_tokens, 'prompt_tokens'),
-    output: count(u.completion_tokens, 'completion_tokens'),
+    input: prompt,
+    output: apart ? completion + reasoning : completion,
     cacheRead: count(u.prompt_tokens_details?.cached_tokens, 'prompt_tokens_details.cached_tokens'),
     cacheWrite: count(u.prompt_tokens_details?.cache_write_tokens, 'prompt_tokens_details.cache_write_tokens'),
-    reasoning: count(u.completion_tokens_details?.reasoning_tokens, 'completion_tokens_details.reasoning_tokens'),
+    reasoning,
   }
 }
 

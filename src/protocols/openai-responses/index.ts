@@ -3,7 +3,7 @@ import { responseToEvents } from '../replay.ts'
 import type { EventWatcher, WireProtocol } from '../types.ts'
 import { carriesUsage, parseEvent, usageEventFrom } from '../usage-scan.ts'
 import { decodeRequest, encodeRequest, RESPONSES } from './request.ts'
-import { decodeResponse, echoFields, encodeResponse } from './response.ts'
+import { decodeResponse, echoFields, encodeResponse, responseOfItem } from './response.ts'
 import { ResponsesStreamDecoder, ResponsesStreamEncoder } from './stream.ts'
 import { responsesUsage } from './usage.ts'
 
@@ -82,6 +82,26 @@ export const openaiResponses: WireProtocol = {
       return /^\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? /"response"\s*:\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? null
     },
     stores: (body) => body.store !== false,
+    referenced(body) {
+      if (!Array.isArray(body.input)) return []
+      const ids = new Set<string>()
+      for (const item of body.input as Json[]) {
+        const response = item?.type === 'item_reference' && typeof item.id === 'string' ? responseOfItem(item.id) : null
+        if (response) ids.add(response)
+      }
+      return [...ids]
+    },
+    dereference(body, kept) {
+      const input = (body.input as Json[]).map((item) => {
+        if (item?.type !== 'item_reference' || typeof item.id !== 'string') return item
+        const response = kept.get(responseOfItem(item.id) ?? '')
+        const found = (response?.output as Json[] | undefined)?.find((o) => o?.id === item.id)
+        if (!found) return item
+        const { id: _id, ...rest } = found
+        return rest
+      })
+      return { ...body, input }
+    },
     history: inputItems,
     resume(body, kept) {
       // The answer's output items are valid input items; the ids in them are the gateway's, never

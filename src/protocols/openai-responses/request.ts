@@ -1,6 +1,6 @@
 import * as ir from '../ir.ts'
 import { sourceFromUrl, urlOfSource } from '../media.ts'
-import { unpackSignature, validFor } from '../signatures.ts'
+import { splitCallId, unpackSignature, validFor } from '../signatures.ts'
 import { flatToolName } from '../tool-names.ts'
 import type { EncodeOptions } from '../types.ts'
 
@@ -153,8 +153,9 @@ export function decodeRequest(body: Json): ir.Request {
       case 'function_call':
       case 'custom_tool_call': {
         const custom = type === 'custom_tool_call'
+        const { id, signature } = splitCallId(String(item.call_id ?? item.id ?? ''))
         addAssistant(messages, [{
-          type: 'tool_call', id: String(item.call_id ?? item.id ?? ''), name: String(item.name ?? ''),
+          type: 'tool_call', id, ...(signature ? { signature } : {}), name: String(item.name ?? ''),
           input: String((custom ? item.input : item.arguments) ?? ''), kind: custom ? 'custom' : 'function',
           ...(item.namespace ? { namespace: String(item.namespace) } : {}),
         }])
@@ -162,7 +163,7 @@ export function decodeRequest(body: Json): ir.Request {
       }
       case 'function_call_output':
       case 'custom_tool_call_output':
-        addToolResult(messages, { type: 'tool_result', callId: String(item.call_id ?? ''), content: toolOutput(item.output, param), kind: type === 'custom_tool_call_output' ? 'custom' : 'function' })
+        addToolResult(messages, { type: 'tool_result', callId: splitCallId(String(item.call_id ?? '')).id, content: toolOutput(item.output, param), kind: type === 'custom_tool_call_output' ? 'custom' : 'function' })
         break
       case 'reasoning':
         addAssistant(messages, [reasoningPart(item)])

@@ -1,6 +1,6 @@
 import type * as ir from '../ir.ts'
 import { randomId } from '../media.ts'
-import { packSignature } from '../signatures.ts'
+import { packSignature, signedCallId } from '../signatures.ts'
 import { customInput, flatToolName, toolByFlatName } from '../tool-names.ts'
 import type { DecodeOptions, ReplyOptions } from '../types.ts'
 import { RESPONSES } from './request.ts'
@@ -59,7 +59,17 @@ export function finishOf(status: unknown, reason: unknown, content: readonly ir.
 }
 
 export const responseId = () => `resp_${randomId(32)}`
-export const itemId = (prefix: string) => `${prefix}_${randomId(32)}`
+/**
+ * An output item's id names the response it belongs to and its place there (`msg_<response>_<n>`),
+ * so that an `item_reference` to it can be resolved from the kept response alone.
+ */
+export const itemId = (prefix: string, responseId: string, index: number) => `${prefix}_${responseId.replace(/^resp_/, '')}_${index}`
+
+/** The response an item id of ours belongs to, or null for any other id. */
+export function responseOfItem(id: string): string | null {
+  const m = /^(?:msg|fc|ctc|rs)_([a-zA-Z0-9]+)_\d+$/.exec(id)
+  return m ? `resp_${m[1]}` : null
+}
 
 /** Encrypted content for a Responses client: its own as it is; another protocol's packed with its origin. */
 export function encryptedFor(signature: ir.Signature): string {
@@ -73,9 +83,9 @@ export function callItem(p: ir.ToolCallPart, tools: readonly ir.Tool[], id: stri
   const namespace = tool ? tool.namespace : p.namespace
   const ns = namespace ? { namespace } : {}
   if (tool?.kind === 'custom' || (!tool && p.kind === 'custom')) {
-    return { id, type: 'custom_tool_call', status, call_id: p.id, name, input: p.kind === 'custom' ? p.input : customInput(p.input), ...ns }
+    return { id, type: 'custom_tool_call', status, call_id: signedCallId(p.id, p.signature, RESPONSES), name, input: p.kind === 'custom' ? p.input : customInput(p.input), ...ns }
   }
-  return { id, type: 'function_call', status, call_id: p.id, name, arguments: p.input.trim() ? p.input : '{}', ...ns }
+  return { id, type: 'function_call', status, call_id: signedCallId(p.id, p.signature, RESPONSES), name, arguments: p.input.trim() ? p.input : '{}', ...ns }
 }
 
 export function reasoningItem(p: ir.ReasoningPart, id: string, includeEncrypted: boolean): Json {
@@ -122,15 +132,15 @@ export function encodeResponse(response: ir.Response, options: ReplyOptions): Js
   for (const p of response.content) {
     if (p.type === 'text' || p.type === 'refusal') {
       if (!message) {
-        message = { id: itemId('msg'), type: 'message', status: 'completed', role: 'assistant', content: [] }
+        message = { id: itemId('msg', options.responseId, output.length), type: 'message', status: 'completed', role: 'assistant', content: [] }
         output.push(message)
       }
       message.content.push(p.type === 'text' ? { type: 'output_text', text: p.text, annotations: [], logprobs: [] } : { type: 'refusal', refusal: p.text })
       continue
     }
     message = null
-    if (p.type === 'reasoning') output.push(reasoningItem(p, p.signature?.id && p.signature.origin.protocol === RESPONSES ? p.signature.id : itemId('rs'), includeEncrypted))
-    else output.push(callItem(p, tools, itemId(p.kind === 'custom' ? 'ctc' : 'fc')))
+    if (p.type === 'reasoning') output.push(reasoningItem(p, p.signature?.id && p.signature.origin.protocol === RESPONSES ? p.signature.id : itemId('rs', options.responseId, output.length), includeEncrypted))
+    else output.push(callItem(p, tools, itemId(p.kind === 'custom' ? 'ctc' : 'fc', options.responseId, output.length)))
   }
   const answer = {
     id: options.responseId,

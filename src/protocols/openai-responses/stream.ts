@@ -10,6 +10,13 @@ type Json = ir.Json
 export const INCOMPLETE = 'The upstream stream ended before the response was complete.'
 
 /**
+ * Items are found by their place in the output, not by id: some upstreams (GitHub Copilot) give
+ * every event of one item a new id. The id is the fallback where a place is missing.
+ */
+const itemKey = (e: Json, id: unknown) => (typeof e.output_index === 'number' ? `out${e.output_index}` : `id${String(id)}`)
+const partKey = (e: Json) => `${itemKey(e, e.item_id)}:${e.content_index ?? 0}`
+
+/**
  * Responses events as stream events: each message content part, reasoning item and tool call is
  * one part. Tool calls are taken from their items (`output_item.done` has the whole arguments).
  */
@@ -54,7 +61,7 @@ export class ResponsesStreamDecoder implements StreamDecoder {
       case 'response.output_item.added': {
         startOnce(undefined)
         const item = e.item ?? {}
-        const key = String(item.id ?? `out${e.output_index}`)
+        const key = itemKey(e, item.id)
         if (item.type === 'reasoning') this.open(key, 'reasoning', out, { type: 'part_start', index: 0, part: 'reasoning' })
         else if (item.type === 'function_call' || item.type === 'custom_tool_call') {
           const custom = item.type === 'custom_tool_call'
@@ -66,18 +73,20 @@ export class ResponsesStreamDecoder implements StreamDecoder {
         return out
       }
       case 'response.content_part.added': {
-        const kind = e.part?.type === 'refusal' ? 'refusal' : 'text'
-        this.open(`${e.item_id}:${e.content_index}`, kind, out, { type: 'part_start', index: 0, part: kind })
+        // Only a message's parts are text; a reasoning item's raw parts belong to its reasoning part.
+        if (e.part?.type !== 'output_text' && e.part?.type !== 'refusal') return out
+        const kind = e.part.type === 'refusal' ? 'refusal' : 'text'
+        this.open(partKey(e), kind, out, { type: 'part_start', index: 0, part: kind })
         return out
       }
       case 'response.output_text.delta':
       case 'response.refusal.delta': {
-        const p = this.parts.get(`${e.item_id}:${e.content_index}`)
+        const p = this.parts.get(partKey(e))
         if (p && e.delta) out.push({ type: 'delta', index: p.index, text: String(e.delta) })
         return out
       }
       case 'response.content_part.done': {
-        const p = this.parts.get(`${e.item_id}:${e.content_index}`)
+        const p = this.parts.get(partKey(e))
         if (p) {
           const text = e.part?.type === 'refusal' ? e.part.refusal : e.part?.text
           this.content.push({ type: p.kind === 'refusal' ? 'refusal' : 'text', text: String(text ?? '') })
@@ -87,7 +96,7 @@ export class ResponsesStreamDecoder implements StreamDecoder {
       }
       case 'response.reasoning_summary_text.delta':
       case 'response.reasoning_text.delta': {
-        const p = this.parts.get(String(e.item_id))
+        const p = this.parts.get(itemKey(e, e.item_id))
         if (!p || !e.delta) return out
         // Summary parts after the first are separated as they are when the item is read whole.
         const index = typeof e.summary_index === 'number' ? e.summary_index : 0
@@ -99,7 +108,7 @@ export class ResponsesStreamDecoder implements StreamDecoder {
       }
       case 'response.function_call_arguments.delta':
       case 'response.custom_tool_call_input.delta': {
-        const p = this.parts.get(String(e.item_id))
+        const p = this.parts.get(itemKey(e, e.item_id))
         if (p && e.delta) {
           p.text = true
           out.push({ type: 'delta', index: p.index, text: String(e.delta) })
@@ -108,7 +117,7 @@ export class ResponsesStreamDecoder implements StreamDecoder {
       }
       case 'response.output_item.done': {
         const item = e.item ?? {}
-        const p = this.parts.get(String(item.id ?? `out${e.output_index}`))
+        const p = this.parts.get(itemKey(e, item.id))
         if (!p) return out
         if (item.type === 'reasoning') {
           const part = reasoningFromItem(item, this.options.provider)
@@ -221,22 +230,22 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   private startPart(e: Extract<ir.StreamEvent, { type: 'part_start' }>): string {
     const outputIndex = this.output.length
     if (e.part === 'text' || e.part === 'refusal') {
-      const item = { id: itemId('msg'), type: 'message', status: 'in_progress', role: 'assistant', content: [] as Json[] }
+      const item = { id: itemId('msg', this.options.responseId, outputIndex), type: 'message', status: 'in_progress', role: 'assistant', content: [] as Json[] }
       const part = e.part === 'text' ? { type: 'output_text', text: '', annotations: [], logprobs: [] } : { type: 'refusal', refusal: '' }
       let out = this.add(e.index, { kind: 'message', outputIndex, item, text: '' })
       out += this.event('response.content_part.added', { item_id: item.id, output_index: outputIndex, content_index: 0, part })
       return out
     }
     if (e.part === 'reasoning') {
-      const item = { id: itemId('rs'), type: 'reasoning', summary: [] as Json[] }
+      const item = { id: itemId('rs', this.options.responseId, outputIndex), type: 'reasoning', summary: [] as Json[] }
       let out = this.add(e.index, { kind: 'reasoning', outputIndex, item, text: '' })
       out += this.event('response.reasoning_summary_part.added', { item_id: item.id, output_index: outputIndex, summary_index: 0, part: { type: 'summary_text', text: '' } })
       return out
     }
     if (e.part !== 'tool_call') return ''
-    const call = callItem({ type: 'tool_call', id: e.id, name: e.name, input: '', kind: e.kind, ...(e.namespace ? { namespace: e.namespace } : {}) }, this.tools, '', 'in_progress')
+    const call = callItem({ type: 'tool_call', id: e.id, name: e.name, input: '', kind: e.kind, ...(e.namespace ? { namespace: e.namespace } : {}), ...(e.signature ? { signature: e.signature } : {}) }, this.tools, '', 'in_progress')
     const custom = call.type === 'custom_tool_call'
-    call.id = itemId(custom ? 'ctc' : 'fc')
+    call.id = itemId(custom ? 'ctc' : 'fc', this.options.responseId, outputIndex)
     // Opened empty: the SDKs append every delta to what the added item holds.
     if (custom) call.input = ''
     else call.arguments = ''
