@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.ts'
 import type { Operation } from '../providers/types.ts'
 import type * as ir from '../protocols/ir.ts'
 import { protocolForOperation, usageForOperation } from '../protocols/registry.ts'
+import { embeddingBridge } from '../protocols/embeddings.ts'
 import type { ReplyOptions, ReplyRequest, WireProtocol } from '../protocols/types.ts'
 import { randomId } from '../protocols/media.ts'
 import type { Mode } from './upstream/attempt.ts'
@@ -212,6 +213,8 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       let payload = payloads.get(id)
       if (payload === undefined) {
         payload = buildPayload({
+          operation,
+          offered: t.provider.adapter.operations,
           client,
           upstream: wireOf(t),
           raw,
@@ -271,6 +274,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       client,
       upstreamOf: (s) => wireOf(s.target),
       plainUsage: client ? null : usageForOperation(operation),
+      bridge: (s) => (client ? null : embeddingBridge(operation, s.target.provider.adapter.operations)),
       reply: (s): ReplyOptions => ({
         model, provider: s.target.provider.name, request: replyRequest, state: replyState, responseId,
         // Only what the gateway answered itself is kept: a provider serving the protocol keeps its own.

@@ -1,6 +1,7 @@
 import { findObjectValue } from '../lib/json-scan.ts'
 import type * as ir from '../protocols/ir.ts'
 import { answerAsStream, StreamTranslation, translateResponse } from '../protocols/translate.ts'
+import type { EmbeddingBridge } from '../protocols/embeddings.ts'
 import type { ReplyOptions, WireProtocol } from '../protocols/types.ts'
 import type { Success } from './upstream/attempts.ts'
 import { base64Embeddings } from './embeddings-format.ts'
@@ -18,6 +19,8 @@ export interface ReplyContext {
   upstreamOf(s: Success): WireProtocol | null
   /** How usage is read from an answer outside the hub. */
   plainUsage: WireProtocol['usage'] | null
+  /** For embeddings served by a provider of the other embeddings API: how its answer is translated back. */
+  bridge(s: Success): EmbeddingBridge | null
   reply(s: Success): ReplyOptions
   trace: RequestTrace
   /** For embeddings: the client wants base64 vectors. */
@@ -63,6 +66,15 @@ function buildBodyReply(s: Success, ctx: ReplyContext): Uint8Array | string {
       throw notJson(s)
     }
     return JSON.stringify(translateResponse(upstream, ctx.client, parsed, { provider: s.target.provider.name }, ctx.reply(s)))
+  }
+  const bridge = ctx.bridge(s)
+  if (bridge) {
+    try {
+      const answer = bridge.response(JSON.parse(decoder.decode(s.bytes)), s.target.label)
+      return JSON.stringify(ctx.wantsBase64 ? (base64Embeddings(answer) ?? answer) : answer)
+    } catch {
+      throw notJson(s)
+    }
   }
   if (ctx.wantsBase64) {
     try {

@@ -61,9 +61,10 @@ export function startMockGemini(models = ['gemini-test']): MockGemini {
         return Response.json({ error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT' } }, { status: 400 })
       }
       if (url.pathname === '/v1beta/models') return Response.json({ models: models.map((id) => ({ name: `models/${id}`, supportedGenerationMethods: ['generateContent'] })) })
-      const m = /^\/v1beta\/models\/(.+):(generateContent|streamGenerateContent|countTokens)$/.exec(url.pathname)
+      const m = /^\/v1beta\/models\/(.+):(generateContent|streamGenerateContent|countTokens|batchEmbedContents)$/.exec(url.pathname)
       if (!m) return Response.json({ error: { code: 404, message: `no route ${url.pathname}`, status: 'NOT_FOUND' } }, { status: 404 })
       if (m[2] === 'countTokens') return Response.json({ totalTokens: 17 })
+      if (m[2] === 'batchEmbedContents') return Response.json({ embeddings: (body.requests ?? []).map((_: unknown, i: number) => ({ values: [i, 0.5, -0.5] })) })
       const parts = defaultGeminiParts(body)
       if (m[2] === 'generateContent') return Response.json({ ...chunk(parts, { finishReason: 'STOP' }), usageMetadata: GEMINI_USAGE })
       // Streamed: each part in its own chunk, usage on every chunk (cumulative), STOP on the last.

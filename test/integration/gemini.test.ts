@@ -22,7 +22,7 @@ beforeAll(async () => {
     auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
     providers: [
       { name: 'gem', type: 'gemini', base_url: gemini.url, keys: ['AIza-upstream-1'] },
-      { name: 'chat', type: 'openai', base_url: chat.baseUrl, keys: ['k'], models: ['chat-model'], api: 'chat' },
+      { name: 'chat', type: 'openai', base_url: chat.baseUrl, keys: ['k'], models: ['chat-model', 'text-embedding-3-small'], api: 'chat' },
       { name: 'claude', type: 'anthropic', base_url: claude.url, keys: ['k-ant'], models: ['claude-test'] },
     ],
   })
@@ -138,6 +138,30 @@ describe('Gemini clients (GenAI SDK)', () => {
     expect(((await unauthorized.json()) as any).error).toMatchObject({ code: 401, status: 'UNAUTHENTICATED' })
   })
 })
+
+describe('embeddings between the two APIs', () => {
+  test('a GenAI SDK embedContent in front of an OpenAI-compatible provider', async () => {
+    const res = await genai().models.embedContent({ model: 'chat/text-embedding-3-small', contents: ['one', 'two'] })
+    expect(res.embeddings?.length).toBe(2)
+    expect(res.embeddings![0]!.values!.length).toBeGreaterThan(0)
+    const sent = chat.requests.at(-1)!
+    expect(sent.path).toBe('/v1/embeddings')
+    expect(sent.body).toMatchObject({ model: 'text-embedding-3-small', input: ['one', 'two'] })
+  })
+
+  test('an OpenAI SDK embeddings call in front of a Gemini provider (base64 as the SDK asks)', async () => {
+    const client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 })
+    const res = await client.embeddings.create({ model: 'gem/gemini-test', input: ['a', 'b'] })
+    expect(res.data.map((d) => d.embedding)).toEqual([[0, 0.5, -0.5], [1, 0.5, -0.5]])
+    const sent = gemini.requests.at(-1)!
+    expect(sent.path).toBe('/v1beta/models/gemini-test:batchEmbedContents')
+    expect(sent.body.requests).toEqual([
+      { model: 'models/gemini-test', content: { parts: [{ text: 'a' }] } },
+      { model: 'models/gemini-test', content: { parts: [{ text: 'b' }] } },
+    ])
+  })
+})
+
 
 describe('Gemini as a provider', () => {
   test('a chat client gets text, reasoning and usage (thoughts are output tokens)', async () => {

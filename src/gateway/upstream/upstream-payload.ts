@@ -2,6 +2,7 @@ import type { ProviderAdapter } from '../../providers/types.ts'
 import type * as ir from '../../protocols/ir.ts'
 import { TranslationError } from '../../protocols/ir.ts'
 import { protocolById } from '../../protocols/registry.ts'
+import { embeddingBridge } from '../../protocols/embeddings.ts'
 import type { Operation, WireProtocol } from '../../protocols/types.ts'
 import type { Mode } from './attempt.ts'
 import type { Target } from '../routing/catalog.ts'
@@ -20,12 +21,16 @@ export function upstreamWire(client: WireProtocol, target: Target): WireProtocol
 /** The operation an upstream performs for a client's operation; null when it cannot. */
 export function upstreamOperation(operation: Operation, client: WireProtocol | null, target: Target): Operation | null {
   const wanted = client ? upstreamWire(client, target).operation : operation
-  return offers(target.provider.adapter, wanted) ? wanted : null
+  if (offers(target.provider.adapter, wanted)) return wanted
+  return client ? null : (embeddingBridge(operation, target.provider.adapter.operations)?.upstream ?? null)
 }
 
 const offers = (adapter: ProviderAdapter, operation: Operation) => adapter.operations.includes(operation)
 
 export interface PayloadInput {
+  /** The client's operation and what the provider offers, for operations outside the hub. */
+  operation?: Operation
+  offered?: readonly Operation[]
   /** The client's protocol; null for operations outside the hub (embeddings, token counting). */
   client: WireProtocol | null
   upstream: WireProtocol | null
@@ -47,6 +52,9 @@ export interface PayloadInput {
  */
 export function buildPayload(p: PayloadInput): Uint8Array | string {
   const stream = p.mode === 'stream' || p.mode === 'aggregate'
+  // Embeddings asked of a provider of the other embeddings API are translated.
+  const bridge = !p.client && p.operation ? embeddingBridge(p.operation, p.offered ?? []) : null
+  if (bridge) return JSON.stringify(bridge.request(p.body, p.upstreamModel))
   // Outside the hub the body is the client's; only a model named in it changes (Gemini's is in the URL).
   if (!p.client || !p.upstream) return p.body.model === undefined || p.body.model === p.upstreamModel ? p.raw : JSON.stringify({ ...p.body, model: p.upstreamModel })
   if (p.client === p.upstream) return p.client.passthroughBody(p.raw, p.body, p.upstreamModel, stream ? 'stream' : 'json')
