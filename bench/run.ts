@@ -94,6 +94,8 @@ async function main() {
   const messages = JSON.stringify({ model: 'bench-json', max_tokens: 100, messages: [{ role: 'user', content: 'Say something short.' }] })
   // A Responses client in front of the chat-only mock: translated both ways.
   const responsesBody = JSON.stringify({ model: 'bench-json', input: 'Say something short.', instructions: 'Be brief.' })
+  // A Gemini client in front of the chat mock: the model is in the URL.
+  const geminiBody = JSON.stringify({ systemInstruction: { parts: [{ text: 'Be brief.' }] }, contents: [{ role: 'user', parts: [{ text: 'Say something short.' }] }] })
   type Row = Record<string, number[]>
   const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, baseline: {}, passthrough_parse: {}, portkey: {} }
   const add = (target: string, figure: string, value: number) => ((results[target]![figure] ??= []).push(value))
@@ -161,6 +163,10 @@ async function main() {
       const rr = wrk(`${t.url}/v1/responses`, 16, SECONDS, responsesBody)
       add(name, 'cpu_us_per_responses_translated', ((cpuMs(t.pid) - b1) * 1000) / Math.max(1, rr.requests))
       add(name, 'errors_responses_translated', rr.errors)
+      const b3 = cpuMs(t.pid)
+      const gr = wrk(`${t.url}/v1beta/models/bench-json:generateContent`, 16, SECONDS, geminiBody)
+      add(name, 'cpu_us_per_gemini_translated', ((cpuMs(t.pid) - b3) * 1000) / Math.max(1, gr.requests))
+      add(name, 'errors_gemini_translated', gr.errors)
       const rs = await streams(`${t.url}/v1/responses`, 'bench-s50-d2', 1, SMOKE ? 10 : 40)
       add(name, 'responses_stream_ttfb_ms', median(rs.ttfb))
       add(name, 'responses_stream_errors', rs.errors)
@@ -214,6 +220,7 @@ async function main() {
     { figure: `peak RSS under ${STREAMS_AT_ONCE} streams`, value: m('sluice', 'many_streams_peak_rss_mib'), limit: 1.5 * m('passthrough', 'many_streams_peak_rss_mib'), unit: 'MiB', rule: '<= 1.5x passthrough' },
     { figure: 'CPU, Anthropic client on OpenAI upstream', value: m('sluice', 'cpu_us_per_translated_request'), limit: 2 * m('sluice', 'cpu_us_per_request_c16'), unit: 'µs', rule: '<= 2x same-protocol path' },
     { figure: 'CPU, Responses client on chat upstream', value: m('sluice', 'cpu_us_per_responses_translated'), limit: 2 * m('sluice', 'cpu_us_per_request_c16'), unit: 'µs', rule: '<= 2x same-protocol path' },
+    { figure: 'CPU, Gemini client on chat upstream', value: m('sluice', 'cpu_us_per_gemini_translated'), limit: 2 * m('sluice', 'cpu_us_per_request_c16'), unit: 'µs', rule: '<= 2x same-protocol path' },
     { figure: 'added time to first byte of a translated Responses stream', value: m('sluice', 'responses_stream_ttfb_ms') - m('direct', 'stream_ttfb_ms'), limit: addedTtfb('passthrough') + 0.1, unit: 'ms', rule: '<= passthrough + 0.1 ms' },
   ].map((b) => ({ ...b, ok: b.atLeast ? b.value >= b.limit : b.value <= b.limit }))
 
@@ -226,7 +233,7 @@ async function main() {
     ['rss_before_streams_mib', 'RSS before the streams (MiB)'], ['many_streams_peak_rss_mib', 'peak RSS under streams (MiB)'], ['many_streams_rss_growth_mib', 'RSS growth under streams (MiB)'],
     ['startup_ms', 'start-up to first /health 200 (ms)'],
     ['cpu_us_per_request_c16', 'CPU per request, c=16 (µs)'], ['cpu_us_per_translated_request', 'CPU per translated request, c=16 (µs)'],
-    ['cpu_us_per_responses_translated', 'CPU per Responses request on chat, c=16 (µs)'], ['responses_stream_ttfb_ms', 'translated Responses stream, first byte (ms)'],
+    ['cpu_us_per_responses_translated', 'CPU per Responses request on chat, c=16 (µs)'], ['cpu_us_per_gemini_translated', 'CPU per Gemini request on chat, c=16 (µs)'], ['responses_stream_ttfb_ms', 'translated Responses stream, first byte (ms)'],
   ]
   const columns = ['direct', 'passthrough', 'sluice', ...(targets.baseline ? ['baseline'] : []), ...(targets.portkey ? ['portkey'] : [])]
   let table = `| figure | ${columns.join(' | ')} |\n|---|${columns.map(() => '---:').join('|')}|\n`
@@ -258,6 +265,9 @@ async function main() {
       m('sluice', 'rps_c16') < m('passthrough', 'rps_c16') / 5 && 'sluice below a fifth of the passthrough\'s requests/s at c=16',
       m('sluice', 'many_streams_completed') < STREAMS_AT_ONCE && 'not every concurrent stream completed',
       m('sluice', 'errors_c16') > 0 && 'errors under load',
+      // The translated paths must answer, not just be fast.
+      m('sluice', 'errors_translated') + m('sluice', 'errors_responses_translated') + m('sluice', 'errors_gemini_translated') > 0 && 'errors on a translated path',
+      m('sluice', 'responses_stream_errors') > 0 && 'a translated Responses stream failed',
     ].filter(Boolean)
     if (gross.length > 0) {
       console.log(`bench smoke: FAILED: ${gross.join('; ')}`)

@@ -310,6 +310,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   async function closeStorage(): Promise<void> {
     try {
       await writer.stop()
+      await storedResponses.flush().catch((err) => logger.error({ err: (err as Error).message }, 'could not write the stored responses'))
     } finally {
       gateway.runtime().catalog.stop()
       database.close()

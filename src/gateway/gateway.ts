@@ -403,13 +403,14 @@ function keeper(client: WireProtocol | null, body: JsonObject, key: ClientKey, c
   return (answer) => {
     const id = typeof answer.id === 'string' ? answer.id : null
     if (!id) return
-    const bytes = JSON.stringify(input).length + JSON.stringify(answer).length
+    const serialized = { input: JSON.stringify(input), response: JSON.stringify(answer) }
+    const bytes = serialized.input.length + serialized.response.length
     if (bytes > maxBytes) {
       deps.logger.info({ id, bytes, max: maxBytes }, 'response not kept: larger than responses.max_stored_bytes')
       return
     }
     const now = deps.now()
-    store.save({ id, clientKeyId: key.id, createdAt: now, expiresAt: now + ttlHours * 3_600_000, input, response: answer })
+    store.save({ id, clientKeyId: key.id, createdAt: now, expiresAt: now + ttlHours * 3_600_000, input, response: answer, serialized })
   }
 }
 

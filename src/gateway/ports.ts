@@ -24,6 +24,8 @@ export interface StoredResponse {
   input: unknown[]
   /** The answer as the client received it. */
   response: Record<string, unknown>
+  /** Both already as JSON text, when the saver made it (to check the size bound). */
+  serialized?: { input: string; response: string }
 }
 
 /** Responses kept for clients whose provider keeps no state. Only the creating client key may read one. */

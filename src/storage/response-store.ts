@@ -10,26 +10,43 @@ import { storedResponses } from './schema.ts'
  * at once (before the write) still finds it; a failed write is retried by `flush()`.
  */
 const MAX_PENDING = 1000
+/** Rows per insert, and how long a save waits for others to join it. */
+const BATCH = 200
+const WRITE_DELAY_MS = 50
 
 
 export function createResponseStore(db: Db, logger: Logger, now: () => number = Date.now) {
   const pending = new Map<string, StoredResponse>()
-  const writing = new Set<string>()
+  let timer: ReturnType<typeof setTimeout> | null = null
+  let writing: Promise<void> | null = null
 
-  async function write(r: StoredResponse): Promise<void> {
-    if (writing.has(r.id)) return
-    writing.add(r.id)
+  /** Writes what is pending in one statement: a busy gateway keeps many answers a second. */
+  async function writeBatch(): Promise<void> {
+    const batch = [...pending.values()].slice(0, BATCH)
+    if (batch.length === 0) return
     try {
       await db
         .insert(storedResponses)
-        .values({ id: r.id, clientKeyId: r.clientKeyId, createdAt: new Date(r.createdAt), expiresAt: new Date(r.expiresAt), input: JSON.stringify(r.input), response: JSON.stringify(r.response) })
+        .values(batch.map((r) => ({
+          id: r.id, clientKeyId: r.clientKeyId, createdAt: new Date(r.createdAt), expiresAt: new Date(r.expiresAt),
+          input: r.serialized?.input ?? JSON.stringify(r.input), response: r.serialized?.response ?? JSON.stringify(r.response),
+        })))
         .onConflictDoNothing()
-      if (pending.get(r.id) === r) pending.delete(r.id)
+      for (const r of batch) if (pending.get(r.id) === r) pending.delete(r.id)
     } catch (err) {
-      logger.warn({ err: (err as Error).message, id: r.id }, 'could not store a response; will retry')
-    } finally {
-      writing.delete(r.id)
+      logger.warn({ err: (err as Error).message, count: batch.length }, 'could not store responses; will retry')
     }
+  }
+
+  function schedule(): void {
+    if (timer || writing) return
+    timer = setTimeout(() => {
+      timer = null
+      writing = writeBatch().finally(() => {
+        writing = null
+        if (pending.size > 0 && pending.size >= BATCH) schedule()
+      })
+    }, WRITE_DELAY_MS)
   }
 
   return {
@@ -53,16 +70,17 @@ export function createResponseStore(db: Db, logger: Logger, now: () => number = 
         pending.delete(oldest)
         logger.warn({ id: oldest }, 'a stored response could not be written and was given up')
       }
-      void write(r)
+      schedule()
     },
     async delete(id: string, clientKeyId: string): Promise<boolean> {
       const held = pending.get(id)
-      if (held && held.clientKeyId === clientKeyId) pending.delete(id)
+      const mine = held !== undefined && held.clientKeyId === clientKeyId
+      if (mine) pending.delete(id)
       const gone = await db
         .delete(storedResponses)
         .where(and(eq(storedResponses.id, id), eq(storedResponses.clientKeyId, clientKeyId)))
         .returning({ id: storedResponses.id })
-      return gone.length > 0 || (held !== undefined && held.clientKeyId === clientKeyId)
+      return gone.length > 0 || mine
     },
     /** Deletes expired responses; returns how many. */
     async prune(): Promise<number> {
@@ -70,9 +88,18 @@ export function createResponseStore(db: Db, logger: Logger, now: () => number = 
       const gone = await db.delete(storedResponses).where(lt(storedResponses.expiresAt, new Date(now()))).returning({ id: storedResponses.id })
       return gone.length
     },
-    /** Writes what could not be written when it was saved. */
+    /** Writes everything still pending (the server's flusher, and on stop). */
     async flush(): Promise<void> {
-      for (const r of [...pending.values()]) await write(r)
+      if (timer) {
+        clearTimeout(timer)
+        timer = null
+      }
+      await writing
+      while (pending.size > 0) {
+        const before = pending.size
+        await writeBatch()
+        if (pending.size >= before) break
+      }
     },
     get pending(): number {
       return pending.size
