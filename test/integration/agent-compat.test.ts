@@ -46,7 +46,7 @@ describe('Claude model names by pattern', () => {
   test('/v1/models lists what can be picked, not the patterns', async () => {
     const res = await fetch(`${gw.baseURL}/models`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } })
     const ids = ((await res.json()) as any).data.map((m: any) => m.id)
-    expect(ids).toContain('ds/deepseek-chat')
+    expect(ids).toContain('deepseek-chat')
     expect(ids.some((id: string) => id.includes('*') || id.startsWith('/'))).toBe(false)
   })
 

@@ -316,7 +316,7 @@ describe('errors on /v1/messages are in Anthropic\'s shape', () => {
 
   test('the model list has Anthropic\'s shape for the Anthropic SDK', async () => {
     const page = await anthropicClient.models.list()
-    expect(page.data.map((m) => m.id)).toContain('claude/claude-test')
+    expect(page.data.map((m) => m.id)).toContain('claude-test')
     expect(page.data[0]!.type).toBe('model')
   })
 })

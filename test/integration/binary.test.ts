@@ -110,16 +110,16 @@ describe('the compiled binary', () => {
         const res = await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sk-binary-client-key' } })
         return ((await res.json()) as any).data.map((m: any) => m.id) as string[]
       }
-      expect(await ids()).toContain('p/first-model')
+      expect(await ids()).toContain('first-model')
       await write('second-model')
       proc.kill('SIGHUP')
       const until = Date.now() + 5000
-      while (!(await ids()).includes('p/second-model') && Date.now() < until) await Bun.sleep(50)
-      expect(await ids()).toContain('p/second-model')
+      while (!(await ids()).includes('second-model') && Date.now() < until) await Bun.sleep(50)
+      expect(await ids()).toContain('second-model')
       await Bun.write(path, 'providers: [{ name: p, type: nonsense, keys: [k] }]\n')
       proc.kill('SIGHUP')
       await Bun.sleep(300)
-      expect(await ids()).toContain('p/second-model')
+      expect(await ids()).toContain('second-model')
       proc.kill('SIGTERM')
       expect(await proc.exited).toBe(0)
     } finally {

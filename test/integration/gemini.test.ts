@@ -26,7 +26,7 @@ beforeAll(async () => {
       { name: 'claude', type: 'anthropic', base_url: claude.url, keys: ['k-ant'], models: ['claude-test'] },
     ],
   })
-  await eventually(async () => (await fetch(`${gw.baseURL}/models`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } }).then((r) => r.json()) as any).data.some((m: any) => m.id === 'gem/gemini-test'))
+  await eventually(async () => (await fetch(`${gw.baseURL}/models`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } }).then((r) => r.json()) as any).data.some((m: any) => m.id === 'gemini-test'))
 })
 afterAll(async () => {
   await gw.stop()
@@ -126,7 +126,7 @@ describe('Gemini clients (GenAI SDK)', () => {
     const estimated = await genai().models.countTokens({ model: 'chat/chat-model', contents: 'hello' })
     expect(estimated.totalTokens).toBeGreaterThan(0)
     const list = await fetch(`${gw.url}/v1beta/models`, { headers: { 'x-goog-api-key': CLIENT_KEY } }).then((r) => r.json() as any)
-    expect(list.models.map((m: any) => m.name)).toContain('models/gem/gemini-test')
+    expect(list.models.map((m: any) => m.name)).toContain('models/gemini-test')
   })
 
   test('errors are in Google shape: an unknown model, a bad key', async () => {

@@ -145,10 +145,12 @@ describe('chat completions through the official SDK', () => {
 })
 
 describe('models and embeddings', () => {
-  test('the model list has provider/model ids and the bare ids', async () => {
+  test('the model list shows each model once (chat apps show no doubles); the provider/model form still resolves', async () => {
     const ids: string[] = []
     for await (const m of client.models.list()) ids.push(m.id)
-    expect(ids).toEqual(expect.arrayContaining(['mock/mock-model', 'mock-model', 'mock/text-embedding-3-small', 'text-embedding-3-small']))
+    expect(ids).toEqual(expect.arrayContaining(['mock-model', 'text-embedding-3-small']))
+    expect(ids).not.toContain('mock/mock-model')
+    expect(new Set(ids).size).toBe(ids.length)
     const one = await client.models.retrieve('mock/mock-model')
     expect(one).toMatchObject({ id: 'mock/mock-model', owned_by: 'mock' })
   })

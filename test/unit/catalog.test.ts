@@ -29,10 +29,12 @@ describe('model routing', () => {
     expect(await catalog.resolve('nope')).toEqual([])
   })
 
-  test('the list shows bare ids only where unambiguous', () => {
+  test('the list shows each model once: its bare id where unambiguous, provider/model where not', () => {
     const ids = catalog.list().map((m) => m.id)
-    expect(ids).toEqual(expect.arrayContaining(['a/m1', 'a/shared', 'b/shared', 'm1', 'm2', 'org/model']))
+    expect(ids).toEqual(expect.arrayContaining(['m1', 'a/shared', 'b/shared', 'm2', 'org/model']))
     expect(ids).not.toContain('shared')
+    expect(ids).not.toContain('a/m1')
+    expect(new Set(ids).size).toBe(ids.length)
   })
 
   test('a provider whose list is unknown (discovery failed) receives unknown models', async () => {

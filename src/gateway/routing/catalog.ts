@@ -117,10 +117,15 @@ export class ModelCatalog {
   }
 
   /** Every model id clients may use: `provider/model` always, the bare id where only one provider has it. */
+  /**
+   * Each served model once, under its canonical id: the bare id when one provider serves it, else
+   * `provider/model`. Both forms keep working when requested; a picker just shows no doubles.
+   */
   list(): ModelEntry[] {
     const entries: ModelEntry[] = []
-    for (const p of this.providers) for (const m of p.models ?? []) entries.push({ id: `${p.name}/${m}`, provider: p.name })
-    for (const [id, owners] of this.bare) if (owners.length === 1) entries.push({ id, provider: owners[0]!.name })
+    for (const p of this.providers) {
+      for (const m of p.models ?? []) entries.push({ id: this.bare.get(m)?.length === 1 ? m : `${p.name}/${m}`, provider: p.name })
+    }
     return entries
   }
 

@@ -73,9 +73,9 @@ export const geminiRoutes = (deps: Deps, traces: Traces) => {
     } catch {
       // shown as it came
     }
-    const found = deps.gateway.models().find((m) => m.id === id && clientKey.allowsModel(m.id))
+    const found = deps.gateway.models().find((m) => (m.id === id || `${m.provider}/${m.id}` === id) && clientKey.allowsModel(m.id))
     if (!found) throw new GatewayError('model_not_found', `Model \`${clip(id, 64)}\` is not found. GET /v1beta/models lists the available models.`)
-    return traces.finish(request, Response.json(modelObject(found.id)))
+    return traces.finish(request, Response.json(modelObject(id)))
   }
 
   return new Elysia({ name: 'gemini-routes' })

@@ -88,14 +88,14 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
       '/v1/models/*',
       ({ request, params, clientKey }) => {
         const id = decodedId(params['*'])
-        const found = id === null ? undefined : deps.gateway.models().find((m) => m.id === id && clientKey.allowsModel(m.id))
+        const found = id === null ? undefined : deps.gateway.models().find((m) => (m.id === id || `${m.provider}/${m.id}` === id) && clientKey.allowsModel(m.id))
         if (!found) {
           const shown = clip(id ?? params['*'], 64)
           throw new GatewayError('model_not_found', `The model \`${shown}\` does not exist. GET /v1/models lists the available models.`, {
             param: 'model',
           })
         }
-        return traces.finish(request, Response.json(modelObject(found.id, found.provider)))
+        return traces.finish(request, Response.json(modelObject(id!, found.provider)))
       },
       { clientKey: true },
     )
