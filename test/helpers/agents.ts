@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 /**
- * Real coding agents from npm (Claude Code, Codex CLI), installed once into a cache outside
+ * Real coding agents from npm (Claude Code, Codex CLI, Gemini CLI), installed once into a cache outside
  * node_modules and run against the compiled gateway, for the end-to-end tests in test/e2e.
  */
 
@@ -16,6 +16,7 @@ export interface AgentSpec {
 /** Pinned: a new release changes the requests the agents send, so updates are deliberate. */
 export const CLAUDE_CODE: AgentSpec = { pkg: '@anthropic-ai/claude-code', version: '2.1.332', bin: 'claude' }
 export const CODEX: AgentSpec = { pkg: '@openai/codex', version: '0.171.0', bin: 'codex' }
+export const GEMINI_CLI: AgentSpec = { pkg: '@google/gemini-cli', version: '0.61.0', bin: 'gemini' }
 
 /**
  * The model Claude Code 2.1.332 asks for when no --model is given. The gateway has no alias
@@ -293,9 +294,9 @@ export function describeRequest(seen: { method: string; path: string; headers: R
   return text.length > 12_000 ? `${text.slice(0, 12_000)}...` : text
 }
 
-/** `bun test/helpers/agents.ts`: installs both agents (for CI, before the tests, so install time and errors stand apart). */
+/** `bun test/helpers/agents.ts`: installs the agents (for CI, before the tests, so install time and errors stand apart). */
 if (import.meta.main) {
-  for (const spec of [CLAUDE_CODE, CODEX]) {
+  for (const spec of [CLAUDE_CODE, CODEX, GEMINI_CLI]) {
     const agent = await installAgent(spec)
     console.log(`${spec.pkg}@${spec.version}: ${agent.installed ? `installed in ${(agent.ms / 1000).toFixed(1)} s` : 'already installed'} -> ${agent.path}`)
   }
