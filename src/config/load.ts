@@ -213,7 +213,8 @@ function resolveProvider(
   const baseUrl = (p.base_url ?? adapter.defaultBaseUrl).replace(/\/+$/, '')
   if (!isHttpUrl(baseUrl)) problems.push(`${at}.base_url: expected an http(s) URL, got "${p.base_url}"`)
   // `${KEY:-}` placeholders for keys that are not set leave empty strings: drop them.
-  const keys = p.keys.filter((k) => k.trim() !== '')
+  const entries = p.keys.map((k) => (typeof k === 'string' ? { key: k, label: null } : { key: k.key, label: k.label ?? null })).filter((k) => k.key.trim() !== '')
+  const keys = entries.map((k) => k.key)
   if (keys.length === 0) problems.push(`${at}.keys: expected at least one non-empty key`)
   if (p.proxy !== undefined && !isHttpUrl(p.proxy)) problems.push(`${at}.proxy: expected an http(s) URL, got "${p.proxy}"`)
   const filters: string[] = []
@@ -233,6 +234,7 @@ function resolveProvider(
     type: p.type,
     base_url: baseUrl,
     keys,
+    key_labels: entries.map((k) => k.label),
     // Any pattern means "discover, then filter"; only exact ids make an explicit list.
     models: p.models && filters.length === 0 ? exact : undefined,
     model_filters: filters.length > 0 ? [...filters, ...exact.map(escapeRegex)] : null,
@@ -356,6 +358,7 @@ function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] 
       type,
       base_url: base,
       keys: key.split(',').map((k) => k.trim()).filter(Boolean),
+      key_labels: [],
       model_filters: null,
       headers: {},
       timeouts,

@@ -26,7 +26,8 @@ const Provider = T.Object(
     name: Name,
     type: T.Union(providerTypes.map((type) => T.Literal(type))),
     base_url: T.Optional(T.String({ minLength: 1 })),
-    keys: T.Array(T.String()),
+    /** Upstream keys: each a string, or `{ key, label }` to tell it apart in the dashboard and logs. */
+    keys: T.Array(T.Union([T.String(), T.Object({ key: T.String(), label: T.Optional(T.String({ maxLength: 80 })) }, strict)])),
     /** Exact ids, or /regular expressions/ that filter the discovered list. */
     models: T.Optional(T.Array(T.String({ minLength: 1 }))),
     headers: T.Optional(T.Record(T.String(), T.String())),
@@ -218,6 +219,8 @@ export interface ProviderConfig {
   type: string
   base_url: string
   keys: readonly string[]
+  /** A label per key (same order as `keys`), null where none was given. */
+  key_labels: readonly (string | null)[]
   /** Explicit model list; undefined means discovered from the upstream. */
   models?: readonly string[]
   /** Regular expressions (sources) that filter the discovered list, with `models` added. */

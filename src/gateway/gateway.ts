@@ -63,6 +63,9 @@ export interface ProviderHealth {
 
 export interface KeyView {
   fingerprint: string
+  /** The key's end (`sk-...a1b2`), as the providers' own consoles show it. */
+  hint: string
+  label: string | null
   state: 'usable' | 'cooling' | 'disabled'
   cooling_until: string | null
   disabled: { reason: string; at: string } | null
@@ -470,6 +473,8 @@ function keyView(s: KeyState, now: number): KeyView {
   const limit = (w: KeyState['requests']) => (w ? { limit: w.limit, remaining: w.remaining, reset_at: iso(w.resetAt) } : null)
   return {
     fingerprint: s.fingerprint,
+    hint: s.hint,
+    label: s.label,
     state: at === 0 ? 'usable' : at === Infinity ? 'disabled' : 'cooling',
     cooling_until: at !== 0 && at !== Infinity ? iso(at) : null,
     disabled: s.disabled ? { reason: s.disabled.reason, at: iso(s.disabled.at)! } : null,

@@ -6,6 +6,7 @@ export const provider = (name: string, models?: string[], filters: string[] | nu
   type: 'openai',
   base_url: 'http://127.0.0.1:9/v1',
   keys: ['k'],
+  key_labels: [],
   models,
   model_filters: filters,
   headers: {},

@@ -76,7 +76,7 @@ export class ModelCatalog {
         name: config.name,
         config,
         adapter,
-        pool: new KeyPool(config.keys, before?.pool, adapter.readLimits),
+        pool: new KeyPool(config.keys, before?.pool, adapter.readLimits, config.key_labels),
         breaker: before?.breaker ?? new CircuitBreaker(options.breaker.failure_threshold, options.breaker.open_ms),
         models: config.models ? [...config.models] : sameSource ? before.models : null,
         explicitModels: config.models !== undefined,

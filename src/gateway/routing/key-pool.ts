@@ -5,6 +5,10 @@ import { readRetryAfter, type LimitWindow, type UpstreamLimits } from '../../pro
 export interface KeyState {
   readonly key: string
   readonly fingerprint: string
+  /** What a person can recognise the key by: its end, as the providers' consoles show it (`sk-...a1b2`). */
+  readonly hint: string
+  /** The config's name for it; follows the config on reload. */
+  label: string | null
   lastUsedAt: number
   /** Order of last use within the pool; exact where timestamps tie. */
   lastUsedSeq: number
@@ -71,9 +75,14 @@ export class KeyPool {
     previous?: KeyPool,
     /** The provider type's reader of its limit headers. */
     private readonly readLimits: (headers: Headers, now: number) => UpstreamLimits = () => NO_LIMITS,
+    labels: readonly (string | null)[] = [],
   ) {
     // Keys that did not change keep what was learned about them (config reload).
-    this.states = keys.map((key) => previous?.states.find((s) => s.key === key) ?? freshState(key))
+    this.states = keys.map((key, i) => {
+      const s = previous?.states.find((p) => p.key === key) ?? freshState(key)
+      s.label = labels[i] ?? null
+      return s
+    })
     this.sequence = Math.max(0, ...this.states.map((s) => s.lastUsedSeq))
   }
 
@@ -153,10 +162,19 @@ export class KeyPool {
   }
 }
 
+/** The last four characters (and a well-known prefix), enough to tell keys apart and never enough to use one. */
+export function keyHint(key: string): string {
+  if (key.length < 16) return '...'
+  const prefix = /^(sk-ant-|sk-or-|sk-|gsk_|xai-|AIza)/.exec(key)?.[1] ?? ''
+  return `${prefix}...${key.slice(-4)}`
+}
+
 function freshState(key: string): KeyState {
   return {
     key,
     fingerprint: fingerprint(key),
+    hint: keyHint(key),
+    label: null,
     lastUsedAt: 0,
     lastUsedSeq: 0,
     cooldownUntil: 0,

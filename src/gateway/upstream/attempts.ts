@@ -136,7 +136,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       case 'key_dead':
         breaker.success()
         pool.disable(key, verdict.reason, now())
-        deps.logger.warn({ provider: target.provider.name, key: key.fingerprint, reason: verdict.reason }, 'upstream key disabled')
+        deps.logger.warn({ provider: target.provider.name, key: key.fingerprint, hint: key.hint, ...(key.label ? { label: key.label } : {}), reason: verdict.reason }, 'upstream key disabled')
         deps.keyStates
           .setDisabled({ provider: target.provider.name, fingerprint: key.fingerprint, reason: verdict.reason, disabledAt: now() })
           .catch((err) => deps.logger.warn({ err: (err as Error).message }, 'could not save a disabled key yet; it is saved with the next flush'))
