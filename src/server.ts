@@ -267,7 +267,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       return {
         ok,
         body: {
-          status: draining ? 'shutting_down' : !databaseOk || !storage.writable ? 'degraded' : 'ok',
+          // A paused model (its circuit open) is a degraded gateway: some requests cannot be served as asked.
+          status: draining ? 'shutting_down' : !databaseOk || !storage.writable || gateway.providers().some((p) => p.circuit !== 'closed') ? 'degraded' : 'ok',
           version: VERSION,
           uptime_s: Math.round((Date.now() - startedAt) / 1000),
           database: { reachable: databaseOk, ...storage },

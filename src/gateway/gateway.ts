@@ -57,6 +57,8 @@ export interface ProviderHealth {
   name: string
   type: string
   circuit: CircuitState
+  /** Models whose circuit is open or probing (a breaker per model). */
+  paused_models: Array<{ model: string; state: CircuitState; reopens_at: string | null }>
   keys: { total: number; usable: number; cooling: number; disabled: number }
   models: number | null
 }
@@ -348,7 +350,8 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     return {
       name: p.name,
       type: p.config.type,
-      circuit: p.breaker.state,
+      circuit: p.breakers.state,
+      paused_models: p.breakers.notClosed(),
       keys: p.pool.counts(deps.now()),
       models: p.models ? p.models.length : null,
     }

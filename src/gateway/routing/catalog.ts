@@ -4,7 +4,7 @@ import type { ByteReader } from '../../lib/sse.ts'
 import type { Logger } from '../../observability/logger.ts'
 import type { ProviderAdapter } from '../../providers/types.ts'
 import { adapterFor } from '../../providers/registry.ts'
-import { CircuitBreaker } from './circuit-breaker.ts'
+import { CircuitBreakers } from './circuit-breaker.ts'
 import { KeyPool } from './key-pool.ts'
 
 /** A configured provider with its live state. */
@@ -13,7 +13,8 @@ export interface ProviderRuntime {
   readonly config: ProviderConfig
   readonly adapter: ProviderAdapter
   readonly pool: KeyPool
-  readonly breaker: CircuitBreaker
+  /** One circuit breaker per model of this provider. */
+  readonly breakers: CircuitBreakers
   /** Model ids it serves; null while unknown (discovery pending or failed). */
   models: readonly string[] | null
   readonly explicitModels: boolean
@@ -77,7 +78,10 @@ export class ModelCatalog {
         config,
         adapter,
         pool: new KeyPool(config.keys, before?.pool, adapter.readLimits, config.key_labels),
-        breaker: before?.breaker ?? new CircuitBreaker(options.breaker.failure_threshold, options.breaker.open_ms),
+        breakers: before?.breakers ?? new CircuitBreakers(options.breaker.failure_threshold, options.breaker.open_ms, (c) => {
+          if (c.state === 'open') this.logger.warn({ provider: config.name, model: c.model, until: new Date(c.reopensAt!).toISOString() }, 'circuit opened: the model keeps failing; paused')
+          else this.logger.info({ provider: config.name, model: c.model }, 'circuit closed: the model answers again')
+        }),
         models: config.models ? [...config.models] : sameSource ? before.models : null,
         explicitModels: config.models !== undefined,
         filters: config.model_filters ? config.model_filters.map((f) => new RegExp(f)) : null,

@@ -50,3 +50,83 @@ export class CircuitBreaker {
     }
   }
 }
+
+/** Most models a provider keeps a breaker for; closed ones are forgotten first. */
+const MAX_BREAKERS = 1000
+
+export interface BreakerChange {
+  model: string
+  state: CircuitState
+  /** For an opened circuit: when it lets a probe through. */
+  reopensAt?: number
+}
+
+/**
+ * A provider's breakers, one per model: one model's failures (a model that is down, a deployment
+ * that errors) must not stop a healthy model of the same provider. Told of every opening and
+ * closing, for the log.
+ */
+export class CircuitBreakers {
+  private readonly byModel = new Map<string, CircuitBreaker>()
+
+  constructor(
+    private readonly threshold: number,
+    private readonly openMs: number,
+    private readonly onChange: (change: BreakerChange) => void = () => {},
+  ) {}
+
+  get(model: string): CircuitBreaker {
+    let b = this.byModel.get(model)
+    if (!b) {
+      b = new WatchedBreaker(this.threshold, this.openMs, (state, reopensAt) => this.onChange({ model, state, ...(reopensAt ? { reopensAt } : {}) }))
+      this.byModel.set(model, b)
+      if (this.byModel.size > MAX_BREAKERS) {
+        for (const [m, other] of this.byModel) {
+          if (other.state === 'closed' && m !== model) {
+            this.byModel.delete(m)
+            break
+          }
+        }
+      }
+    }
+    return b
+  }
+
+  /** Models whose circuit is not closed, with their state. */
+  notClosed(): Array<{ model: string; state: CircuitState; reopens_at: string | null }> {
+    const out: Array<{ model: string; state: CircuitState; reopens_at: string | null }> = []
+    for (const [model, b] of this.byModel) {
+      if (b.state !== 'closed') out.push({ model, state: b.state, reopens_at: b.state === 'open' ? new Date(b.reopensAt()).toISOString() : null })
+    }
+    return out
+  }
+
+  /** The provider's worst state: open if any model's circuit is open. */
+  get state(): CircuitState {
+    let worst: CircuitState = 'closed'
+    for (const b of this.byModel.values()) {
+      if (b.state === 'open') return 'open'
+      if (b.state === 'half_open') worst = 'half_open'
+    }
+    return worst
+  }
+}
+
+/** A breaker that says when it opens and when it closes again. */
+class WatchedBreaker extends CircuitBreaker {
+  constructor(threshold: number, openMs: number, private readonly told: (state: CircuitState, reopensAt?: number) => void) {
+    super(threshold, openMs)
+  }
+
+  override success(): void {
+    const was = this.state
+    super.success()
+    if (was !== 'closed') this.told('closed')
+  }
+
+  override failure(now: number): void {
+    const was = this.state
+    super.failure(now)
+    if (this.state === 'open' && was !== 'open') this.told('open', this.reopensAt())
+  }
+}

@@ -78,7 +78,8 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
     for (let i = 0; i < targets.length && !chosen; i++) {
       const at = (index + i) % targets.length
       const target = targets[at]!
-      const { pool, breaker } = target.provider
+      const { pool } = target.provider
+      const breaker = target.provider.breakers.get(target.upstreamModel)
       const pick = pool.pick(now(), pin && pin.label === target.label ? pin.fingerprint : undefined)
       if (pick.kind === 'cooling') cooling = Math.min(cooling, pick.until)
       else if (pick.kind === 'disabled') disabled.push(target)
@@ -107,7 +108,8 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       collect: input.collectFor?.(target),
     })
     waitedMs += now() - began
-    const { pool, breaker } = target.provider
+    const { pool } = target.provider
+    const breaker = target.provider.breakers.get(target.upstreamModel)
 
     deps.onOutcome?.(
       target.provider.name,
