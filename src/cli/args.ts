@@ -20,7 +20,7 @@ const COMMANDS = new Set(['serve', 'check', 'init', 'keys', 'help', 'version'])
 
 /** Flags of `sluice keys create`. */
 export const KEY_FLAGS = [
-  'name', 'expires', 'rpm', 'tpm', 'concurrency', 'models', 'ips',
+  'name', 'key', 'expires', 'rpm', 'tpm', 'concurrency', 'models', 'ips',
   'daily-tokens', 'daily-requests', 'monthly-tokens', 'monthly-requests', 'budget', 'reset-time', 'timezone',
 ] as const
 

@@ -7,6 +7,7 @@ Usage:
   sluice init [--config FILE] [--force]   write a commented starter config (default ./sluice.yaml;
                                 --force overwrites an existing one)
   sluice keys create --name N [key options]   create a client key and print it once
+                   --key sk-...             bring an existing key instead (stored hashed, not printed)
   sluice keys list              list client keys (never the secrets)
   sluice keys revoke ID|NAME    revoke a client key; takes effect on a running server at once
   sluice --version              print the version

@@ -1,7 +1,7 @@
 import { parseExpiry, policyProblems, toPolicy, type KeyPolicyInput } from '../config/key-policy.ts'
 import type { Config } from '../config/schema.ts'
 import { openDatabase } from '../storage/database.ts'
-import { createClientKeyStore, type StoredClientKey } from '../storage/client-key-store.ts'
+import { createClientKeyStore, DuplicateKeyError, MIN_IMPORTED_KEY_CHARS, type StoredClientKey } from '../storage/client-key-store.ts'
 import { UsageError } from './args.ts'
 
 type Out = { write(text: string): unknown }
@@ -87,8 +87,20 @@ export async function keysCommand(
       const input = policyFromFlags(flags)
       const problems = policyProblems(input, '--')
       if (problems.length > 0) throw new UsageError(problems.join('; ').replaceAll('--expires_at', '--expires'))
-      const { record, secret } = await store.create({ name: flags.name, expiresAt: parseExpiry(input.expires_at), policy: toPolicy(input) })
-      out.write(`created key ${record.id} (${record.name})\n${secret}\nThis is the only time the key is shown; it is stored as a hash.\n`)
+      const imported = flags.key
+      if (imported !== undefined && (imported.length < MIN_IMPORTED_KEY_CHARS || /\s/.test(imported))) {
+        throw new UsageError(`--key: an imported key needs at least ${MIN_IMPORTED_KEY_CHARS} characters and no spaces`)
+      }
+      let created
+      try {
+        created = await store.create({ name: flags.name, expiresAt: parseExpiry(input.expires_at), policy: toPolicy(input), ...(imported !== undefined ? { secret: imported } : {}) })
+      } catch (err) {
+        if (err instanceof DuplicateKeyError) throw new UsageError(`--key: ${err.message}`)
+        throw err
+      }
+      const { record, secret } = created
+      if (imported !== undefined) out.write(`imported key ${record.id} (${record.name}); it is stored as a hash.\n`)
+      else out.write(`created key ${record.id} (${record.name})\n${secret}\nThis is the only time the key is shown; it is stored as a hash.\n`)
       return 0
     }
     if (sub === 'revoke') {

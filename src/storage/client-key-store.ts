@@ -94,6 +94,16 @@ function policyColumns(p: KeyPolicy) {
  * Client keys in the database, stored as hashes. Every change bumps a version number in the same
  * batch, which running servers poll to pick up edits made by the admin API or the CLI.
  */
+/** A key brought in whose secret is already stored (under any name). */
+export class DuplicateKeyError extends Error {
+  constructor() {
+    super('A client key with this secret already exists.')
+  }
+}
+
+/** Keys brought from elsewhere must be long enough not to be guessed. */
+export const MIN_IMPORTED_KEY_CHARS = 20
+
 export function createClientKeyStore(db: Db, client: Client, background: Db = db) {
   const bump = () =>
     db
@@ -107,6 +117,11 @@ export function createClientKeyStore(db: Db, client: Client, background: Db = db
   return {
     async list(): Promise<StoredClientKey[]> {
       return (await db.select().from(clientKeys)).map(fromRow)
+    },
+
+    async findByHash(keyHash: string): Promise<StoredClientKey | null> {
+      const rows = await db.select().from(clientKeys).where(eq(clientKeys.keyHash, keyHash)).limit(1)
+      return rows[0] ? fromRow(rows[0]) : null
     },
 
     async get(id: string): Promise<StoredClientKey | null> {
@@ -134,16 +149,18 @@ export function createClientKeyStore(db: Db, client: Client, background: Db = db
     },
 
     async create(
-      input: { name: string; expiresAt?: number | null; policy: KeyPolicy; metadata?: Record<string, unknown> | null },
+      input: { name: string; expiresAt?: number | null; policy: KeyPolicy; metadata?: Record<string, unknown> | null; secret?: string },
       now = Date.now(),
     ): Promise<NewClientKey> {
-      const secret = CLIENT_KEY_PREFIX + randomToken(40)
+      // A key brought from elsewhere (an earlier gateway's) is kept as it is, hashed like any other.
+      const secret = input.secret ?? CLIENT_KEY_PREFIX + randomToken(40)
+      if (input.secret !== undefined && (await this.findByHash(sha256Hex(secret)))) throw new DuplicateKeyError()
       const id = 'key_' + randomToken(16)
       await db.batch([
         db.insert(clientKeys).values({
           id,
           name: input.name,
-          prefix: secret.slice(0, CLIENT_KEY_PREFIX.length + 4),
+          prefix: secret.slice(0, Math.min(CLIENT_KEY_PREFIX.length + 4, Math.floor(secret.length / 3))),
           keyHash: sha256Hex(secret),
           source: 'api',
           enabled: true,

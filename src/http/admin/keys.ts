@@ -3,7 +3,7 @@ import { parseExpiry, policyProblems, toPolicy, type KeyPolicyInput } from '../.
 import { KeyPolicyFields } from '../../config/schema.ts'
 import { clientKey } from '../../gateway/access/client-keys.ts'
 import { GatewayError } from '../../gateway/errors.ts'
-import type { StoredClientKey } from '../../storage/client-key-store.ts'
+import { DuplicateKeyError, MIN_IMPORTED_KEY_CHARS, type StoredClientKey } from '../../storage/client-key-store.ts'
 import { adminAuth } from '../admin-auth.ts'
 import type { Deps } from '../deps.ts'
 import type { Traces } from '../traces.ts'
@@ -17,7 +17,15 @@ const MAX_ENTRY_CHARS = 256
 const MAX_ENTRIES = 1000
 
 const KeyName = t.String({ minLength: 1, maxLength: 100 })
-const CreateKey = t.Object({ name: KeyName, ...KeyPolicyFields }, { additionalProperties: false })
+const CreateKey = t.Object(
+  {
+    name: KeyName,
+    /** An existing key to bring in (from an earlier gateway); otherwise one is made. */
+    key: t.Optional(t.String({ minLength: MIN_IMPORTED_KEY_CHARS, maxLength: 1024, pattern: '^\\S+$', description: 'an existing client key to import, at least 20 characters, no spaces' })),
+    ...KeyPolicyFields,
+  },
+  { additionalProperties: false },
+)
 const UpdateKey = t.Object({ name: t.Optional(KeyName), enabled: t.Optional(t.Boolean()), ...KeyPolicyFields }, { additionalProperties: false })
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
@@ -81,15 +89,24 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
       '/keys',
       async ({ request, body }) => {
         checked(body)
-        const { record, secret } = await deps.keyStore.create({
-          name: body.name,
-          expiresAt: parseExpiry(body.expires_at),
-          policy: toPolicy(body),
-          metadata: body.metadata ?? null,
-        })
+        let created
+        try {
+          created = await deps.keyStore.create({
+            name: body.name,
+            expiresAt: parseExpiry(body.expires_at),
+            policy: toPolicy(body),
+            metadata: body.metadata ?? null,
+            ...(body.key !== undefined ? { secret: body.key } : {}),
+          })
+        } catch (err) {
+          if (err instanceof DuplicateKeyError) throw new GatewayError('conflict', err.message, { param: 'key' })
+          throw err
+        }
         await deps.refreshKeys()
-        // The only time the secret is ever shown.
-        return traces.finish(request, Response.json({ ...keyJson(record, deps), key: secret }, { status: 201 }))
+        const { record, secret } = created
+        // The only time a made secret is shown; an imported one is the caller's already and is not echoed.
+        const reply = body.key !== undefined ? { ...keyJson(record, deps), imported: true } : { ...keyJson(record, deps), key: secret }
+        return traces.finish(request, Response.json(reply, { status: 201 }))
       },
       { admin: true, body: CreateKey, parse: boundedJson(deps, ADMIN_BODY_LIMIT), detail: { summary: 'Create a client key (the secret is in this reply only)', tags: ['keys'] } },
     )
