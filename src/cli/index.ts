@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs'
-import { ConfigError, loadConfig } from '../config/load.ts'
+import { ConfigError, loadConfig, loadDatabaseConfig } from '../config/load.ts'
 import { startServer } from '../server.ts'
 import { databaseUrlProblem, DatabaseOpenError } from '../storage/database.ts'
 import { VERSION } from '../version.ts'
@@ -34,7 +34,7 @@ export async function runCli(argv: string[], out: Out = process.stdout, err: Out
       case 'init':
         return init(args.overrides.config ?? 'sluice.yaml', args.force, out, err)
       case 'keys':
-        return await keysCommand(loadConfig(args.overrides), args.subcommand!, args.target, args.key, out, err)
+        return await keysCommand(loadDatabaseConfig(args.overrides), args.subcommand!, args.target, args.key, out, err, args.force)
       case 'check': {
         const config = loadConfig(args.overrides)
         // The URL and its directory, as serve would see them; the file itself is not opened.

@@ -1,5 +1,5 @@
 import { parseExpiry, policyProblems, toPolicy, type KeyPolicyInput } from '../config/key-policy.ts'
-import type { Config } from '../config/schema.ts'
+import { existsSync } from 'node:fs'
 import { openDatabase } from '../storage/database.ts'
 import { createClientKeyStore, DuplicateKeyError, MIN_IMPORTED_KEY_CHARS, type StoredClientKey } from '../storage/client-key-store.ts'
 import { UsageError } from './args.ts'
@@ -72,14 +72,23 @@ function table(rows: string[][]): string {
 
 /** `sluice keys create|list|revoke`, on the database the server uses (safe while it runs). */
 export async function keysCommand(
-  config: Config,
+  db: { url: string; auth_token: string | null; source: string | null },
   sub: string,
   target: string | null,
   flags: Record<string, string | undefined>,
   out: Out,
   err: Out,
+  force = false,
 ): Promise<number> {
-  const database = await openDatabase(config.database.url, config.database.auth_token)
+  // Which database, always: a key written to the wrong one is a key nobody can use.
+  const shown = db.url.replace(/\?.*$/, '')
+  err.write(`database: ${shown}${db.source ? ` (from ${db.source})` : ''}\n`)
+  const file = /^file:([^?]*)/.exec(db.url)?.[1]
+  if (file && file !== ':memory:' && !existsSync(file) && !force) {
+    err.write(`sluice: there is no database at ${file}. The server creates it on its first start; point --config or --db at the server's, or pass --force to create a new one here.\n`)
+    return 1
+  }
+  const database = await openDatabase(db.url, db.auth_token)
   const store = createClientKeyStore(database.db, database.client)
   try {
     if (sub === 'create') {

@@ -9,7 +9,8 @@ export class InterpolationError extends Error {}
 
 const PLACEHOLDER = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
 
-export function interpolate(text: string, env: Record<string, string | undefined>): string {
+/** `lenient`: a variable that is not set becomes empty instead of an error (for commands that read only part of the file). */
+export function interpolate(text: string, env: Record<string, string | undefined>, lenient = false): string {
   const lines = text.split('\n')
   const missing: string[] = []
   const out = lines.map((line, index) => {
@@ -20,6 +21,7 @@ export function interpolate(text: string, env: Record<string, string | undefined
       if (match === '$${') return '${'
       const value = env[name!] ?? fallback
       if (value === undefined) {
+        if (lenient) return render('', body, offset, match.length)
         missing.push(`\${${name}} (line ${index + 1})`)
         return ''
       }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import YAML from 'yaml'
 import { adapterFor } from '../providers/registry.ts'
@@ -48,7 +48,48 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: Env = process.e
   const path = overrides.config ?? env.SLUICE_CONFIG ?? AUTO_DETECTED.find((f) => existsSync(resolve(cwd, f)))
   const file = path ? readConfigFile(resolve(cwd, path), env) : {}
   const source = path ? resolve(cwd, path) : 'defaults and environment'
-  return freeze(resolveConfig(file, overrides, env, source, path ? resolve(cwd, path) : null))
+  return freeze(resolveConfig(file, overrides, env, source, path ? resolve(cwd, path) : null, cwd))
+}
+
+/**
+ * Only the database settings, for commands that need nothing else (`sluice keys`): the file is
+ * read with unset `${VAR}`s left empty, so provider secrets need not be in the admin's shell.
+ */
+export function loadDatabaseConfig(overrides: ConfigOverrides = {}, env: Env = process.env, cwd = process.cwd()): { url: string; auth_token: string | null; source: string | null } {
+  const found = overrides.config ?? env.SLUICE_CONFIG ?? AUTO_DETECTED.find((f) => existsSync(resolve(cwd, f)))
+  const path = found ? resolve(cwd, found) : null
+  let database: { url?: unknown; auth_token?: unknown } = {}
+  if (path) {
+    let text: string
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch (err) {
+      throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`])
+    }
+    let raw: any
+    try {
+      const expanded = interpolate(text, env, true)
+      raw = path.endsWith('.json') ? JSON.parse(expanded) : YAML.parse(expanded)
+    } catch (err) {
+      throw new ConfigError(path, [`not valid: ${(err as Error).message}`])
+    }
+    database = raw?.database && typeof raw.database === 'object' ? raw.database : {}
+  }
+  const url = databaseUrl(overrides.db ?? env.SLUICE_DB, typeof database.url === 'string' ? database.url : undefined, path, cwd)
+  return { url, auth_token: typeof database.auth_token === 'string' && database.auth_token ? database.auth_token : null, source: path }
+}
+
+/**
+ * The database URL with a relative `file:` path made absolute: one given in the shell (flag,
+ * SLUICE_DB) from the working directory; one from the config file, or the default when there is a
+ * file, next to that file, so that `serve` and `keys` find the same database wherever they run.
+ */
+export function databaseUrl(fromShell: string | undefined, fromFile: string | undefined, configPath: string | null, cwd: string): string {
+  const url = fromShell ?? fromFile ?? 'file:./sluice.db'
+  const base = fromShell !== undefined || !configPath ? cwd : dirname(configPath)
+  const m = /^file:([^?]*)(\?.*)?$/.exec(url)
+  if (!m || m[1] === '' || m[1] === ':memory:' || isAbsolute(m[1]!) || m[1]!.startsWith('//')) return url
+  return `file:${resolve(base, m[1]!)}${m[2] ?? ''}`
 }
 
 /** Reads, interpolates, parses and validates a config file. Throws ConfigError. */
@@ -90,6 +131,7 @@ function resolveConfig(
   env: Env,
   source: string,
   path: string | null,
+  cwd: string = process.cwd(),
 ): Config {
   const problems: string[] = []
   const timeouts: TimeoutsConfig = { ...DEFAULT_TIMEOUTS, ...file.timeouts }
@@ -158,7 +200,7 @@ function resolveConfig(
     metrics: { public: file.metrics?.public ?? false },
     prices: file.prices ?? {},
     database: {
-      url: flags.db ?? env.SLUICE_DB ?? file.database?.url ?? 'file:./sluice.db',
+      url: databaseUrl(flags.db ?? env.SLUICE_DB, file.database?.url, path, cwd),
       auth_token: nonEmpty(file.database?.auth_token) ?? null,
     },
     log: { level },

@@ -25,7 +25,7 @@ describe('zero-config first start', () => {
   test('OPENAI_API_KEY alone makes a working gateway; the first secrets are created once and stored hashed', async () => {
     const env = { OPENAI_API_KEY: 'sk-upstream-zero-config-1', OPENAI_BASE_URL: mock.baseUrl }
     const config = loadConfig({ port: '0' }, env, dir)
-    expect(config.database.url).toBe('file:./sluice.db')
+    expect(config.database.url).toBe(`file:${join(dir, 'sluice.db')}`)
     const first = await startServer({ ...config, database: { url: `file:${join(dir, 'sluice.db')}`, auth_token: null } }, quiet)
     const { adminToken, clientKey } = first.created
     expect(adminToken).toMatch(/^sluice-admin-[A-Za-z0-9]{40}$/)

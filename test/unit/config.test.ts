@@ -73,9 +73,11 @@ describe('precedence: defaults < file < environment < flags', () => {
   const { dir, path } = writeConfig('server: { host: 0.0.0.0, port: 7000 }\nlog: { level: warn }\ndatabase: { url: "file:from-file.db" }\n')
 
   test('defaults', () => {
-    const c = loadConfig({}, {}, mkdtempSync(join(tmpdir(), 'sluice-empty-')))
+    const empty = mkdtempSync(join(tmpdir(), 'sluice-empty-'))
+    const c = loadConfig({}, {}, empty)
     expect(c.server).toMatchObject({ host: '127.0.0.1', port: 8000, max_body_bytes: 32 * 1024 * 1024 })
-    expect(c.database.url).toBe('file:./sluice.db')
+    // Relative paths are made absolute, so every command finds the same file.
+    expect(c.database.url).toBe(`file:${join(empty, 'sluice.db')}`)
     expect(c.log.level).toBe('info')
     expect(c.auth.required).toBe(true)
     expect(c.source).toBeNull()
@@ -90,9 +92,9 @@ describe('precedence: defaults < file < environment < flags', () => {
   test('the environment over the file, flags over the environment', () => {
     const env = { SLUICE_PORT: '7100', SLUICE_LOG_LEVEL: 'debug', SLUICE_DB: 'file:env.db', SLUICE_HOST: '127.0.0.2' }
     const c = loadConfig({ config: path }, env, dir)
-    expect([c.server.port, c.log.level, c.database.url, c.server.host]).toEqual([7100, 'debug', 'file:env.db', '127.0.0.2'])
+    expect([c.server.port, c.log.level, c.database.url, c.server.host]).toEqual([7100, 'debug', `file:${join(dir, 'env.db')}`, '127.0.0.2'])
     const f = loadConfig({ config: path, port: '7200', logLevel: 'error', db: 'file:flag.db', host: '127.0.0.3' }, env, dir)
-    expect([f.server.port, f.log.level, f.database.url, f.server.host]).toEqual([7200, 'error', 'file:flag.db', '127.0.0.3'])
+    expect([f.server.port, f.log.level, f.database.url, f.server.host]).toEqual([7200, 'error', `file:${join(dir, 'flag.db')}`, '127.0.0.3'])
   })
 
   test('SLUICE_CONFIG names the file; a sluice.yaml in the working directory is found by itself', () => {

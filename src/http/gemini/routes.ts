@@ -63,7 +63,7 @@ export const geminiRoutes = (deps: Deps, traces: Traces) => {
   }
 
   const list = ({ request, clientKey }: { request: Request; clientKey: any }) => {
-    const models = deps.gateway.models().filter((m) => clientKey.allowsModel(m.id))
+    const models = deps.gateway.models().filter((m) => clientKey.allowsModel(m.id) || clientKey.allowsModel(`${m.provider}/${m.id}`))
     return traces.finish(request, Response.json({ models: models.map((m) => modelObject(m.id)) }))
   }
   const one = ({ request, params, clientKey }: { request: Request; params: Record<string, string>; clientKey: any }) => {
@@ -73,7 +73,7 @@ export const geminiRoutes = (deps: Deps, traces: Traces) => {
     } catch {
       // shown as it came
     }
-    const found = deps.gateway.models().find((m) => (m.id === id || `${m.provider}/${m.id}` === id) && clientKey.allowsModel(m.id))
+    const found = deps.gateway.models().find((m) => (m.id === id || `${m.provider}/${m.id}` === id) && (clientKey.allowsModel(m.id) || clientKey.allowsModel(`${m.provider}/${m.id}`)))
     if (!found) throw new GatewayError('model_not_found', `Model \`${clip(id, 64)}\` is not found. GET /v1beta/models lists the available models.`)
     return traces.finish(request, Response.json(modelObject(id)))
   }

@@ -70,7 +70,7 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
     .get(
       '/v1/models',
       ({ request, clientKey }) => {
-        const models = deps.gateway.models().filter((m) => clientKey.allowsModel(m.id))
+        const models = deps.gateway.models().filter((m) => clientKey.allowsModel(m.id) || clientKey.allowsModel(`${m.provider}/${m.id}`))
         // Same path, two shapes: the Anthropic SDK always sends anthropic-version.
         const body = request.headers.has('anthropic-version')
           ? {
@@ -88,7 +88,7 @@ export const openaiRoutes = (deps: Deps, traces: Traces) => {
       '/v1/models/*',
       ({ request, params, clientKey }) => {
         const id = decodedId(params['*'])
-        const found = id === null ? undefined : deps.gateway.models().find((m) => (m.id === id || `${m.provider}/${m.id}` === id) && clientKey.allowsModel(m.id))
+        const found = id === null ? undefined : deps.gateway.models().find((m) => (m.id === id || `${m.provider}/${m.id}` === id) && (clientKey.allowsModel(m.id) || clientKey.allowsModel(`${m.provider}/${m.id}`)))
         if (!found) {
           const shown = clip(id ?? params['*'], 64)
           throw new GatewayError('model_not_found', `The model \`${shown}\` does not exist. GET /v1/models lists the available models.`, {
