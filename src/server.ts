@@ -23,6 +23,7 @@ import { openDatabase } from './storage/database.ts'
 import { createSettingsStore } from './storage/settings-store.ts'
 import { createUpstreamKeyStore } from './storage/upstream-key-store.ts'
 import { createResponseStore } from './storage/response-store.ts'
+import { dotenvReport } from './config/dotenv.ts'
 import { VERSION } from './version.ts'
 import { Limiter } from './gateway/access/limits/limiter.ts'
 import { MemoryLimitStore } from './gateway/access/limits/store.ts'
@@ -350,6 +351,12 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     throw err
   }
   const url = `http://${formatHost(config.server.host)}:${server.port}`
+  // A .env in the working directory is read by the runtime on its own: say so, and name what it set.
+  const dotenv = dotenvReport()
+  for (const f of dotenv.files) logger.info({ file: f.path, names: f.names }, 'environment read from a .env file')
+  if (dotenv.foreign.length > 0) {
+    logger.warn({ names: dotenv.foreign }, 'these .env names are from other proxies and mean nothing to sluice; put their values in a config file (README: moving over)')
+  }
   logger.info(
     // Which file was read matters: a sluice.yaml in the working directory is picked up on its own.
     { url, version: VERSION, config: config.source ?? 'none (defaults and environment)', providers: config.providers.map((p) => p.name), database: redactDbUrl(config.database.url) },

@@ -1,18 +1,21 @@
 /**
- * The client side of the protocol conformance suite: one gateway in front of three mock upstreams
- * (a chat-only OpenAI-compatible provider, a Responses-only one, an Anthropic one), the official
- * SDKs pointed at it, one neutral conversation written as each client protocol's request, and the
- * SDK's result read back into one neutral outcome. Everything a client gets is read from what the
- * SDK parsed; nothing is taken from the mock's own answer.
+ * The client side of the protocol conformance suite: one gateway in front of four mock upstreams
+ * (a chat-only OpenAI-compatible provider, a Responses-only one, an Anthropic one, a Gemini one),
+ * the official SDKs pointed at it (openai, @anthropic-ai/sdk, @google/genai), one neutral
+ * conversation written as each client protocol's request, and the SDK's result read back into one
+ * neutral outcome. Everything a client gets is read from what the SDK parsed; nothing is taken from
+ * the mock's own answer.
  */
 import { expect } from 'bun:test'
 import Anthropic from '@anthropic-ai/sdk'
+import { GoogleGenAI } from '@google/genai'
 import OpenAI from 'openai'
 import { CLIENT_KEY, startGateway, type TestGateway } from './gateway.ts'
 import { startMockAnthropic, type MockAnthropic } from './mock-anthropic.ts'
+import { startMockGemini, type MockGemini } from './mock-gemini.ts'
 import { startMockUpstream, type MockUpstream, type SeenRequest } from './mock-upstream.ts'
 import { readSeen, type Image, type Seen } from './conformance-seen.ts'
-import { answerReply, type Answer, type Protocol, type Stop, type ToolCall, type Usage } from './conformance-wire.ts'
+import { answerReply, GEMINI_MODEL, USAGE, type Answer, type Protocol, type Stop, type ToolCall, type Usage } from './conformance-wire.ts'
 
 export type ClientTurn =
   | { role: 'user'; text: string; images?: Image[] }
@@ -41,27 +44,34 @@ export const WEATHER_SCHEMA = {
   additionalProperties: false,
 }
 
-/** Where each provider protocol is served, and the model names on both sides. */
-const PATH: Record<Protocol, string> = { chat: '/v1/chat/completions', responses: '/v1/responses', anthropic: '/v1/messages' }
-export const UPSTREAM_MODEL: Record<Protocol, string> = { chat: 'gpt-chat-only', responses: 'gpt-responses-only', anthropic: 'claude-sonnet-4-5' }
-const PROVIDER: Record<Protocol, string> = { chat: 'chatp', responses: 'respp', anthropic: 'claudep' }
+/** Where each provider protocol is served (Gemini: the model and whether to stream are in the path), and the model names on both sides. */
+export const UPSTREAM_MODEL: Record<Protocol, string> = { chat: 'gpt-chat-only', responses: 'gpt-responses-only', anthropic: 'claude-sonnet-4-5', gemini: GEMINI_MODEL }
+const GEMINI_PATH = (stream: boolean) => `/v1beta/models/${GEMINI_MODEL}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`
+const PATH: Record<Exclude<Protocol, 'gemini'>, string> = { chat: '/v1/chat/completions', responses: '/v1/responses', anthropic: '/v1/messages' }
+const PROVIDER: Record<Protocol, string> = { chat: 'chatp', responses: 'respp', anthropic: 'claudep', gemini: 'gemp' }
 export const MODEL = (p: Protocol) => `${PROVIDER[p]}/${UPSTREAM_MODEL[p]}`
+export const GEMINI_UPSTREAM_KEY = 'AIzaSyConf0rmanceUpstreamKey'
 
-export type Reply = (protocol: Protocol, body: any) => Response
+/** How an upstream answers: `stream` is what the request asked for (in its body; Gemini's in its URL). */
+export type Reply = (protocol: Protocol, body: any, stream: boolean) => Response
 
 export interface Conformance {
   gw: TestGateway
-  mocks: { chat: MockUpstream; responses: MockUpstream; anthropic: MockAnthropic; both: MockUpstream }
+  mocks: { chat: MockUpstream; responses: MockUpstream; anthropic: MockAnthropic; gemini: MockGemini; both: MockUpstream }
   openai: OpenAI
   anthropic: Anthropic
+  genai: GoogleGenAI
   /** Bodies the SDKs sent, newest last. */
   sent: any[]
   /** How the upstreams answer the current test. */
   reply: Reply
   /** False when this sluice does not know `api:` yet (the gateway then ran without it). */
   apiField: boolean
-  /** The one request the upstream of `provider` got in this test, checked to be on its protocol's path. */
-  upstream(provider: Protocol): SeenRequest
+  /**
+   * The one request the upstream of `provider` got in this test, checked to be on its protocol's
+   * path (Gemini's: the one for `stream` when it is given, else either).
+   */
+  upstream(provider: Protocol, stream?: boolean): SeenRequest
   seen(provider: Protocol): Seen
   answer(a: Answer): void
   reset(): void
@@ -74,23 +84,34 @@ function onlyOn(protocol: Protocol, path: string, state: { reply: Reply }) {
     if (seen.path.split('?')[0] !== path) {
       return Response.json({ error: { message: `Invalid URL (POST ${seen.path})`, type: 'invalid_request_error', param: null, code: null } }, { status: 404 })
     }
-    return state.reply(protocol, body)
+    return state.reply(protocol, body, body?.stream === true)
+  }
+}
+
+/** Gemini answers generateContent and streamGenerateContent with `alt=sse`, and an unknown path the way Google does. */
+function geminiOnly(state: { reply: Reply }) {
+  return (_req: Request, body: any, seen: SeenRequest) => {
+    const m = /^\/v1beta\/models\/[^/:]+:(generateContent|streamGenerateContent\?alt=sse)$/.exec(seen.path)
+    if (!m) return Response.json({ error: { code: 404, message: `The requested URL ${seen.path} was not found on this server.`, status: 'NOT_FOUND' } }, { status: 404 })
+    return state.reply('gemini', body, m[1] !== 'generateContent')
   }
 }
 
 export async function startConformance(): Promise<Conformance> {
-  const mocks = { chat: startMockUpstream(), responses: startMockUpstream(), anthropic: startMockAnthropic(), both: startMockUpstream() }
+  const mocks = { chat: startMockUpstream(), responses: startMockUpstream(), anthropic: startMockAnthropic(), gemini: startMockGemini([GEMINI_MODEL]), both: startMockUpstream() }
   const noReply: Reply = () => Response.json({ error: { message: 'the test set no reply', type: 'server_error', param: null, code: null } }, { status: 500 })
   const state = { reply: noReply }
   mocks.chat.handler = onlyOn('chat', PATH.chat, state)
   mocks.responses.handler = onlyOn('responses', PATH.responses, state)
   mocks.anthropic.handler = onlyOn('anthropic', PATH.anthropic, state)
-  mocks.both.handler = (_req, body, seen) => state.reply(seen.path === PATH.responses ? 'responses' : 'chat', body)
+  mocks.gemini.handler = geminiOnly(state)
+  mocks.both.handler = (_req, body, seen) => state.reply(seen.path === PATH.responses ? 'responses' : 'chat', body, body?.stream === true)
 
   const providers = [
     { name: PROVIDER.chat, type: 'openai', base_url: mocks.chat.baseUrl, keys: ['sk-chat-upstream'], models: [UPSTREAM_MODEL.chat], api: 'chat' },
     { name: PROVIDER.responses, type: 'openai', base_url: mocks.responses.baseUrl, keys: ['sk-resp-upstream'], models: [UPSTREAM_MODEL.responses], api: 'responses' },
     { name: PROVIDER.anthropic, type: 'anthropic', base_url: mocks.anthropic.url, keys: ['sk-ant-upstream'], models: [UPSTREAM_MODEL.anthropic] },
+    { name: PROVIDER.gemini, type: 'gemini', base_url: mocks.gemini.url, keys: [GEMINI_UPSTREAM_KEY], models: [UPSTREAM_MODEL.gemini] },
     { name: 'bothp', type: 'openai', base_url: mocks.both.baseUrl, keys: ['sk-both-upstream'], models: ['gpt-both'], api: 'both' },
     // No `api`: auto, which is chat for any host but api.openai.com.
     { name: 'autop', type: 'openai', base_url: mocks.chat.baseUrl, keys: ['sk-auto-upstream'], models: ['gpt-auto'] },
@@ -119,6 +140,8 @@ export async function startConformance(): Promise<Conformance> {
     mocks,
     openai: new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0, fetch: recording }),
     anthropic: new Anthropic({ apiKey: CLIENT_KEY, baseURL: gw.url, maxRetries: 0, fetch: recording }),
+    // The GenAI SDK retries only when told to (httpOptions.retryOptions); its default API version (v1 in 3.x).
+    genai: new GoogleGenAI({ apiKey: CLIENT_KEY, httpOptions: { baseUrl: gw.url, fetch: recording } }),
     sent,
     get reply() {
       return state.reply
@@ -127,14 +150,23 @@ export async function startConformance(): Promise<Conformance> {
       state.reply = r
     },
     apiField,
-    upstream(provider) {
+    upstream(provider, stream) {
       const requests = mocks[provider].requests
-      expect(requests.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([`POST ${PATH[provider]}`])
+      if (provider === 'gemini') {
+        const paths = stream === undefined ? [GEMINI_PATH(false), GEMINI_PATH(true)] : [GEMINI_PATH(stream)]
+        expect(requests.map((r) => `${r.method} ${paths.includes(r.path) ? paths[0] : r.path}`)).toEqual([`POST ${paths[0]}`])
+        expect(requests[0]!.headers['x-goog-api-key']).toBe(GEMINI_UPSTREAM_KEY)
+      } else {
+        expect(requests.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([`POST ${PATH[provider]}`])
+      }
       return requests[0]!
     },
-    seen: (provider) => readSeen(provider, c.upstream(provider).body),
+    seen(provider) {
+      const r = c.upstream(provider)
+      return readSeen(provider, r.body, r.path)
+    },
     answer(a) {
-      state.reply = (protocol, body) => answerReply(protocol, a, body)
+      state.reply = (protocol, body, stream) => answerReply(protocol, a, body, stream)
     },
     reset() {
       for (const m of Object.values(mocks)) m.requests.length = 0
@@ -230,13 +262,48 @@ export function anthropicRequest(conv: Conversation, model: string): any {
   }
 }
 
+/**
+ * The parameters of `models.generateContent` (the SDK writes the body: `config` becomes
+ * generationConfig, systemInstruction, tools). Calls have no ids, as Gemini's own have none; a
+ * result goes back as a functionResponse with its call's name, all of a turn's in one user
+ * content, in call order.
+ */
+export function geminiRequest(conv: Conversation, model: string): any {
+  const contents: any[] = []
+  const push = (role: 'user' | 'model', parts: any[]) => {
+    const last = contents.at(-1)
+    if (last?.role === role) last.parts.push(...parts)
+    else contents.push({ role, parts })
+  }
+  const names = new Map<string, string>()
+  for (const t of conv.turns) {
+    if (t.role === 'user') {
+      push('user', [{ text: t.text }, ...(t.images ?? []).map((i) => ({ inlineData: { mimeType: i.mediaType, data: i.data } }))])
+    } else if (t.role === 'assistant') {
+      for (const c of t.calls ?? []) names.set(c.id, c.name)
+      push('model', [...(t.text ? [{ text: t.text }] : []), ...(t.calls ?? []).map((c) => ({ functionCall: { name: c.name, args: c.args } }))])
+    } else {
+      push('user', [{ functionResponse: { name: names.get(t.callId) ?? 'unknown', response: { output: t.output } } }])
+    }
+  }
+  const config: any = {
+    ...(conv.system ? { systemInstruction: { parts: conv.system.map((text) => ({ text })) } } : {}),
+    ...(conv.tools ? { tools: [{ functionDeclarations: [{ name: WEATHER_TOOL.name, description: WEATHER_TOOL.description, parametersJsonSchema: WEATHER_TOOL.parameters }] }] } : {}),
+    ...(conv.maxTokens ? { maxOutputTokens: conv.maxTokens } : {}),
+    ...(conv.reasoning ? { thinkingConfig: { includeThoughts: true, thinkingLevel: 'MEDIUM' } } : {}),
+    ...(conv.schema ? { responseMimeType: 'application/json', responseJsonSchema: WEATHER_SCHEMA } : {}),
+  }
+  return { model, contents, ...(Object.keys(config).length ? { config } : {}) }
+}
+
 export function requestFor(client: Protocol, conv: Conversation, model: string): any {
+  if (client === 'gemini') return geminiRequest(conv, model)
   return client === 'chat' ? chatRequest(conv, model) : client === 'responses' ? responsesRequest(conv, model) : anthropicRequest(conv, model)
 }
 
 // --- running a client and reading what its SDK parsed ----------------------------------------------
 
-/** What a client got, in no protocol. `stop` is the protocol's own value when it is none of the three. */
+/** What a client got, in no protocol. `stop` is the protocol's own value when it is none of the three. `usage.reasoning` is 0 where the protocol has no such count (Anthropic). */
 export interface Outcome {
   reasoning: string
   text: string
@@ -247,9 +314,9 @@ export interface Outcome {
 
 export interface ClientResult {
   outcome: Outcome
-  /** The SDK's final object (chat completion, Response, Message). */
+  /** The SDK's final object (chat completion, Response, Message, GenerateContentResponse; a Gemini stream's last chunk). */
   final: any
-  /** Stream events (chunks, Responses events, Anthropic events) as the SDK yielded them. */
+  /** Stream events (chunks, Responses events, Anthropic events, Gemini chunks) as the SDK yielded them. */
   events: any[]
 }
 
@@ -264,7 +331,7 @@ function fromChatCompletion(res: any, streamedReasoning?: string): Outcome {
     text: choice.message.content ?? '',
     calls: (choice.message.tool_calls ?? []).map((c: any) => ({ id: c.id, name: c.function.name, args: JSON.parse(c.function.arguments) })),
     stop: CHAT_STOP[choice.finish_reason] ?? choice.finish_reason,
-    usage: u && { input: u.prompt_tokens, cached: u.prompt_tokens_details?.cached_tokens ?? 0, output: u.completion_tokens, total: u.total_tokens },
+    usage: u && { input: u.prompt_tokens, cached: u.prompt_tokens_details?.cached_tokens ?? 0, output: u.completion_tokens, reasoning: u.completion_tokens_details?.reasoning_tokens ?? 0, total: u.total_tokens },
   }
 }
 
@@ -281,7 +348,7 @@ function fromResponse(res: any): Outcome {
     text,
     calls,
     stop: res.status === 'completed' ? (calls.length ? 'tool' : 'stop') : res.status === 'incomplete' && incomplete === 'max_output_tokens' ? 'length' : `${res.status} ${incomplete ?? ''}`.trim(),
-    usage: u && { input: u.input_tokens, cached: u.input_tokens_details?.cached_tokens, output: u.output_tokens, total: u.total_tokens },
+    usage: u && { input: u.input_tokens, cached: u.input_tokens_details?.cached_tokens, output: u.output_tokens, reasoning: u.output_tokens_details?.reasoning_tokens ?? 0, total: u.total_tokens },
   }
 }
 
@@ -295,8 +362,59 @@ function fromMessage(msg: any): Outcome {
     text: of('text').map((b: any) => b.text).join(''),
     calls: of('tool_use').map((b: any) => ({ id: b.id, name: b.name, args: b.input })),
     stop: ANTHROPIC_STOP[msg.stop_reason] ?? msg.stop_reason,
-    usage: u && { input, cached: u.cache_read_input_tokens ?? 0, output: u.output_tokens, total: input + u.output_tokens },
+    usage: u && { input, cached: u.cache_read_input_tokens ?? 0, output: u.output_tokens, reasoning: 0, total: input + u.output_tokens },
   }
+}
+
+const GEMINI_STOP: Record<string, Stop> = { MAX_TOKENS: 'length' }
+
+/** One model turn's parts (a whole answer's, or a stream's chunks' together); STOP with a call is a tool stop. */
+function fromGeminiParts(parts: any[], finishReason: string | undefined, u: any): Outcome {
+  const texts = (thought: boolean) => parts.filter((p) => typeof p?.text === 'string' && (p.thought === true) === thought).map((p) => p.text).join('')
+  const calls = parts.filter((p) => p?.functionCall).map((p) => ({ id: p.functionCall.id ?? '', name: p.functionCall.name, args: p.functionCall.args }))
+  const thoughts = u?.thoughtsTokenCount ?? 0
+  return {
+    reasoning: texts(true),
+    text: texts(false),
+    calls,
+    stop: finishReason === 'STOP' ? (calls.length ? 'tool' : 'stop') : (GEMINI_STOP[finishReason ?? ''] ?? String(finishReason)),
+    usage: u && { input: u.promptTokenCount, cached: u.cachedContentTokenCount ?? 0, output: (u.candidatesTokenCount ?? 0) + thoughts, reasoning: thoughts, total: u.totalTokenCount },
+  }
+}
+
+/** The model turn a Gemini client keeps from its answer (and sends back in `contents`): the stream's parts together, empty unsigned text parts left out. */
+export function geminiContent(result: ClientResult, stream: boolean): any {
+  const parts = stream ? result.events.flatMap((ch) => ch.candidates?.[0]?.content?.parts ?? []) : (result.final.candidates?.[0]?.content?.parts ?? [])
+  return { role: 'model', parts: parts.filter((p: any) => !(p.text === '' && !p.thoughtSignature && Object.keys(p).length === 1)) }
+}
+
+/**
+ * What a Gemini client got: a GenerateContentResponse, or a stream's chunks (`final` its last one),
+ * with the checks the GenAI SDK and Gemini CLI rely on.
+ */
+export function geminiResult(final: any, events: any[], stream: boolean): ClientResult {
+  if (!stream) {
+    expect(final.candidates?.length).toBe(1)
+    const candidate: any = final.candidates![0]
+    expect(candidate.content.role).toBe('model')
+    const outcome = fromGeminiParts(candidate.content.parts ?? [], candidate.finishReason, final.usageMetadata)
+    // The SDK's own accessors agree (they skip thought parts).
+    if (outcome.calls.length === 0) expect(final.text ?? '').toBe(outcome.text)
+    return { outcome, final, events }
+  }
+  expect(events.length).toBeGreaterThan(0)
+  const candidates = events.map((ch) => ch.candidates?.[0])
+  for (const cand of candidates) if (cand?.content) expect(cand.content.role).toBe('model')
+  // The finish reason comes once, on the last chunk (the GenAI SDK and Gemini CLI read it there).
+  expect(candidates.map((cand) => cand?.finishReason ?? null).slice(0, -1).filter(Boolean)).toEqual([])
+  const finishReason = candidates.at(-1)?.finishReason
+  expect(finishReason).toBeString()
+  // A functionCall arrives whole: arguments as an object, never fragments.
+  for (const cand of candidates) for (const p of cand?.content?.parts ?? []) if (p.functionCall) expect(typeof p.functionCall.args).toBe('object')
+  // Usage repeats, cumulative: the last one counts.
+  const usage = events.findLast((ch) => ch.usageMetadata)?.usageMetadata
+  const result = { final, events } as ClientResult
+  return { ...result, outcome: fromGeminiParts(geminiContent(result, true).parts, finishReason, usage) }
 }
 
 /**
@@ -306,6 +424,11 @@ function fromMessage(msg: any): Outcome {
  * as the stream goes, so it is there when the SDK rejects.
  */
 export async function sendWith(c: Conformance, client: Protocol, body: any, stream: boolean, events: any[] = []): Promise<ClientResult> {
+  if (client === 'gemini') {
+    if (!stream) return geminiResult(await c.genai.models.generateContent(body), events, false)
+    for await (const chunk of await c.genai.models.generateContentStream(body)) events.push(chunk)
+    return geminiResult(events.at(-1), events, true)
+  }
   if (client === 'chat') {
     if (!stream) {
       const final = await c.openai.chat.completions.create(body)
@@ -367,6 +490,32 @@ export function expected(a: Answer): Omit<Outcome, 'usage'> {
 }
 export function withoutUsage({ usage: _, ...rest }: Outcome): Omit<Outcome, 'usage'> {
   return rest
+}
+
+/**
+ * The client got the answer: reasoning, text, calls in order, stop. Call ids are the provider's
+ * own, except where Gemini is on either side: a Gemini answer has none, so the gateway makes them
+ * (present, distinct, and for Anthropic `^[a-zA-Z0-9_-]+$`); a Gemini client needs none (any it
+ * gets must be distinct, for functionResponse.id).
+ */
+export function expectAnswer(client: Protocol, provider: Protocol, outcome: Outcome, a: Answer): void {
+  const got = withoutUsage(outcome)
+  const want = expected(a)
+  if (client !== 'gemini' && provider !== 'gemini') return void expect(got).toEqual(want)
+  const idless = (o: Omit<Outcome, 'usage'>) => ({ ...o, calls: o.calls.map(({ id: _, ...rest }) => rest) })
+  expect(idless(got)).toEqual(idless(want))
+  const ids = got.calls.map((call) => call.id).filter((id) => client !== 'gemini' || id)
+  expect(new Set(ids).size).toBe(ids.length)
+  if (client !== 'gemini') for (const id of ids) expect(id).toMatch(client === 'anthropic' ? /^[a-zA-Z0-9_-]+$/ : /^\S+$/)
+}
+
+/**
+ * USAGE as the client must see it, in its protocol's convention (read back to OpenAI's): thought
+ * tokens where both the provider reports them and the client protocol has a field for them.
+ */
+export function expectedUsage(client: Protocol, provider: Protocol): Usage & { total: number } {
+  const thoughts = client !== 'anthropic' && provider !== 'anthropic'
+  return { ...USAGE, reasoning: thoughts ? USAGE.reasoning : 0, total: USAGE.input + USAGE.output }
 }
 
 export const pairName = (client: Protocol, provider: Protocol) => `${client} client -> ${provider} provider`

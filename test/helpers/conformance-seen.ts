@@ -1,9 +1,10 @@
 /**
- * Reads a request body an upstream received (chat completions, Responses or Anthropic Messages)
- * into one neutral conversation, so the conformance suite can state once what must arrive. Each
- * reader takes only the fields its protocol defines, so a body in the wrong shape (a nested chat
- * tool sent to the Responses API, arguments as an object instead of a string, a tool_result after
- * text) reads as something else and the comparison fails.
+ * Reads a request body an upstream received (chat completions, Responses, Anthropic Messages or
+ * Gemini generateContent) into one neutral conversation, so the conformance suite can state once
+ * what must arrive. Each reader takes only the fields its protocol defines, so a body in the wrong
+ * shape (a nested chat tool sent to the Responses API, arguments as an object instead of a string,
+ * a tool_result after text, Gemini function responses split over two turns) reads as something
+ * else and the comparison fails.
  */
 import type { Protocol, ToolCall } from './conformance-wire.ts'
 
@@ -185,6 +186,103 @@ function fromAnthropic(body: any): Seen {
   }
 }
 
-export function readSeen(protocol: Protocol, body: any): Seen {
+// --- Gemini generateContent --------------------------------------------------------------------------
+
+/**
+ * Gemini function calls have no ids (an `id` is echoed when there is one): a call is named here by
+ * its place (`gemini call <turn>.<k>`), and each functionResponse answers the first call still
+ * unanswered of the previous model turn with its name, as Gemini matches them. All responses of a
+ * model turn must come in the user turn right after it, as many as there were calls. Consecutive
+ * contents of one role are one turn (the GenAI SDK's chat session keeps a streamed answer as one
+ * model content per chunk); whether the gateway wrote them alternating is checked on the raw body.
+ */
+function fromGemini(body: any, path: string): Seen {
+  const turns: Turn[] = []
+  let unanswered: ToolCall[] = []
+  const merged: Array<{ role: unknown; parts: any[] }> = []
+  for (const content of body.contents ?? []) {
+    const parts: any[] = Array.isArray(content?.parts) ? content.parts : []
+    if (parts.length === 0) turns.push({ role: String(content?.role), problem: 'a content without parts' })
+    if (merged.at(-1)?.role === content?.role) merged.at(-1)!.parts.push(...parts)
+    else merged.push({ role: content?.role, parts: [...parts] })
+  }
+  merged.forEach(({ role, parts }, i: number) => {
+    for (const p of parts) {
+      const data = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode', 'codeExecutionResult'].filter((k) => p?.[k] !== undefined)
+      if (data.length !== 1) turns.push({ role: String(role), problem: `a part with ${data.length} data fields: ${JSON.stringify(p).slice(0, 200)}` })
+    }
+    if (role === 'model') {
+      if (unanswered.length) turns.push({ role: 'model', problem: `${unanswered.length} function calls were not answered` })
+      const calls = parts
+        .filter((p) => p?.functionCall)
+        .map((p, k) => {
+          const fc = p.functionCall
+          const args = fc.args && typeof fc.args === 'object' && !Array.isArray(fc.args) ? fc.args : { problem: `args is ${JSON.stringify(fc.args)}, not an object` }
+          return { id: typeof fc.id === 'string' ? fc.id : `gemini call ${i}.${k}`, name: fc.name, args }
+        })
+      const text = parts.filter((p) => typeof p?.text === 'string' && p.thought !== true).map((p) => p.text).join('')
+      turns.push(assistant(text, calls))
+      unanswered = [...calls]
+    } else if (role === 'user') {
+      const responses = parts.filter((p) => p?.functionResponse)
+      for (const { functionResponse: fr } of responses) {
+        const at = typeof fr.id === 'string' ? unanswered.findIndex((c) => c.id === fr.id) : unanswered.findIndex((c) => c.name === fr.name)
+        const call = at >= 0 ? unanswered.splice(at, 1)[0]! : undefined
+        // `response` must be an object; a text result goes in its `output`.
+        const output = typeof fr.response?.output === 'string' ? fr.response.output : `(response is ${JSON.stringify(fr.response)}, not {output: string})`
+        turns.push(call ? { role: 'tool', callId: call.id, output } : { role: 'tool', problem: `a functionResponse for ${fr.name} that answers no call of the previous model turn` })
+      }
+      if (responses.length && unanswered.length) turns.push({ role: 'tool', problem: `${unanswered.length} of the model turn's function calls got no response in this content` })
+      unanswered = []
+      const rest = parts.filter((p) => !p?.functionResponse)
+      const images = rest.filter((p) => p?.inlineData || p?.fileData).map((p) => (p.inlineData ? { mediaType: p.inlineData.mimeType, data: p.inlineData.data } : { mediaType: `fileData ${p.fileData.mimeType}`, data: p.fileData.fileUri }))
+      if (rest.length) turns.push(user(rest.filter((p) => typeof p?.text === 'string').map((p) => p.text).join(''), images))
+    } else {
+      turns.push({ role: String(role), problem: `Gemini has no ${role} role in contents` })
+    }
+  })
+  const tools = (body.tools ?? []).flatMap((t: any) =>
+    Array.isArray(t.functionDeclarations)
+      ? t.functionDeclarations.map((f: any) => ({ name: f.name, description: f.description, parameters: f.parametersJsonSchema ?? { openApiParameters: f.parameters } }))
+      : [{ name: `tool ${Object.keys(t).join(',')}`, parameters: null }],
+  )
+  const g = body.generationConfig ?? {}
+  const thinking = g.thinkingConfig
+  const schema = g.responseJsonSchema ?? g.responseSchema
+  return {
+    model: /\/models\/(.+):[^:]+$/.exec(path.split('?')[0]!)?.[1] ?? `no model in ${path}`,
+    system: squash((body.systemInstruction?.parts ?? []).filter((p: any) => typeof p?.text === 'string').map((p: any) => p.text).join(' ')),
+    turns,
+    tools,
+    // A schema works only with the JSON MIME type.
+    schema: schema ? { schema: g.responseMimeType === 'application/json' ? schema : { responseMimeType: g.responseMimeType, schema } } : undefined,
+    maxTokens: g.maxOutputTokens,
+    reasoning: typeof thinking?.thinkingLevel === 'string' ? thinking.thinkingLevel.toLowerCase() : thinking?.thinkingBudget > 0 || thinking?.thinkingBudget === -1 ? `budget ${thinking.thinkingBudget}` : undefined,
+  }
+}
+
+/** `path` is the upstream request's (Gemini names the model there). */
+export function readSeen(protocol: Protocol, body: any, path = ''): Seen {
+  if (protocol === 'gemini') return fromGemini(body, path)
   return protocol === 'chat' ? fromChat(body) : protocol === 'responses' ? fromResponses(body) : fromAnthropic(body)
+}
+
+/**
+ * The turns with every call id replaced by the call's place (`call 1`, `call 2`, ... in order of
+ * appearance) and each tool result's id by the place of the call it answers, for a conversation
+ * that went through Gemini, where calls have no ids of their own: what must hold is which result
+ * answers which call.
+ */
+export function callsByPlace(turns: Turn[]): Turn[] {
+  const place = new Map<string, string>()
+  return turns.map((t): Turn => {
+    if (t.role === 'assistant' && 'calls' in t && t.calls) {
+      return { ...t, calls: t.calls.map((c) => {
+        if (!place.has(c.id)) place.set(c.id, `call ${place.size + 1}`)
+        return { ...c, id: place.get(c.id)! }
+      }) }
+    }
+    if (t.role === 'tool' && 'callId' in t) return { ...t, callId: place.get(t.callId) ?? `no call has id ${t.callId}` }
+    return t
+  })
 }

@@ -2,19 +2,33 @@
  * The upstream side of the protocol conformance suite: one neutral answer rendered in each
  * provider protocol's real wire format (JSON body and SSE stream), and what an upstream received
  * read back into one neutral shape, so a test can say once what must arrive and check it against
- * any of the three upstream protocols.
+ * any of the four upstream protocols.
  *
  * The formats follow the APIs as documented and as the official SDKs parse them (see
- * shared/API-NOTES.md sections 1-4): OpenAI chat chunks with `usage: null` and a final `choices: []`
- * usage chunk only when `stream_options.include_usage` asks for it, `reasoning_content` deltas the
- * way DeepSeek sends them; Responses events with `event:` lines, `sequence_number` from 0 and no
- * `[DONE]`; Anthropic named events with `input_tokens` excluding cache reads and writes.
+ * shared/API-NOTES.md sections 1-4 and 6): OpenAI chat chunks with `usage: null` and a final
+ * `choices: []` usage chunk only when `stream_options.include_usage` asks for it,
+ * `reasoning_content` deltas the way DeepSeek sends them; Responses events with `event:` lines,
+ * `sequence_number` from 0 and no `[DONE]`; Anthropic named events with `input_tokens` excluding
+ * cache reads and writes; Gemini `data:` chunks (CRLF-framed, no `event:` lines, no `[DONE]`) with
+ * new parts only, cumulative `usageMetadata` on every chunk, `finishReason` on the last one, thought
+ * parts only when `includeThoughts` asked for them, function calls without ids whose first part
+ * carries the thoughtSignature, and Google's `{"error":{code,message,status}}`.
+ *
+ * The Gemini shapes follow recordings of the real API kept by the Vercel AI SDK
+ * (https://github.com/vercel/ai, packages/google/src/__fixtures__, Apache-2.0, Copyright 2023
+ * Vercel, Inc.): google-tool-call-gemini3.chunks.txt (a signed functionCall chunk, then `{text:""}`
+ * with STOP), google-reasoning.chunks.txt and google-reasoning-gemini3.json (a text answer's
+ * signature on its last part, an empty text part in a stream), issue-16298-gemini3-parallel-tool-calls.json
+ * (parallel calls: only the first is signed), issue-19822-complete-usage.json (usageMetadata
+ * fields), issue-22372-live-errors.json (the 400 message below). Only the shapes and that one
+ * message are taken; the values are this suite's.
  */
 import { anthropicSse } from './mock-anthropic.ts'
+import { geminiSse } from './mock-gemini.ts'
 import { sse } from './mock-upstream.ts'
 
-export type Protocol = 'chat' | 'responses' | 'anthropic'
-export const PROTOCOLS: Protocol[] = ['chat', 'responses', 'anthropic']
+export type Protocol = 'chat' | 'responses' | 'anthropic' | 'gemini'
+export const PROTOCOLS: Protocol[] = ['chat', 'responses', 'anthropic', 'gemini']
 
 export type Stop = 'stop' | 'length' | 'tool'
 export interface ToolCall {
@@ -22,11 +36,16 @@ export interface ToolCall {
   name: string
   args: Record<string, unknown>
 }
-/** Input tokens include cached ones (OpenAI's convention); `cached` are cache reads. */
+/**
+ * Input tokens include cached ones (OpenAI's convention); `cached` are cache reads. Output tokens
+ * include `reasoning` (thought) tokens, as OpenAI counts them (Gemini counts them apart from its
+ * candidates; Anthropic does not report them on their own).
+ */
 export interface Usage {
   input: number
   cached: number
   output: number
+  reasoning: number
 }
 /** What the model "said", in no protocol: each string of `reasoning`/`text` is one streamed delta. */
 export interface Answer {
@@ -37,7 +56,7 @@ export interface Answer {
   usage: Usage
 }
 
-export const USAGE: Usage = { input: 30, cached: 8, output: 12 }
+export const USAGE: Usage = { input: 30, cached: 8, output: 12, reasoning: 4 }
 /** Anthropic reports cache writes separately; part of the total input above. */
 const CACHE_WRITE = 2
 const CREATED = 1767225600
@@ -60,7 +79,7 @@ function chatUsage(u: Usage) {
     completion_tokens: u.output,
     total_tokens: u.input + u.output,
     prompt_tokens_details: { cached_tokens: u.cached, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: u.reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   }
 }
 
@@ -122,7 +141,7 @@ function responsesUsage(u: Usage) {
     input_tokens: u.input,
     input_tokens_details: { cached_tokens: u.cached },
     output_tokens: u.output,
-    output_tokens_details: { reasoning_tokens: 0 },
+    output_tokens_details: { reasoning_tokens: u.reasoning },
     total_tokens: u.input + u.output,
   }
 }
@@ -218,7 +237,7 @@ export function responsesSse(events: Array<[string, any]>): string {
 // --- Anthropic Messages ----------------------------------------------------------------------------
 
 const ANTHROPIC_STOP: Record<Stop, string> = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use' }
-const SIGNATURE = 'EqQBCkgIBhABGAIiQM0nf0rmAnceSignatureOpaqueBytes'
+export const SIGNATURE = 'EqQBCkgIBhABGAIiQM0nf0rmAnceSignatureOpaqueBytes'
 
 function anthropicUsage(u: Usage, output: number) {
   return {
@@ -280,13 +299,91 @@ export function anthropicEvents(a: Answer, body: any, partial = false): Array<[s
   return events
 }
 
+// --- Gemini ----------------------------------------------------------------------------------------
+
+/** The Gemini model behind the Gemini provider; what its answers name as `modelVersion`. */
+export const GEMINI_MODEL = 'gemini-3-flash-preview'
+const GEMINI_FINISH: Record<Stop, string> = { stop: 'STOP', length: 'MAX_TOKENS', tool: 'STOP' }
+/** Opaque base64, with the `+`, `/` and `=` of the real ones. */
+export const GEMINI_SIGNATURE = 'EpEgCo4gAb4+9vvWwdN+Conf0rmanceThoughtSignature/OfGemini3+Flash=='
+const GEMINI_RESPONSE_ID = 'QHiLaa6LBrb8vdIPConf0rm'
+
+/** Thought parts come only when the request asked for them, as Gemini does. */
+export const includesThoughts = (body: any) => body?.generationConfig?.thinkingConfig?.includeThoughts === true
+
+/** `usageMetadata`: the prompt includes cached tokens, candidates exclude thoughts; `candidates` so far in a stream. */
+function geminiUsage(u: Usage, candidates = u.output - u.reasoning) {
+  return {
+    promptTokenCount: u.input,
+    cachedContentTokenCount: u.cached,
+    candidatesTokenCount: candidates,
+    totalTokenCount: u.input + candidates + u.reasoning,
+    promptTokensDetails: [{ modality: 'TEXT', tokenCount: u.input }],
+    cacheTokensDetails: [{ modality: 'TEXT', tokenCount: u.cached }],
+    thoughtsTokenCount: u.reasoning,
+  }
+}
+
+/** A function call as Gemini sends it: no id; the first call of a step carries the signature, the others none. */
+const geminiCall = (c: ToolCall, i: number) => ({ functionCall: { name: c.name, args: c.args }, ...(i === 0 ? { thoughtSignature: GEMINI_SIGNATURE } : {}) })
+
+function geminiParts(a: Answer, body: any): any[] {
+  const parts: any[] = []
+  if (a.reasoning && includesThoughts(body)) parts.push({ text: a.reasoning.join(''), thought: true })
+  if (a.text) parts.push({ text: a.text.join('') })
+  if (a.calls?.length) parts.push(...a.calls.map(geminiCall))
+  // Without a call, the signature sits on the answer's last part.
+  else if (parts.length) parts[parts.length - 1] = { ...parts.at(-1), thoughtSignature: GEMINI_SIGNATURE }
+  return parts
+}
+
+const geminiCandidate = (parts: any[], finish?: string) => ({ content: { parts, role: 'model' }, ...(finish ? { finishReason: finish } : {}), index: 0 })
+
+export function geminiResponse(a: Answer, body: any) {
+  return { candidates: [geminiCandidate(geminiParts(a, body), GEMINI_FINISH[a.stop])], usageMetadata: geminiUsage(a.usage), modelVersion: GEMINI_MODEL, responseId: GEMINI_RESPONSE_ID }
+}
+
+/**
+ * Gemini chunks: each thought and text delta in its own chunk, all calls of the step in one
+ * chunk, then an empty text part with the finish reason (and the signature, when no call took
+ * it). Every chunk carries the usage so far. `partial` stops after the first text delta.
+ */
+export function geminiChunks(a: Answer, body: any, partial = false): object[] {
+  const steps: any[][] = []
+  if (a.reasoning && includesThoughts(body)) for (const r of a.reasoning) steps.push([{ text: r, thought: true }])
+  for (const t of a.text ?? []) {
+    steps.push([{ text: t }])
+    if (partial) break
+  }
+  if (!partial) {
+    if (a.calls?.length) steps.push(a.calls.map(geminiCall))
+    steps.push([{ text: '', ...(a.calls?.length ? {} : { thoughtSignature: GEMINI_SIGNATURE }) }])
+  }
+  const candidates = a.usage.output - a.usage.reasoning
+  return steps.map((parts, i) => {
+    const last = !partial && i === steps.length - 1
+    return {
+      candidates: [geminiCandidate(parts, last ? GEMINI_FINISH[a.stop] : undefined)],
+      usageMetadata: geminiUsage(a.usage, last ? candidates : Math.min(candidates - 1, i + 1)),
+      modelVersion: GEMINI_MODEL,
+      responseId: GEMINI_RESPONSE_ID,
+    }
+  })
+}
+
+const GEMINI_JSON = { 'content-type': 'application/json; charset=UTF-8' }
+
 // --- Whole replies ---------------------------------------------------------------------------------
 
-/** The upstream's reply to `body` in its protocol: JSON, or a stream when the request asked for one. */
-export function answerReply(protocol: Protocol, a: Answer, body: any): Response {
-  if (protocol === 'chat') return body.stream ? new Response(sse([...chatChunks(a, body), '[DONE]']), { headers: SSE_HEADERS }) : Response.json(chatCompletion(a, body))
-  if (protocol === 'responses') return body.stream ? new Response(responsesSse(responseEvents(a, body)), { headers: SSE_HEADERS }) : Response.json(responseObject(a, body))
-  return body.stream ? new Response(anthropicSse(anthropicEvents(a, body)), { headers: SSE_HEADERS }) : Response.json(anthropicMessage(a, body))
+/**
+ * The upstream's reply to `body` in its protocol: JSON, or a stream when the request asked for
+ * one (in the body; Gemini's in the URL, passed as `stream`).
+ */
+export function answerReply(protocol: Protocol, a: Answer, body: any, stream = body?.stream === true): Response {
+  if (protocol === 'chat') return stream ? new Response(sse([...chatChunks(a, body), '[DONE]']), { headers: SSE_HEADERS }) : Response.json(chatCompletion(a, body))
+  if (protocol === 'responses') return stream ? new Response(responsesSse(responseEvents(a, body)), { headers: SSE_HEADERS }) : Response.json(responseObject(a, body))
+  if (protocol === 'gemini') return stream ? new Response(geminiSse(geminiChunks(a, body)), { headers: SSE_HEADERS }) : Response.json(geminiResponse(a, body), { headers: GEMINI_JSON })
+  return stream ? new Response(anthropicSse(anthropicEvents(a, body)), { headers: SSE_HEADERS }) : Response.json(anthropicMessage(a, body))
 }
 
 /** An HTTP 400 in each provider's own error shape, and the message a client must get from it. */
@@ -294,11 +391,14 @@ export const BAD_REQUEST_MESSAGE: Record<Protocol, string> = {
   chat: "Invalid 'messages[0].content': string too long. Expected a string with maximum length 10485760.",
   responses: "Invalid value: 'input_textx'. Supported values are: 'input_text', 'input_image', 'output_text'.",
   anthropic: 'messages.0.content.0.text: text content blocks must be non-empty',
+  // Recorded from gemini-3.1-pro-preview (vercel/ai issue-22372-live-errors.json).
+  gemini: 'Thinking level MINIMAL is not supported for this model. Please retry with other thinking level.',
 }
 export function badRequestReply(protocol: Protocol): Response {
   if (protocol === 'anthropic') {
     return Response.json({ type: 'error', error: { type: 'invalid_request_error', message: BAD_REQUEST_MESSAGE.anthropic }, request_id: 'req_011Conf0rm' }, { status: 400 })
   }
+  if (protocol === 'gemini') return Response.json({ error: { code: 400, message: BAD_REQUEST_MESSAGE.gemini, status: 'INVALID_ARGUMENT' } }, { status: 400, headers: GEMINI_JSON })
   return Response.json({ error: { message: BAD_REQUEST_MESSAGE[protocol], type: 'invalid_request_error', param: 'input', code: 'invalid_value' } }, { status: 400 })
 }
 
@@ -307,6 +407,7 @@ export const STREAM_ERROR_MESSAGE: Record<Protocol, string> = {
   chat: 'The server had an error while processing your request. Sorry about that!',
   responses: 'An error occurred while processing your request. You can retry your request.',
   anthropic: 'Overloaded',
+  gemini: 'The model is overloaded. Please try again later.',
 }
 
 export type Breakage = 'cut' | 'error event' | 'response.failed'
@@ -334,6 +435,12 @@ export function brokenStreamReply(protocol: Protocol, body: any, how: Breakage):
       events.push(['response.failed', { response: failed }])
     }
     return stream(responsesSse(events))
+  }
+  if (protocol === 'gemini') {
+    const chunks = geminiChunks(a, body, true)
+    // Google's error object as a chunk of its own, as the GenAI SDK raises it.
+    if (how === 'error event') chunks.push({ error: { code: 503, message: STREAM_ERROR_MESSAGE.gemini, status: 'UNAVAILABLE' } })
+    return new Response(geminiSse(chunks), { headers: SSE_HEADERS })
   }
   const events = anthropicEvents(a, body, true)
   if (how === 'error event') events.push(['error', { error: { type: 'overloaded_error', message: STREAM_ERROR_MESSAGE.anthropic } }])

@@ -2,10 +2,12 @@
  * Golden conformance, part 3: errors and stream shapes. An upstream's HTTP 400 before any stream,
  * an upstream stream that breaks off or reports an error part-way, for every pair of client and
  * provider protocol; the exact Responses event sequence (types, order, sequence numbers, item ids)
- * for a text answer and for a function call from each provider protocol; and `api: both` / `auto`.
+ * for a text answer and for a function call from each provider protocol; the Gemini stream as a
+ * Gemini client's SSE reader takes it, from each provider protocol; and `api: both` / `auto`.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import Anthropic from '@anthropic-ai/sdk'
+import { ApiError } from '@google/genai'
 import OpenAI from 'openai'
 import { CLIENT_KEY } from '../helpers/gateway.ts'
 import {
@@ -49,6 +51,11 @@ async function attempt(client: Protocol, provider: Protocol, stream: boolean): P
   const body = requestFor(client, CONV, MODEL(provider))
   const events: any[] = []
   try {
+    if (client === 'gemini') {
+      if (!stream) return { final: await c.genai.models.generateContent(body), events }
+      for await (const chunk of await c.genai.models.generateContentStream(body)) events.push(chunk)
+      return { final: events.at(-1), events }
+    }
     if (client === 'chat') {
       if (!stream) return { final: await c.openai.chat.completions.create(body), events }
       const runner = c.openai.chat.completions.stream({ ...body, stream_options: { include_usage: true } })
@@ -74,7 +81,17 @@ async function attempt(client: Protocol, provider: Protocol, stream: boolean): P
 function streamedText(client: Protocol, events: any[]): string {
   if (client === 'chat') return events.map((e) => e.choices[0]?.delta?.content ?? '').join('')
   if (client === 'responses') return events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('')
+  if (client === 'gemini') return events.flatMap((e) => e.candidates?.[0]?.content?.parts ?? []).filter((p: any) => typeof p.text === 'string' && !p.thought).map((p: any) => p.text).join('')
   return events.filter((e) => e.type === 'content_block_delta' && e.delta.type === 'text_delta').map((e) => e.delta.text).join('')
+}
+
+/**
+ * The error object a Gemini client got: the GenAI SDK's ApiError message is the body as JSON (an
+ * HTTP error), or `got status: <status>. <the chunk as JSON>` (a chunk holding only `error`).
+ */
+function googleError(error: any): any {
+  const json = /^got status: [^.]*\. (.*)$/s.exec(error.message)?.[1] ?? error.message
+  return JSON.parse(json).error
 }
 
 /** What the client was told went wrong: the SDK's error, or a failed response's error. */
@@ -90,9 +107,11 @@ for (const client of PROTOCOLS) {
         test(`upstream HTTP 400 before ${stream ? 'the stream' : 'the answer'}: the SDK throws its APIError, status 400, the provider's message`, async () => {
           c.reply = (protocol) => badRequestReply(protocol)
           const a = await attempt(client, provider, stream)
-          expect(a.error).toBeInstanceOf(client === 'anthropic' ? Anthropic.APIError : OpenAI.APIError)
+          expect(a.error).toBeInstanceOf(client === 'anthropic' ? Anthropic.APIError : client === 'gemini' ? ApiError : OpenAI.APIError)
           expect(a.error.status).toBe(400)
-          expect(a.error.message).toContain(BAD_REQUEST_MESSAGE[provider])
+          expect(a.error.message).toContain(client === 'gemini' ? JSON.stringify(BAD_REQUEST_MESSAGE[provider]).slice(1, -1) : BAD_REQUEST_MESSAGE[provider])
+          // In Google's shape: {error: {code, message, status}}.
+          if (client === 'gemini') expect(googleError(a.error)).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT', message: expect.stringContaining(BAD_REQUEST_MESSAGE[provider]) })
           c.upstream(provider) // one request, on the provider protocol's path: a 400 is not retried
         })
       }
@@ -113,6 +132,10 @@ for (const client of PROTOCOLS) {
             expect(a.error).toBeDefined()
             if (client === 'chat') expect(a.events.flatMap((e) => e.choices.map((ch: any) => ch.finish_reason)).filter(Boolean)).toEqual([])
             if (client === 'anthropic') expect(a.events.map((e) => e.type)).not.toContain('message_stop')
+            // The GenAI SDK raises a chunk holding only `error` (a stream that just ends looks complete to it).
+            if (client === 'gemini') expect(a.error).toBeInstanceOf(ApiError)
+            if (client === 'gemini') expect(a.events.map((e) => e.candidates?.[0]?.finishReason).filter(Boolean)).toEqual([])
+            if (client === 'gemini') expect(googleError(a.error)).toMatchObject({ code: expect.any(Number), message: expect.any(String), status: expect.any(String) })
           }
           if (how !== 'cut') expect(failureText(a)).toContain(STREAM_ERROR_MESSAGE[provider])
         })
@@ -148,7 +171,9 @@ async function responsesWire(provider: Protocol, conv: Conversation): Promise<an
 /** Event types with each run of one delta type shown once. */
 const collapsed = (events: any[]) => events.map((e) => e.type).filter((t, i, all) => !(t.endsWith('.delta') && all[i - 1] === t))
 
-const IDS: Record<Protocol, string> = { chat: 'call_Wq8sLkq2', responses: 'call_R3sp0ns1', anthropic: 'toolu_01A09q90qw90' }
+const IDS: Record<Protocol, string> = { chat: 'call_Wq8sLkq2', responses: 'call_R3sp0ns1', anthropic: 'toolu_01A09q90qw90', gemini: '' }
+/** The call_id a Responses client must get: the provider's, or for Gemini's id-less call one the gateway made. */
+const callIdOf = (provider: Protocol) => (provider === 'gemini' ? expect.stringMatching(/^\S+$/) : IDS[provider])
 
 describe('the exact Responses event sequence', () => {
   for (const provider of PROTOCOLS) {
@@ -198,7 +223,7 @@ describe('the exact Responses event sequence', () => {
         'response.completed',
       ])
       const added = events[2]
-      expect(added).toMatchObject({ output_index: 0, item: { type: 'function_call', call_id: IDS[provider], name: 'get_weather', arguments: '' } })
+      expect(added).toMatchObject({ output_index: 0, item: { type: 'function_call', call_id: callIdOf(provider), name: 'get_weather', arguments: '' } })
       const itemId = added.item.id
       expect(itemId).toBeString()
       const deltas = events.filter((e) => e.type === 'response.function_call_arguments.delta')
@@ -208,9 +233,71 @@ describe('the exact Responses event sequence', () => {
       expect(argsDone).toMatchObject({ item_id: itemId, output_index: 0, name: 'get_weather' })
       expect(JSON.parse(argsDone.arguments)).toEqual(args)
       const done = events.find((e) => e.type === 'response.output_item.done').item
-      expect(done).toMatchObject({ id: itemId, type: 'function_call', status: 'completed', call_id: IDS[provider], name: 'get_weather', arguments: argsDone.arguments })
+      expect(done).toMatchObject({ id: itemId, type: 'function_call', status: 'completed', call_id: added.item.call_id, name: 'get_weather', arguments: argsDone.arguments })
       expect(events.at(-1).response).toMatchObject({ status: 'completed', output: [done] })
     })
+  }
+})
+
+/**
+ * A Gemini stream read off the wire, as Gemini CLI asks for it (`/v1beta`, `x-goog-api-key`):
+ * with `alt=sse`, events that are one `data:` line each (the GenAI SDK's reader drops an event
+ * with an `event:` line and cannot join multi-line data); without, one JSON array.
+ */
+async function geminiWire(provider: Protocol, conv: Conversation, sse: boolean): Promise<any[]> {
+  const { model, contents, config } = requestFor('gemini', conv, MODEL(provider))
+  const res = await fetch(`${c.gw.url}/v1beta/models/${model}:streamGenerateContent${sse ? '?alt=sse' : ''}`, {
+    method: 'POST',
+    headers: { 'x-goog-api-key': CLIENT_KEY, 'content-type': 'application/json' },
+    body: JSON.stringify({ contents, ...restBody(config) }),
+  })
+  expect(res.status).toBe(200)
+  const text = await res.text()
+  if (!sse) return JSON.parse(text)
+  expect(res.headers.get('content-type')).toContain('text/event-stream')
+  const chunks: any[] = []
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const lines = block.split(/\r?\n/).filter((l) => l && !l.startsWith(':'))
+    if (lines.length === 0) continue
+    expect(lines.length).toBe(1)
+    expect(lines[0]).toStartWith('data:')
+    chunks.push(JSON.parse(lines[0]!.slice(5)))
+  }
+  return chunks
+}
+
+/** The REST body fields for the SDK's `config` (as the SDK writes them). */
+function restBody(config: any = {}): any {
+  const { systemInstruction, tools, toolConfig, ...generationConfig } = config
+  return { ...(systemInstruction ? { systemInstruction } : {}), ...(tools ? { tools } : {}), ...(toolConfig ? { toolConfig } : {}), ...(Object.keys(generationConfig).length ? { generationConfig } : {}) }
+}
+
+describe('the Gemini stream on the wire', () => {
+  for (const provider of PROTOCOLS) {
+    for (const sse of [true, false]) {
+      test(`${sse ? 'alt=sse' : 'the JSON array'}: a text answer and then a function call from the ${provider} provider`, async () => {
+        c.answer({ text: ['Hello', ' world'], stop: 'stop', usage: USAGE })
+        const chunks = await geminiWire(provider, CONV, sse)
+        expect(chunks.length).toBeGreaterThan(0)
+        for (const ch of chunks) expect(ch.candidates[0].content.role).toBe('model')
+        const parts = chunks.flatMap((ch) => ch.candidates[0].content.parts)
+        expect(parts.filter((p: any) => !p.thought).map((p: any) => p.text ?? '').join('')).toBe('Hello world')
+        // One finish reason, on the last chunk, with the whole usage.
+        expect(chunks.map((ch) => ch.candidates[0].finishReason ?? null).filter(Boolean)).toEqual(['STOP'])
+        expect(chunks.at(-1).candidates[0].finishReason).toBe('STOP')
+        expect(chunks.at(-1).usageMetadata).toMatchObject({ promptTokenCount: 30, cachedContentTokenCount: 8, totalTokenCount: 42 })
+        expect(chunks.at(-1).usageMetadata.candidatesTokenCount + (chunks.at(-1).usageMetadata.thoughtsTokenCount ?? 0)).toBe(12)
+
+        c.reset()
+        c.answer({ calls: [{ id: IDS[provider], name: 'get_weather', args: { city: 'Paris' } }], stop: 'tool', usage: USAGE })
+        const calls = await geminiWire(provider, { ...CONV, tools: true }, sse)
+        const callParts = calls.flatMap((ch) => ch.candidates[0].content.parts).filter((p: any) => p.functionCall)
+        // Whole, once: name and arguments as an object.
+        expect(callParts.map((p: any) => [p.functionCall.name, p.functionCall.args])).toEqual([['get_weather', { city: 'Paris' }]])
+        expect(calls.map((ch) => ch.candidates[0].finishReason ?? null).filter(Boolean)).toEqual(['STOP'])
+        expect(calls.at(-1).candidates[0].finishReason).toBe('STOP')
+      })
+    }
   }
 })
 

@@ -7,6 +7,8 @@ import { GeminiStreamDecoder, GeminiStreamEncoder } from './stream.ts'
 import { geminiUsage } from './usage.ts'
 
 const USAGE_METADATA = Buffer.from('"usageMetadata"')
+const FINISH_REASON = Buffer.from('"finishReason"')
+const BLOCK_REASON = Buffer.from('"blockReason"')
 
 /**
  * Google's Gemini API (`/v1beta/models/{model}:generateContent` and `:streamGenerateContent`).
@@ -34,14 +36,21 @@ export const gemini: WireProtocol = {
   passthroughBody: (raw) => raw,
 
   // Every chunk may repeat the usage so far; the last one counts.
+  // A Gemini stream just ends: it is complete once a chunk carried a finish reason.
   usageWatcher(_state, onUsage, count): EventWatcher {
-    return (event) => {
-      const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
-      if (buf.indexOf(USAGE_METADATA) < 0) return true
-      const data = parseEvent(event) as Json | null
-      const usage = geminiUsage(data?.usageMetadata, count)
-      if (usage) onUsage(usage)
-      return true
-    }
+    let finished = false
+    return Object.assign(
+      (event: Uint8Array) => {
+        const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
+        // A blocked prompt ends with its block reason instead.
+        if (!finished && (buf.indexOf(FINISH_REASON) >= 0 || buf.indexOf(BLOCK_REASON) >= 0)) finished = true
+        if (buf.indexOf(USAGE_METADATA) < 0) return true
+        const data = parseEvent(event) as Json | null
+        const usage = geminiUsage(data?.usageMetadata, count)
+        if (usage) onUsage(usage)
+        return true
+      },
+      { complete: () => finished },
+    )
   },
 }

@@ -48,7 +48,7 @@ export function decodeRequest(body: Json): ir.Request {
 
   // Calls waiting for their response, by name, in order.
   let waiting = new Map<string, string[]>()
-  ;((Array.isArray(body.contents) ? body.contents : []) as Json[]).forEach((content, turn) => {
+  coalesce((Array.isArray(body.contents) ? body.contents : []) as Json[]).forEach((content, turn) => {
     const parts = (Array.isArray(content?.parts) ? content.parts : []) as Json[]
     if (content?.role === 'model') {
       const out: ir.AssistantPart[] = []
@@ -69,7 +69,7 @@ export function decodeRequest(body: Json): ir.Request {
           dropped.push('code execution parts')
         }
       })
-      if (out.length > 0) messages.push({ role: 'assistant', content: out })
+      if (out.length > 0) messages.push({ role: 'assistant', content: joinAdjacent(out) })
       return
     }
     const user: ir.UserPart[] = []
@@ -133,6 +133,38 @@ export function decodeRequest(body: Json): ir.Request {
   for (const f of UNTRANSLATABLE) if (body[f] !== undefined) dropped.push(f)
   for (const f of GENERATION_UNTRANSLATABLE) if (g[f] !== undefined) dropped.push(`generationConfig.${f}`)
   return request
+}
+
+/**
+ * Consecutive contents of one role are one turn (the GenAI SDK's chat session sends a streamed
+ * answer back as one content per chunk; Gemini CLI merges them itself).
+ */
+function coalesce(contents: Json[]): Json[] {
+  const out: Json[] = []
+  for (const c of contents) {
+    const last = out.at(-1)
+    const parts = Array.isArray(c?.parts) ? c.parts : []
+    if (last && last.role === c?.role) last.parts = [...last.parts, ...parts]
+    else out.push({ role: c?.role, parts: [...parts] })
+  }
+  return out
+}
+
+/**
+ * Text streamed in pieces is one text part again, and thoughts one reasoning part with the
+ * signature that came with them (a signature may come on a part of its own, after the text).
+ */
+function joinAdjacent(parts: ir.AssistantPart[]): ir.AssistantPart[] {
+  const out: ir.AssistantPart[] = []
+  for (const p of parts) {
+    const last = out.at(-1)
+    if (last && last.type === 'text' && p.type === 'text') last.text += p.text
+    else if (last && last.type === 'reasoning' && p.type === 'reasoning' && !last.redacted && !p.redacted) {
+      last.text += p.text
+      if (p.signature) last.signature = p.signature
+    } else out.push({ ...p })
+  }
+  return out
 }
 
 /** Gemini's OpenAPI-subset schema (`type: "OBJECT"`, `nullable`) as JSON Schema. */
