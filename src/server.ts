@@ -1,5 +1,6 @@
 import type { DestinationStream } from 'pino'
-import { bootstrapSecrets, type BootstrapResult } from './bootstrap.ts'
+import { ADMIN_TOKEN_SETTING, bootstrapSecrets, type BootstrapResult } from './bootstrap.ts'
+import { sha256Hex } from './lib/crypto.ts'
 import { diffConfigs } from './config/diff.ts'
 import { ConfigError } from './config/load.ts'
 import { selfLoopProblems } from './config/self-loop.ts'
@@ -145,7 +146,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       return err
     }
   }
-  const trusted = ipMatcher(config.server.trusted_proxies)
+  // Follows the config on reload.
+  let trusted = ipMatcher(config.server.trusted_proxies)
 
   const runtimeOptions = { now: Date.now }
   const runtime = buildRuntime(config, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() })
@@ -178,6 +180,11 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     await refreshKeys()
     logger.level = next.log.level
     for (const s of secretsOf(next)) secrets.add(s)
+    if (changes.settings_applied.includes('server.trusted_proxies')) trusted = ipMatcher(next.server.trusted_proxies)
+    // A token in the file is the admin token; without one, the stored (generated) one stays.
+    if (changes.settings_applied.includes('admin.token')) {
+      boot = { ...boot, adminTokenHash: next.admin.token ? sha256Hex(next.admin.token) : ((await createSettingsStore(database.db).get(ADMIN_TOKEN_SETTING)) ?? boot.adminTokenHash) }
+    }
     config = next
     logger.info({ changes }, 'config reloaded')
     return { ok: true, changes }

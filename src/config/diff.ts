@@ -1,4 +1,5 @@
 import { fingerprint } from '../lib/crypto.ts'
+import { changedSettings } from './reload-policy.ts'
 import type { Config } from './schema.ts'
 
 export interface ConfigChanges {
@@ -7,7 +8,9 @@ export interface ConfigChanges {
   keys: { added: string[]; removed: string[] }
   aliases: { added: string[]; removed: string[]; modified: string[] }
   client_keys: { added: string[]; removed: string[] }
-  /** Settings that only a restart applies (listening address, database). */
+  /** Settings that changed and are in force now. */
+  settings_applied: string[]
+  /** Settings that changed and that only a restart applies (listening address, database, ...). */
   restart_required: string[]
 }
 
@@ -35,12 +38,7 @@ export function diffConfigs(before: Config, after: Config): ConfigChanges {
   const clientKeys = (c: Config) => new Map(c.auth.keys.map((k) => [k.name, fingerprint(k.key)]))
   const beforeClients = clientKeys(before)
   const afterClients = clientKeys(after)
-  const restart: string[] = []
-  if (before.server.host !== after.server.host) restart.push('server.host')
-  if (before.server.port !== after.server.port) restart.push('server.port')
-  if (before.server.max_body_bytes !== after.server.max_body_bytes) restart.push('server.max_body_bytes')
-  if (before.database.url !== after.database.url) restart.push('database.url')
-  if (before.admin.docs !== after.admin.docs) restart.push('admin.docs')
+  const { applied, restart } = changedSettings(before, after)
   return {
     providers: compare(before.providers, after.providers, (a, b) => json({ ...a, keys: a.keys.map(fingerprint) }) === json({ ...b, keys: b.keys.map(fingerprint) })),
     keys: {
@@ -52,6 +50,7 @@ export function diffConfigs(before: Config, after: Config): ConfigChanges {
       added: [...afterClients].filter(([n, fp]) => beforeClients.get(n) !== fp).map(([n]) => n),
       removed: [...beforeClients.keys()].filter((n) => !afterClients.has(n)),
     },
+    settings_applied: applied,
     restart_required: restart,
   }
 }

@@ -96,3 +96,19 @@ describe('config reload', () => {
     await gw.stop()
   })
 })
+
+describe('settings on reload', () => {
+  test('a new admin token is in force at once; the old one is refused; a queue size change says it needs a restart', async () => {
+    const gw = await startGateway(yaml(p('main', ['k-ok-1'])))
+    const next = 'admin-token-after-reload-0123456789'
+    writeFileSync(gw.configPath, yaml(p('main', ['k-ok-1']), 'logging: { queue_size: 777 }').replace(`token: ${ADMIN}`, `token: ${next}`))
+    const res = await admin(gw.url, ADMIN, '/reload', 'POST')
+    expect(res.status).toBe(200)
+    const body: any = await res.json()
+    expect(body.changes.settings_applied).toContain('admin.token')
+    expect(body.changes.restart_required).toEqual(['logging.queue_size'])
+    expect((await admin(gw.url, ADMIN, '/providers')).status).toBe(401)
+    expect((await admin(gw.url, next, '/providers')).status).toBe(200)
+    await gw.stop()
+  })
+})

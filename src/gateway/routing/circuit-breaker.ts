@@ -75,6 +75,11 @@ export class CircuitBreakers {
     private readonly onChange: (change: BreakerChange) => void = () => {},
   ) {}
 
+  /** Whether these are the settings it was made with (a reload that changes them starts afresh). */
+  hasSettings(threshold: number, openMs: number): boolean {
+    return this.threshold === threshold && this.openMs === openMs
+  }
+
   get(model: string): CircuitBreaker {
     let b = this.byModel.get(model)
     if (!b) {
