@@ -223,7 +223,7 @@ describe('Gemini as a provider', () => {
     expect(gemini.requests.at(-1)!.path).toBe('/v1beta/models/gemini-test:streamGenerateContent?alt=sse')
   })
 
-  test('a 429 with RetryInfo cools the key for that long; an invalid key is disabled', async () => {
+  test('a 429 with RetryInfo cools the key for that long', async () => {
     gemini.handler = () => Response.json({ error: { code: 429, message: 'Resource has been exhausted', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '37s' }] } }, { status: 429 })
     try {
       const client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 })
@@ -233,6 +233,22 @@ describe('Gemini as a provider', () => {
       expect(keys.providers.find((p: any) => p.name === 'gem').keys.cooling).toBe(1)
     } finally {
       gemini.handler = null
+    }
+  })
+
+  test('an invalid Gemini key is disabled with its reason', async () => {
+    const g = startMockGemini(['gemini-test'])
+    g.handler = () => Response.json({ error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID' }] } }, { status: 400 })
+    const gw2 = await startGateway({ auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] }, providers: [{ name: 'g', type: 'gemini', base_url: g.url, keys: ['AIza-bad-key-1'], models: ['gemini-test'] }] })
+    try {
+      const client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw2.baseURL, maxRetries: 0 })
+      const err = await client.chat.completions.create({ model: 'gemini-test', messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (e) => e)
+      expect(err?.status).toBeGreaterThanOrEqual(500)
+      const health = (await fetch(`${gw2.url}/health`).then((r) => r.json())) as any
+      expect(health.providers[0].keys.disabled).toBe(1)
+    } finally {
+      await gw2.stop()
+      g.stop()
     }
   })
 })

@@ -122,6 +122,11 @@ describe('zero-config', () => {
     expect(c.providers[0]).toMatchObject({ name: 'openai', type: 'openai', base_url: 'https://api.openai.com/v1', keys: ['sk-a'] })
   })
 
+  test('GEMINI_API_KEY (or GOOGLE_API_KEY) defines the provider gemini, at Google unless GEMINI_BASE_URL says otherwise', () => {
+    expect(loadConfig({}, { GEMINI_API_KEY: 'AIza-a' }, empty).providers[0]).toMatchObject({ name: 'gemini', type: 'gemini', base_url: 'https://generativelanguage.googleapis.com', keys: ['AIza-a'] })
+    expect(loadConfig({}, { GOOGLE_API_KEY: 'AIza-b', GEMINI_BASE_URL: 'http://127.0.0.1:9/' }, empty).providers[0]).toMatchObject({ type: 'gemini', base_url: 'http://127.0.0.1:9', keys: ['AIza-b'] })
+  })
+
   test('OPENAI_BASE_URL moves it, and a comma-separated key list is a pool', () => {
     const c = loadConfig({}, { OPENAI_API_KEY: 'sk-a, sk-b', OPENAI_BASE_URL: 'http://127.0.0.1:1234/v1/' }, empty)
     expect(c.providers[0]).toMatchObject({ base_url: 'http://127.0.0.1:1234/v1', keys: ['sk-a', 'sk-b'] })
