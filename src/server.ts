@@ -112,8 +112,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     })().catch((err) => logger.error({ err: (err as Error).message }, 'could not refresh client keys'))
   }, KEY_POLL_MS)
   const flusher = setInterval(() => void flush(), FLUSH_MS)
-  // Usage rows are absolute values per key and period: one that could not be saved waits here and a
-  // newer value for the same key and period replaces it, so a retry neither loses nor doubles.
+  // Usage is saved as increments per key and period (several processes may share the database):
+  // one that could not be saved waits here, added up with newer ones, so a retry neither loses nor doubles.
   const unsavedUsage = new Map<string, UsageRow>()
   let flushFailures = 0
   let flushing: Promise<unknown> | null = null
@@ -122,13 +122,15 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     return (flushing ??= flushOnce().finally(() => (flushing = null)))
   }
   async function flushOnce(): Promise<unknown> {
-    for (const row of limitStore.takeDirty()) unsavedUsage.set(`${row.keyId}\u0000${row.periodStart}`, row)
+    for (const row of limitStore.takeDirty()) addUsageRow(unsavedUsage, row)
+    // Increments: the batch leaves the queue now, and comes back (added) if it cannot be saved.
     const usageBatch = new Map(unsavedUsage)
+    unsavedUsage.clear()
     const touchBatch = new Map(lastUsed)
     lastUsed.clear()
     try {
       await usageStore.save([...usageBatch.values()])
-      for (const [k, row] of usageBatch) if (unsavedUsage.get(k) === row) unsavedUsage.delete(k)
+      usageBatch.clear()
       await keyStore.touch(touchBatch)
       touchBatch.clear()
       await upstreamKeys.flush()
@@ -137,7 +139,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       flushFailures = 0
       return null
     } catch (err) {
-      // What was not written goes back, behind anything newer.
+      // What was not written goes back: usage increments added to what came meanwhile.
+      for (const row of usageBatch.values()) addUsageRow(unsavedUsage, row)
       for (const [id, at] of touchBatch) if ((lastUsed.get(id) ?? 0) < at) lastUsed.set(id, at)
       flushFailures++
       if ((flushFailures & (flushFailures - 1)) === 0) {
@@ -413,6 +416,16 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       return stopping
     },
   }
+}
+
+/** Adds a usage increment to the queue of those not yet saved (one row per key and period). */
+function addUsageRow(queue: Map<string, UsageRow>, row: UsageRow): void {
+  const k = `${row.keyId}\u0000${row.periodStart}`
+  const held = queue.get(k)
+  if (!held) return void queue.set(k, { ...row, usage: { ...row.usage } })
+  held.usage.requests += row.usage.requests
+  held.usage.tokens += row.usage.tokens
+  held.usage.costUsd += row.usage.costUsd
 }
 
 /** A database error as log fields: SQLite's code and its own message. */

@@ -8,7 +8,7 @@ export interface UsageRow {
   usage: { requests: number; tokens: number; costUsd: number }
 }
 
-/** Per-key quota usage by period, loaded at start and flushed in batches. */
+/** Per-key quota usage by period, loaded at start and flushed in batches as increments. */
 export function createUsageStore(db: Db) {
   return {
     async since(from: number): Promise<UsageRow[]> {
@@ -27,7 +27,12 @@ export function createUsageStore(db: Db) {
           .values({ keyId: r.keyId, periodStart: new Date(r.periodStart), ...r.usage })
           .onConflictDoUpdate({
             target: [clientKeyUsage.keyId, clientKeyUsage.periodStart],
-            set: { requests: sql`excluded.requests`, tokens: sql`excluded.tokens`, costUsd: sql`excluded.cost_usd` },
+            // Increments: what this process used since its last save is added to what is there.
+            set: {
+              requests: sql`max(0, ${clientKeyUsage.requests} + excluded.requests)`,
+              tokens: sql`max(0, ${clientKeyUsage.tokens} + excluded.tokens)`,
+              costUsd: sql`max(0, ${clientKeyUsage.costUsd} + excluded.cost_usd)`,
+            },
           }),
       )
       await db.batch([first!, ...rest])

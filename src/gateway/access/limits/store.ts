@@ -51,7 +51,8 @@ export class MemoryLimitStore implements LimitStore {
   private sweepAtSize = SWEEP_FLOOR
   private lastSweep = -Infinity
   private concurrency = new Map<string, number>()
-  private periods = new Map<string, { periodStart: number; usage: PeriodUsage }>()
+  /** Per key: its current period's usage, and how much of it is already in the database. */
+  private periods = new Map<string, { periodStart: number; usage: PeriodUsage; saved: PeriodUsage }>()
   /** Keys whose usage changed since the last flush. */
   readonly dirty = new Set<string>()
 
@@ -123,15 +124,21 @@ export class MemoryLimitStore implements LimitStore {
   /** Seeds a key's usage for its current period (from the database, at start). */
   load(keyId: string, periodStart: number, usage: PeriodUsage): void {
     const entry = this.periods.get(keyId)
-    if (!entry || entry.periodStart <= periodStart) this.periods.set(keyId, { periodStart, usage: { ...usage } })
+    if (!entry || entry.periodStart <= periodStart) this.periods.set(keyId, { periodStart, usage: { ...usage }, saved: { ...usage } })
   }
 
-  /** The rows to persist: each dirty key's current period. */
+  /**
+   * What to add to the database: each dirty key's usage since the last take, as increments. Never
+   * absolute values: two processes on one database each add theirs, and neither overwrites the other.
+   */
   takeDirty(): Array<{ keyId: string; periodStart: number; usage: PeriodUsage }> {
-    const rows = [...this.dirty].map((keyId) => {
+    const rows: Array<{ keyId: string; periodStart: number; usage: PeriodUsage }> = []
+    for (const keyId of this.dirty) {
       const entry = this.periods.get(keyId)!
-      return { keyId, periodStart: entry.periodStart, usage: { ...entry.usage } }
-    })
+      const delta = { requests: entry.usage.requests - entry.saved.requests, tokens: entry.usage.tokens - entry.saved.tokens, costUsd: entry.usage.costUsd - entry.saved.costUsd }
+      entry.saved = { ...entry.usage }
+      if (delta.requests !== 0 || delta.tokens !== 0 || delta.costUsd !== 0) rows.push({ keyId, periodStart: entry.periodStart, usage: delta })
+    }
     this.dirty.clear()
     return rows
   }
@@ -140,7 +147,7 @@ export class MemoryLimitStore implements LimitStore {
     const entry = this.periods.get(keyId)
     if (entry && entry.periodStart === periodStart) return entry.usage
     // A new period begins with nothing used.
-    const fresh = { periodStart, usage: { requests: 0, tokens: 0, costUsd: 0 } }
+    const fresh = { periodStart, usage: { requests: 0, tokens: 0, costUsd: 0 }, saved: { requests: 0, tokens: 0, costUsd: 0 } }
     if (!entry || entry.periodStart < periodStart) {
       this.periods.set(keyId, fresh)
       return fresh.usage
