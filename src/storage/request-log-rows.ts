@@ -15,7 +15,7 @@ export const COLUMNS: ReadonlyArray<[column: string, field: keyof LogRow]> = [
   ['response_body', 'responseBody'],
 ]
 const at = (field: keyof LogRow) => COLUMNS.findIndex(([, f]) => f === field)
-const TS = at('ts'), KEY = at('keyId'), MODEL = at('model'), PROVIDER = at('provider'), STATUS = at('status'), LATENCY = at('latencyMs')
+const TS = at('ts'), KEY = at('keyId'), MODEL = at('model'), UPSTREAM_MODEL = at('upstreamModel'), PROVIDER = at('provider'), STATUS = at('status'), LATENCY = at('latencyMs')
 const PROMPT = at('promptTokens'), COMPLETION = at('completionTokens'), CACHED = at('cachedTokens'), REASONING = at('reasoningTokens'), COST = at('costUsd')
 
 /** A row's values in column order (`stream` as 0/1, absent values as null). */
@@ -72,7 +72,8 @@ export function aggregate(rows: readonly RowValues[]): { daily: RowValues[]; hou
       dayText = new Date(dayStart).toISOString().slice(0, 10)
     }
     const keyId = (r[KEY] as string | null) ?? ''
-    const model = (r[MODEL] as string | null) ?? ''
+    // Usage is per model as it was served (an alias, a bare id and provider/id are one model).
+    const model = (r[UPSTREAM_MODEL] as string | null) ?? (r[MODEL] as string | null) ?? ''
     const provider = (r[PROVIDER] as string | null) ?? ''
     const dk = `${dayText}\u0000${keyId}\u0000${model}\u0000${provider}`
     let d = daily.get(dk)

@@ -1,6 +1,7 @@
 import { sseEvent } from '../../lib/sse.ts'
 import { Elysia, t } from 'elysia'
 import { GatewayError } from '../../gateway/errors.ts'
+import { isPriced } from '../../gateway/access/limits/pricing.ts'
 import type { GroupBy } from '../../storage/usage-queries.ts'
 import { adminAllowed, adminAuth } from '../admin-auth.ts'
 import type { Deps } from '../deps.ts'
@@ -40,7 +41,10 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         for (const f of ['from', 'to'] as const) {
           if (query[f] !== undefined && !DAY.test(query[f]!)) throw bad(f, 'expected YYYY-MM-DD')
         }
-        const data = await deps.usage.usage({ from: query.from, to: query.to, keyId: query.key, model: query.model, provider: query.provider, groupBy })
+        const rows = await deps.usage.usage({ from: query.from, to: query.to, keyId: query.key, model: query.model, provider: query.provider, groupBy })
+        // A model without a price is shown as unpriced, not as free.
+        const prices = deps.config().prices
+        const data = groupBy.includes('model') ? rows.map((r: any) => ({ ...r, priced: isPriced(prices, r.model ?? '', r.provider) })) : rows
         return traces.finish(request, Response.json({ group_by: groupBy, data }))
       },
       {
@@ -56,8 +60,10 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         const limit = Math.min(MAX_PAGE, intParam('limit', query.limit, 1, Number.MAX_SAFE_INTEGER) ?? 50)
         const before = intParam('before', query.before, 1, Number.MAX_SAFE_INTEGER)
         const status = query.status === undefined || query.status === 'ok' || query.status === 'error' ? query.status : intParam('status', query.status, 100, 599)
-        const rows = await deps.usage.requests({ status, keyId: query.key, model: query.model, limit, before })
-        const next = rows.length === limit ? rows.at(-1)!.id : null
+        const found = await deps.usage.requests({ status, keyId: query.key, model: query.model, limit, before })
+        const next = found.length === limit ? found.at(-1)!.id : null
+        const prices = deps.config().prices
+        const rows = found.map((r: any) => ({ ...r, priced: r.upstreamModel ? isPriced(prices, r.upstreamModel, r.provider) || isPriced(prices, r.model ?? '') : null }))
         return traces.finish(request, Response.json({ data: rows, next_before: next }))
       },
       {

@@ -9,6 +9,16 @@ export interface Price {
 }
 
 /**
+ * Whether a model has a price: by `provider/model`, or by the model name alone; with no provider
+ * given, a price for the model at any provider counts. An unpriced model is not a free one.
+ */
+export function isPriced(prices: Readonly<Record<string, Price>>, model: string, provider?: string | null): boolean {
+  if (Object.hasOwn(prices, model)) return true
+  if (provider) return Object.hasOwn(prices, `${provider}/${model}`)
+  return Object.keys(prices).some((k) => k.endsWith(`/${model}`))
+}
+
+/**
  * The cost of one request. Prices are looked up by `provider/model`, then the upstream model name,
  * then the name the client asked for; a model without a price costs nothing.
  */
