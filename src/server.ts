@@ -78,7 +78,10 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     destination: options.logDestination,
     scrub,
   })
-  const startedAt = Date.now()
+  // One clock for everything the gateway decides by time (a test may move it); waits during
+  // shutdown measure real time.
+  const clock = options.now ?? Date.now
+  const startedAt = clock()
   const database = await openDatabase(config.database.url, config.database.auth_token)
   // Writes the request path triggers (last use, usage, disabled keys) go through `background`: one
   // short try, queued again on failure. A lock held by another process never holds the event loop.
@@ -91,8 +94,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
 
   const usageStore = createUsageStore(database.background)
   const limitStore = new MemoryLimitStore()
-  for (const row of await usageStore.since(Date.now() - 32 * 86_400_000)) limitStore.load(row.keyId, row.periodStart, row.usage)
-  const now = options.now ?? Date.now
+  for (const row of await usageStore.since(clock() - 32 * 86_400_000)) limitStore.load(row.keyId, row.periodStart, row.usage)
+  const now = clock
   const limiter = new Limiter(limitStore, now)
 
   // Client keys: config keys are kept in the database like the others; the server holds them all
@@ -152,7 +155,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   // Follows the config on reload.
   let trusted = ipMatcher(config.server.trusted_proxies)
 
-  const runtimeOptions = { now: Date.now }
+  const runtimeOptions = { now: clock }
   const runtime = buildRuntime(config, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() })
   runtime.catalog.start()
   const gateway = createGateway(runtime, {
@@ -161,7 +164,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     keyStates: upstreamKeys,
     limiter,
     logger,
-    now: Date.now,
+    now: clock,
     onOutcome: (provider, outcome) => metrics.attempt(provider, outcome),
   })
 
@@ -232,7 +235,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const retention = setInterval(() => void prune(), 3_600_000)
   async function prune(): Promise<void> {
     try {
-      const removed = await usage.prune(Date.now() - config.logging.retention_days * 86_400_000)
+      const removed = await usage.prune(clock() - config.logging.retention_days * 86_400_000)
       if (removed > 0) logger.info({ removed }, 'request log pruned')
       const expired = await storedResponses.prune()
       if (expired > 0) logger.info({ removed: expired }, 'expired stored responses pruned')
@@ -252,7 +255,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     keyStore,
     limiter,
     refreshKeys,
-    keyUsed: (id) => void lastUsed.set(id, Date.now()),
+    keyUsed: (id) => void lastUsed.set(id, clock()),
     usageOf(key) {
       const q = key.policy.quota
       if (!q) return null
@@ -269,7 +272,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       return chain[0] ?? peer
     },
     logger,
-    now: Date.now,
+    now: clock,
     async health() {
       const databaseOk = await database.ping()
       const storage = database.health.report()
@@ -281,7 +284,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
           // A paused model (its circuit open) is a degraded gateway: some requests cannot be served as asked.
           status: draining ? 'shutting_down' : !databaseOk || !storage.writable || gateway.providers().some((p) => p.circuit !== 'closed') ? 'degraded' : 'ok',
           version: VERSION,
-          uptime_s: Math.round((Date.now() - startedAt) / 1000),
+          uptime_s: Math.round((clock() - startedAt) / 1000),
           database: { reachable: databaseOk, ...storage },
           providers: gateway.providers(),
         },
@@ -296,7 +299,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       },
     },
     metricsText: () => metrics.render(),
-    uptimeSeconds: () => Math.round((Date.now() - startedAt) / 1000),
+    uptimeSeconds: () => Math.round((clock() - startedAt) / 1000),
     sessions: new Sessions(12 * 3_600_000),
     keepOpen(request) {
       server?.timeout(request, 0)
