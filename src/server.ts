@@ -24,14 +24,16 @@ import { openDatabase } from './storage/database.ts'
 import { createSettingsStore } from './storage/settings-store.ts'
 import { createUpstreamKeyStore } from './storage/upstream-key-store.ts'
 import { createResponseStore } from './storage/response-store.ts'
+import { StateFlusher, storageFields } from './server/state-flusher.ts'
+import { ClientKeySync } from './server/client-key-sync.ts'
 import { dotenvReport } from './config/dotenv.ts'
 import { VERSION } from './version.ts'
 import { Limiter } from './gateway/access/limits/limiter.ts'
 import { MemoryLimitStore } from './gateway/access/limits/store.ts'
 import { ipMatcher } from './lib/cidr.ts'
 import { periodStart } from './lib/periods.ts'
-import { createUsageStore, type UsageRow } from './storage/usage-store.ts'
-import { isBusy, storageFailure } from './storage/storage-errors.ts'
+import { createUsageStore } from './storage/usage-store.ts'
+import { isBusy } from './storage/storage-errors.ts'
 
 /** How often the client-key version is checked: edits from other processes apply this fast. */
 const KEY_POLL_MS = 250
@@ -98,60 +100,15 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const now = clock
   const limiter = new Limiter(limitStore, now)
 
-  // Client keys: config keys are kept in the database like the others; the server holds them all
-  // in memory and polls a version number to see changes made by the admin API or the CLI.
   await keyStore.syncConfigKeys(config.auth.keys)
   const directory = new KeyDirectory(now)
-  let keysVersion = -1
-  async function refreshKeys(): Promise<void> {
-    keysVersion = await keyStore.version()
-    directory.replace(await keyStore.list())
-  }
+  const keySync = new ClientKeySync(keyStore, directory, logger)
+  const refreshKeys = () => keySync.refresh()
   await refreshKeys()
-  const lastUsed = new Map<string, number>()
-  const background = setInterval(() => {
-    void (async () => {
-      if ((await keyStore.version()) !== keysVersion) await refreshKeys()
-    })().catch((err) => logger.error({ err: (err as Error).message }, 'could not refresh client keys'))
-  }, KEY_POLL_MS)
+  keySync.start(KEY_POLL_MS)
+  const state = new StateFlusher({ limits: limitStore, usage: usageStore, keys: keyStore, others: [upstreamKeys, storedResponses], logger })
+  const flush = () => state.flush()
   const flusher = setInterval(() => void flush(), FLUSH_MS)
-  // Usage is saved as increments per key and period (several processes may share the database):
-  // one that could not be saved waits here, added up with newer ones, so a retry neither loses nor doubles.
-  const unsavedUsage = new Map<string, UsageRow>()
-  let flushFailures = 0
-  let flushing: Promise<unknown> | null = null
-  /** Saves usage, last-use times and disabled keys; resolves to the error when some could not be saved. */
-  function flush(): Promise<unknown> {
-    return (flushing ??= flushOnce().finally(() => (flushing = null)))
-  }
-  async function flushOnce(): Promise<unknown> {
-    for (const row of limitStore.takeDirty()) addUsageRow(unsavedUsage, row)
-    // Increments: the batch leaves the queue now, and comes back (added) if it cannot be saved.
-    const usageBatch = new Map(unsavedUsage)
-    unsavedUsage.clear()
-    const touchBatch = new Map(lastUsed)
-    lastUsed.clear()
-    try {
-      await usageStore.save([...usageBatch.values()])
-      usageBatch.clear()
-      await keyStore.touch(touchBatch)
-      touchBatch.clear()
-      await upstreamKeys.flush()
-      await storedResponses.flush()
-      if (flushFailures > 0) logger.info({ failures: flushFailures }, 'key usage saved again')
-      flushFailures = 0
-      return null
-    } catch (err) {
-      // What was not written goes back: usage increments added to what came meanwhile.
-      for (const row of usageBatch.values()) addUsageRow(unsavedUsage, row)
-      for (const [id, at] of touchBatch) if ((lastUsed.get(id) ?? 0) < at) lastUsed.set(id, at)
-      flushFailures++
-      if ((flushFailures & (flushFailures - 1)) === 0) {
-        logger.error({ ...storageFields(err), failures: flushFailures }, 'could not save key usage; will retry')
-      }
-      return err
-    }
-  }
   // Follows the config on reload.
   let trusted = ipMatcher(config.server.trusted_proxies)
 
@@ -255,7 +212,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     keyStore,
     limiter,
     refreshKeys,
-    keyUsed: (id) => void lastUsed.set(id, clock()),
+    keyUsed: (id) => state.keyUsed(id, clock()),
     usageOf(key) {
       const q = key.policy.quota
       if (!q) return null
@@ -317,7 +274,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   traces = new Traces(deps)
   const app = createApp(deps, traces)
   function stopTimers(): void {
-    clearInterval(background)
+    keySync.stop()
     clearInterval(flusher)
     clearInterval(retention)
   }
@@ -408,7 +365,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
         }
         if (failed) {
           logger.error(
-            { ...storageFields(failed), usage_rows: unsavedUsage.size, last_used: lastUsed.size, disabled_keys: upstreamKeys.pending },
+            { ...storageFields(failed), ...state.pending, disabled_keys: upstreamKeys.pending },
             'key usage could not be saved before exit and is lost',
           )
         }
@@ -419,22 +376,6 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       return stopping
     },
   }
-}
-
-/** Adds a usage increment to the queue of those not yet saved (one row per key and period). */
-function addUsageRow(queue: Map<string, UsageRow>, row: UsageRow): void {
-  const k = `${row.keyId}\u0000${row.periodStart}`
-  const held = queue.get(k)
-  if (!held) return void queue.set(k, { ...row, usage: { ...row.usage } })
-  held.usage.requests += row.usage.requests
-  held.usage.tokens += row.usage.tokens
-  held.usage.costUsd += row.usage.costUsd
-}
-
-/** A database error as log fields: SQLite's code and its own message. */
-function storageFields(err: unknown): { code?: string; err: string } {
-  const failure = storageFailure(err)
-  return failure ? { code: failure.code, err: failure.reason } : { err: (err as Error)?.message ?? String(err) }
 }
 
 function formatHost(host: string): string {
