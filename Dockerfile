@@ -7,7 +7,8 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-# Runtime: the single binary on a slim glibc base, as an unprivileged user.
+# Runtime: the single binary on a slim glibc base, as an unprivileged user (uid 10001). A new named
+# volume on /data is created owned by it; a bind-mounted host directory must be (chown 10001).
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
