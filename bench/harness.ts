@@ -5,7 +5,7 @@ import type { Subprocess } from 'bun'
 
 export const BUN = process.execPath
 export const ROOT = resolve(import.meta.dir, '..')
-export const KEY = 'sk-bench-client-key'
+export const KEY = 'sk-bench-client-key-0123456789'
 /** Every process started here; killed when the bench exits. */
 export const children: Subprocess[] = []
 
@@ -26,7 +26,7 @@ export function writeBenchConfig(dir: string, upstream: string): string {
   const path = join(dir, 'sluice.yaml')
   writeFileSync(
     path,
-    `admin: { token: bench-admin-token }
+    `admin: { token: bench-admin-token-0123456789 }
 auth: { keys: [{ name: bench, key: ${KEY}, rpm: 100000000, tpm: 100000000000, max_concurrent: 100000 }] }
 providers:
   - { name: mock, type: openai, base_url: "${upstream}/v1", keys: [bench-upstream-1, bench-upstream-2], models: [bench-json, bench-s50-d0, bench-s50-d2, bench-s50-d20] }

@@ -325,7 +325,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const dotenv = dotenvReport()
   for (const f of dotenv.files) logger.info({ file: f.path, names: f.names }, 'environment read from a .env file')
   if (dotenv.foreign.length > 0) {
-    logger.warn({ names: dotenv.foreign }, 'these .env names are from other proxies and mean nothing to sluice; put their values in a config file (README: moving over)')
+    logger.warn({ names: dotenv.foreign }, 'these .env names are from other proxies and mean nothing to sluice; `sluice import .env` turns them into a config (README: moving over)')
   }
   logger.info(
     // Which file was read matters: a sluice.yaml in the working directory is picked up on its own.

@@ -6,10 +6,23 @@ Usage:
                                 file itself is opened only by serve); exit 0 when valid, 1 when not
   sluice init [--config FILE] [--force]   write a commented starter config (default ./sluice.yaml;
                                 --force overwrites an existing one)
-  sluice keys create --name N [key options]   create a client key and print it once
+  sluice keys create --name N [key options]   create a client key and print it once (N must not
+                                be the name of another key that is not revoked)
                    --key sk-...             bring an existing key instead (stored hashed, not printed)
-  sluice keys list              list client keys (never the secrets)
+  sluice keys list              list client keys (never the secrets); times in UTC, an expiry given
+                                as a date shown as that date
   sluice keys revoke ID|NAME    revoke a client key; takes effect on a running server at once
+  sluice import FILE... [--out FILE] [--env-out FILE] [--env] [--force]
+                                turn the .env, .KEY and config.json files of another proxy into a
+                                sluice config: YAML on stdout (or --out FILE); each line that could
+                                not be brought over is named on stderr. Exit 0 when something was
+                                imported, 1 when nothing could be
+                   --env-out FILE           write the secrets to FILE as NAME=value, and \${NAME} in the YAML
+                   --env                    the same, with the NAME=value lines on stdout (needs --out)
+                   --force                  overwrite --out and --env-out files that exist
+  sluice service install [--config FILE]
+                                print a systemd unit for this binary (a dedicated user, the state
+                                directory, hardening); see its first lines for how to install it
   sluice --version              print the version
   sluice --help                 print this help
 
@@ -19,9 +32,11 @@ Options:
   --port PORT         listen port (env SLUICE_PORT; default 8000)
   --db URL            database, file:PATH or a libSQL server URL (env SLUICE_DB; default file:./sluice.db)
   --log-level LEVEL   trace | debug | info | warn | error | fatal (env SLUICE_LOG_LEVEL; default info)
+  A flag that is unknown or has a bad value is a usage error: exit 2.
 
 Key options (keys create):
-  --expires YYYY-MM-DD|DATETIME   the key works through that day (UTC), or until that moment
+  --expires YYYY-MM-DD|DATETIME   the key works through that day (UTC), or until that moment; not
+                                  one already past
   --models a,b                    allowed models: ids, aliases or patterns such as openai/*
   --ips 10.0.0.0/8,...            allowed client addresses
   --rpm N  --tpm N  --concurrency N

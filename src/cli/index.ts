@@ -6,8 +6,11 @@ import { VERSION } from '../version.ts'
 import { parseCliArgs, UsageError } from './args.ts'
 import { firstRunBanner } from './banner.ts'
 import { HELP } from './help.ts'
-import { keysCommand } from './keys.ts'
+import { importCommand } from './import/index.ts'
+import { createInput, keysCommand } from './keys.ts'
 import { STARTER_CONFIG } from './init-template.ts'
+import { systemdUnit } from './service.ts'
+import { resolve } from 'node:path'
 
 type Out = { write(text: string): unknown }
 
@@ -33,7 +36,23 @@ export async function runCli(argv: string[], out: Out = process.stdout, err: Out
     switch (args.command) {
       case 'init':
         return init(args.overrides.config ?? 'sluice.yaml', args.force, out, err)
+      case 'import':
+        return importCommand(args.files, args.importing, args.force, out, err)
+      case 'service': {
+        // The unit names the config it will be given; its drain time sets how long systemd waits.
+        const configPath = resolve(args.overrides.config ?? '/etc/sluice/sluice.yaml')
+        let grace = 30_000
+        try {
+          if (existsSync(configPath)) grace = loadConfig({ config: configPath }).server.shutdown_grace_ms
+        } catch {
+          // an unreadable or invalid file: the default; `sluice check` says what is wrong with it
+        }
+        out.write(systemdUnit({ binary: process.execPath, config: configPath, envFile: '/etc/sluice/env', user: 'sluice', shutdownGraceMs: grace }))
+        return 0
+      }
       case 'keys':
+        // Bad flag values are usage errors before any config or database is read.
+        if (args.subcommand === 'create') createInput(args.key)
         return await keysCommand(loadDatabaseConfig(args.overrides), args.subcommand!, args.target, args.key, out, err, args.force)
       case 'check': {
         const config = loadConfig(args.overrides)

@@ -15,6 +15,9 @@ export interface KeyPolicyInput {
   metadata?: Record<string, unknown> | null
 }
 
+/** The fewest characters of an admin token or a client key written in the config. */
+export const MIN_SECRET_CHARS = 20
+
 /**
  * When a key stops working: a bare date means through the end of that day (UTC), anything else
  * is parsed as a date-time. Null when there is no expiry; NaN when the text is not a date.

@@ -17,7 +17,7 @@ import {
   type TimeoutsConfig,
 } from './schema.ts'
 import { describeSchemaErrors } from './errors.ts'
-import { parseExpiry, policyProblems, toPolicy } from './key-policy.ts'
+import { MIN_SECRET_CHARS, parseExpiry, policyProblems, toPolicy } from './key-policy.ts'
 import { parseCidr } from '../lib/cidr.ts'
 
 /** A config that cannot be used; `problems` name each field and what was expected. */
@@ -155,7 +155,14 @@ function resolveConfig(
     aliasNames.add(a.name)
   })
 
+  // A secret short enough to guess is refused where it is written, as the admin API and the CLI refuse one.
+  const tooShort = (value: string | undefined | null, at: string) => {
+    if (value && value.length < MIN_SECRET_CHARS) problems.push(`${at}: expected at least ${MIN_SECRET_CHARS} characters`)
+  }
+  tooShort(file.admin?.token, 'admin.token')
+  tooShort(env.SLUICE_ADMIN_TOKEN, 'SLUICE_ADMIN_TOKEN')
   const keys = (file.auth?.keys ?? []).map((k, i): StaticKeyConfig => {
+    tooShort(typeof k === 'string' ? k : k.key, typeof k === 'string' ? `auth.keys[${i}]` : `auth.keys[${i}].key`)
     if (typeof k === 'string') return { name: `config-key-${i + 1}`, key: k, expiresAt: null, policy: toPolicy({}), metadata: null }
     problems.push(...policyProblems(k, `auth.keys[${i}].`))
     const expiresAt = parseExpiry(k.expires_at)

@@ -132,7 +132,7 @@ describe('the compiled binary', () => {
     const db = `file:${join(dir, 'burst.db')}`
     await Bun.write(
       path,
-      `admin: { token: burst-admin-token }\nauth: { keys: [{ name: t, key: sk-burst-client }] }\nproviders: [{ name: p, type: openai, base_url: "${mock.baseUrl}", keys: [k], models: [m] }]\n`,
+      `admin: { token: burst-admin-token-0123456789 }\nauth: { keys: [{ name: t, key: sk-burst-client-0123456789 }] }\nproviders: [{ name: p, type: openai, base_url: "${mock.baseUrl}", keys: [k], models: [m] }]\n`,
     )
     mock.handler = null
     const start = async () => {
@@ -147,7 +147,7 @@ describe('the compiled binary', () => {
         Array.from({ length: burst }, () =>
           fetch(`${first.url}/v1/chat/completions`, {
             method: 'POST',
-            headers: { authorization: 'Bearer sk-burst-client' },
+            headers: { authorization: 'Bearer sk-burst-client-0123456789' },
             body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
           }).then((r) => r.status),
         ),
@@ -160,7 +160,7 @@ describe('the compiled binary', () => {
     }
     const second = await start()
     try {
-      const overview: any = await (await fetch(`${second.url}/admin/api/overview?window=1h`, { headers: { authorization: 'Bearer burst-admin-token' } })).json()
+      const overview: any = await (await fetch(`${second.url}/admin/api/overview?window=1h`, { headers: { authorization: 'Bearer burst-admin-token-0123456789' } })).json()
       expect(overview.requests).toBe(300)
     } finally {
       second.proc.kill('SIGKILL')

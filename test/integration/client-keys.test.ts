@@ -306,11 +306,11 @@ describe('per-address limit', () => {
   test('limits.ip_rpm applies to every request from an address, before and whatever the key', async () => {
     const limited = await startGateway({
       limits: { ip_rpm: 3 },
-      auth: { keys: [{ name: 'a', key: 'sk-ip-key-aaaaaaaa' }, { name: 'b', key: 'sk-ip-key-bbbbbbbb' }] },
+      auth: { keys: [{ name: 'a', key: 'sk-ip-key-aaaaaaaaaaaa' }, { name: 'b', key: 'sk-ip-key-bbbbbbbbbbbb' }] },
       providers: [{ name: 'mock', type: 'openai', base_url: mock.baseUrl, keys: ['k-ok'], models: ['mock-model'] }],
     })
     const statuses: number[] = []
-    for (const key of ['sk-ip-key-aaaaaaaa', 'sk-ip-key-bbbbbbbb', 'wrong', 'sk-ip-key-aaaaaaaa']) {
+    for (const key of ['sk-ip-key-aaaaaaaaaaaa', 'sk-ip-key-bbbbbbbbbbbb', 'wrong', 'sk-ip-key-aaaaaaaaaaaa']) {
       statuses.push((await fetch(`${limited.baseURL}/models`, { headers: { authorization: `Bearer ${key}` } })).status)
     }
     expect(statuses).toEqual([200, 200, 401, 429])

@@ -11,7 +11,7 @@ import { createUsageQueries } from '../../src/storage/usage-queries.ts'
 import { CLIENT_KEY, eventually, startGateway, type TestGateway } from '../helpers/gateway.ts'
 import { endlessStream, startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts'
 
-const ADMIN = 'usage-admin-token'
+const ADMIN = 'usage-admin-token-0123456789'
 let mock: MockUpstream
 let gw: TestGateway
 let client: OpenAI

@@ -139,6 +139,6 @@ describe('zero-config', () => {
   })
 
   test('SLUICE_ADMIN_TOKEN sets the admin token', () => {
-    expect(loadConfig({}, { SLUICE_ADMIN_TOKEN: 'adm' }, empty).admin.token).toBe('adm')
+    expect(loadConfig({}, { SLUICE_ADMIN_TOKEN: 'admin-token-from-the-env-0123' }, empty).admin.token).toBe('admin-token-from-the-env-0123')
   })
 })

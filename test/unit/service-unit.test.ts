@@ -41,3 +41,15 @@ test('systemd-analyze verify accepts it', () => {
   expect(r.stderr.toString()).toBe('')
   expect(r.exitCode).toBe(0)
 })
+
+test('sluice service install prints the unit for the binary that runs it, with the config given', async () => {
+  const { runCli } = await import('../../src/cli/index.ts')
+  const out: string[] = []
+  const code = await runCli(['service', 'install', '--config', '/etc/sluice/other.yaml'], { write: (s: string) => out.push(s) }, { write: () => {} })
+  expect(code).toBe(0)
+  const s = sections(out.join(''))
+  expect(s.Service!.ExecStart).toBe(`${process.execPath} serve --config /etc/sluice/other.yaml`)
+  expect(out.join('')).toContain('journalctl -u sluice')
+  const bad = await runCli(['service', 'start'], { write: () => {} }, { write: () => {} })
+  expect(bad).toBe(2)
+})
