@@ -1,4 +1,5 @@
 import type { Json } from '../ir.ts'
+import { modelAndStreamBody } from '../passthrough.ts'
 import type { EventWatcher, WireProtocol } from '../types.ts'
 import { parseEvent } from '../usage-scan.ts'
 import { messageToSse } from './replay.ts'
@@ -24,15 +25,7 @@ export const anthropic: WireProtocol = {
   },
   usage: anthropicUsage,
 
-  passthroughBody(raw, body, upstreamModel, mode) {
-    // Anthropic streams always carry usage: only the model and `stream` may need changing.
-    const wantStream = mode === 'stream'
-    if (body.model === upstreamModel && (body.stream === true) === wantStream) return raw
-    const out: Json = { ...body, model: upstreamModel }
-    if (wantStream) out.stream = true
-    else delete out.stream
-    return JSON.stringify(out)
-  },
+  passthroughBody: modelAndStreamBody,
 
   // Input usage comes in message_start, cumulative output usage in message_delta.
   usageWatcher(_body, onUsage, count): EventWatcher {

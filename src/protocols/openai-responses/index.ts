@@ -1,4 +1,5 @@
 import type { Json } from '../ir.ts'
+import { modelAndStreamBody } from '../passthrough.ts'
 import { responseToEvents } from '../replay.ts'
 import type { EventWatcher, WireProtocol } from '../types.ts'
 import { carriesUsage, parseEvent, usageEventFrom } from '../usage-scan.ts'
@@ -43,14 +44,7 @@ export const openaiResponses: WireProtocol = {
   usage: responsesUsage,
 
   // Usage comes in the terminal event by itself: only the model and `stream` may need changing.
-  passthroughBody(raw, body, upstreamModel, mode) {
-    const wantStream = mode === 'stream'
-    if (body.model === upstreamModel && (body.stream === true) === wantStream) return raw
-    const out: Json = { ...body, model: upstreamModel }
-    if (wantStream) out.stream = true
-    else delete out.stream
-    return JSON.stringify(out)
-  },
+  passthroughBody: modelAndStreamBody,
 
   usageWatcher(_body, onUsage, count): EventWatcher {
     let ended = false
