@@ -25,6 +25,7 @@ export const anthropic: WireProtocol = {
   },
   usage: anthropicUsage,
 
+  // Anthropic streams always carry usage: only the model and `stream` may need changing.
   passthroughBody: modelAndStreamBody,
 
   // Input usage comes in message_start, cumulative output usage in message_delta.
