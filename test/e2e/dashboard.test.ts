@@ -1,16 +1,21 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import OpenAI from 'openai'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
 import { fingerprint } from '../../src/lib/crypto.ts'
-import { artifactPath, chromiumPath, launchBrowser } from '../helpers/browser.ts'
+import { artifactPath, chromiumPath, contrastRatio, launchBrowser, visibleUiText } from '../helpers/browser.ts'
 import { CLIENT_KEY, startGateway, type TestGateway } from '../helpers/gateway.ts'
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts'
 
 // Code in page.evaluate / waitForFunction runs in the browser, where document exists.
 declare const document: any
 declare const getComputedStyle: any
+declare const window: any
+declare const Navigator: any
+declare const getSelection: any
 
 const ADMIN = 'dashboard-admin-token-123'
+/** How long the page is waited for, at most, before a test fails. */
+const WAIT_MS = 8_000
 // CI installs Chromium and must run this; elsewhere a missing browser skips it with a note.
 const run = chromiumPath !== null || process.env.CI !== undefined
 if (!run) console.warn('dashboard end-to-end tests skipped: no Chromium (apt-get install chromium)')
@@ -23,6 +28,42 @@ let page: Page
 const sdk = (key = CLIENT_KEY) => new OpenAI({ apiKey: key, baseURL: gw.baseURL, maxRetries: 0 })
 const ask = (key?: string) => sdk(key).chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] })
 
+/** The admin API with the admin token, from the test (not the page). */
+async function admin(path: string, init: RequestInit = {}): Promise<any> {
+  const res = await fetch(`${gw.url}/admin/api${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...init.headers } })
+  const body = await res.json()
+  if (!res.ok) throw new Error(`${res.status} ${JSON.stringify(body)}`)
+  return body
+}
+const createKey = (body: object) => admin('/keys', { method: 'POST', body: JSON.stringify(body) })
+
+/** Polls until `check` gives a truthy value (the request log is written a moment later). */
+async function until<T>(check: () => Promise<T>, ms = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await check()
+    if (value) return value as NonNullable<T>
+    if (Date.now() > deadline) throw new Error('timed out waiting')
+    await Bun.sleep(100)
+  }
+}
+
+/** A new page in its own context, logged in with the main page's session unless `fresh`. */
+async function newPage(options: BrowserContextOptions = {}, fresh = false): Promise<Page> {
+  const context = await browser.newContext({ locale: 'en-US', ...options, ...(fresh ? {} : { storageState: await page.context().storageState() }) })
+  context.setDefaultTimeout(WAIT_MS)
+  return context.newPage()
+}
+
+/** Latin words left in a page meant to be in Chinese (names of things and units aside). */
+async function englishLeftovers(p: Page): Promise<string[]> {
+  const allowed = new Set(['sluice', 'ms', 'UTC', 'IP'])
+  return (await p.evaluate(visibleUiText)).flatMap((text) => text.match(/[A-Za-z]{2,}/g) ?? []).filter((w) => !allowed.has(w))
+}
+
+/** Text in the UI language the page is in (the rows of a table, say) has arrived. */
+const rowsIn = (p: Page, table: string, min = 2) => p.waitForFunction(([sel, n]) => document.querySelectorAll(`${sel} tr`).length >= n, [table, min] as const)
+
 async function statNumber(id: string): Promise<number> {
   const text = await page.getByTestId(`stat-${id}`).textContent()
   return Number((text ?? '').replace(/[^\d]/g, ''))
@@ -34,10 +75,14 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     gw = await startGateway({
       admin: { token: ADMIN },
       auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
+      // Bodies are kept, so that the request list can be seen to fetch none.
+      logging: { bodies: 'all' },
       providers: [{ name: 'mock', type: 'openai', base_url: mock.baseUrl, keys: ['k-ok-1', 'k-401-2'], models: ['mock-model'] }],
     })
     browser = await launchBrowser()
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US' })
+    // A missing element fails its test in seconds, not at the test's timeout (which closes the browser).
+    page.context().setDefaultTimeout(WAIT_MS)
     page.on('dialog', (d) => void d.accept())
   }, 30_000)
   afterAll(async () => {
@@ -150,6 +195,315 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     await phone.close()
   })
 
+  test('saving a key unchanged changes nothing; the dialog edits allowed IPs, time zone and reset time', async () => {
+    const created = await createKey({
+      name: 'roundtrip',
+      expires_at: '2027-01-01',
+      models: ['mock-model'],
+      ips: ['10.0.0.0/8'],
+      rpm: 30,
+      quota: { period: 'day', tokens: 5000, budget_usd: 1.25, timezone: 'Asia/Shanghai', reset_time: '06:00' },
+    })
+    const before = await admin(`/keys/${created.id}`)
+    const patches: string[] = []
+    const onRequest = (r: any) => r.method() === 'PATCH' && patches.push(r.postData() ?? '')
+    page.on('request', onRequest)
+    await page.locator('#tabs button[data-tab=keys]').click()
+    await page.getByTestId('keyrow-roundtrip').waitFor()
+    const form = page.locator('#edit-form')
+    for (let i = 0; i < 3; i++) {
+      await page.getByTestId('edit-roundtrip').click()
+      expect(await form.locator('[name=expires_at]').inputValue()).toBe('2027-01-01')
+      expect(await form.locator('[name=ips]').inputValue()).toBe('10.0.0.0/8')
+      expect(await form.locator('[name=q_tz]').inputValue()).toBe('Asia/Shanghai')
+      expect(await form.locator('[name=q_reset]').inputValue()).toBe('06:00')
+      await page.getByTestId('save-key').click()
+      await page.waitForFunction(() => !document.querySelector('#edit-dialog').open)
+      await page.waitForFunction(() => document.querySelector('[data-testid=keyrow-roundtrip]'))
+    }
+    // Nothing was sent, and the key is exactly as it was.
+    expect(patches).toEqual([])
+    expect(await admin(`/keys/${created.id}`)).toEqual(before)
+
+    await page.getByTestId('edit-roundtrip').click()
+    await form.locator('[name=ips]').fill('10.0.0.0/8, 192.168.1.7')
+    await form.locator('[name=q_tz]').fill('Europe/Berlin')
+    await form.locator('[name=q_reset]').fill('07:30')
+    await page.getByTestId('save-key').click()
+    await page.waitForFunction(() => !document.querySelector('#edit-dialog').open)
+    // Only what was changed is sent; the rest stays as the API had it.
+    expect(patches.map((p) => JSON.parse(p))).toEqual([{ ips: ['10.0.0.0/8', '192.168.1.7'], quota: { ...before.quota, timezone: 'Europe/Berlin', reset_time: '07:30' } }])
+    const after = await admin(`/keys/${created.id}`)
+    expect(after.ips).toEqual(['10.0.0.0/8', '192.168.1.7'])
+    expect(after.quota).toEqual({ ...before.quota, timezone: 'Europe/Berlin', reset_time: '07:30' })
+    expect([after.expires_at, after.models, after.rpm, after.enabled]).toEqual([before.expires_at, before.models, before.rpm, before.enabled])
+
+    // A new date is sent as that date (the key works through it).
+    await page.getByTestId('edit-roundtrip').click()
+    await form.locator('[name=expires_at]').fill('2027-03-01')
+    await page.getByTestId('save-key').click()
+    await page.waitForFunction(() => document.querySelector('[data-testid=keyrow-roundtrip]')?.textContent.includes('2027-03-01'))
+    expect((await admin(`/keys/${created.id}`)).expires_at).toBe('2027-03-02T00:00:00.000Z')
+    page.off('request', onRequest)
+  }, 30_000)
+
+  test("dates are in the browser's time zone, a date-only expiry is that date, and usage shows without a quota", async () => {
+    const created = await createKey({ name: 'beijing', expires_at: '2030-11-01' })
+    await ask(created.key)
+    const key = await until(async () => {
+      const k = await admin(`/keys/${created.id}`)
+      const day = new Date().toISOString().slice(0, 10)
+      const used = (await admin(`/usage?group_by=key&from=${day}`)).data.some((r: any) => r.key === created.id)
+      return k.last_used_at && used && k
+    })
+    const shanghai = (iso: string | number) => new Date(new Date(iso).getTime() + 8 * 3_600_000).toISOString()
+    const p = await newPage({ timezoneId: 'Asia/Shanghai' })
+    await p.goto(`${gw.url}/dashboard#keys`)
+    const row = p.getByTestId('keyrow-beijing')
+    await row.waitFor()
+    const text = (await row.textContent())!
+    expect(text).toContain('2030-11-01')
+    expect(text).not.toContain('2030-11-02')
+    expect(text).toContain(shanghai(key.last_used_at).slice(0, 16).replace('T', ' '))
+    // No quota, and yet what the key used today is shown.
+    expect(text).toContain('1 req')
+
+    await p.locator('#tabs button[data-tab=requests]').click()
+    await p.getByTestId('request-row').first().waitFor()
+    const newest = (await admin('/requests?limit=1&fields=summary')).data[0]
+    expect(await p.getByTestId('request-row').first().textContent()).toContain(shanghai(newest.ts).slice(11, 19))
+    await p.context().close()
+  }, 20_000)
+
+  test('the request log filters by key name or prefix, the live tail keeps to the filter, an open error stays open, no bodies are fetched', async () => {
+    const friend = await createKey({ name: 'filter-me' })
+    await ask(friend.key)
+    await ask()
+    const fail = (key = friend.key) => sdk(key).chat.completions.create({ model: 'no-such-model', messages: [] }).catch(() => {})
+    await fail()
+    await until(async () => (await admin(`/requests?key=${friend.id}`)).data.length >= 2)
+
+    const lists: Array<{ url: string; body: string }> = []
+    const onResponse = async (r: any) => {
+      if (r.url().includes('/admin/api/requests?')) lists.push({ url: r.url(), body: await r.text().catch(() => '') })
+    }
+    page.on('response', onResponse)
+    await page.locator('#tabs button[data-tab=requests]').click()
+    await page.getByTestId('request-row').first().waitFor()
+    // The refresh every 5 s asks for the newest few rows, not the whole page again.
+    const poll = await page.waitForResponse((r) => r.url().includes('/admin/api/requests?'))
+    expect((await poll.json()).data.length).toBeLessThanOrEqual(10)
+    expect(await page.getByTestId('request-row').count()).toBeGreaterThan(10)
+    const keyColumn = () => page.evaluate(() => [...document.querySelectorAll('[data-testid=request-row]')].map((tr: any) => tr.cells[1].textContent))
+    const statusColumn = () => page.evaluate(() => [...document.querySelectorAll('[data-testid=request-row]')].map((tr: any) => Number(tr.cells[4].textContent)))
+    const filterBy = async (key: string, status = '') => {
+      await page.locator('#f-status').selectOption(status)
+      await page.locator('#f-key').fill(key)
+      await page.locator('#f-apply').click()
+    }
+
+    // By name, then by the prefix the keys table shows.
+    for (const key of ['filter-me', `${friend.prefix}…`]) {
+      await filterBy('')
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=request-row]')].some((tr: any) => tr.cells[1].textContent === 'tester'))
+      await filterBy(key)
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=request-row]')].every((tr: any) => tr.cells[1].textContent === 'filter-me'))
+      expect((await keyColumn()).length).toBe(2)
+    }
+    await filterBy('nobody-like-this')
+    await page.waitForFunction(() => document.querySelector('#msg').textContent.includes('nobody-like-this'))
+
+    // Errors of one key; one opened stays open when the list refreshes with a new row.
+    await filterBy('filter-me', 'error')
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=request-row]').length === 1 && document.querySelector('#requests details'))
+    await page.locator('#requests details summary').first().click()
+    await fail()
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=request-row]').length === 2, undefined, { timeout: 12_000 })
+    expect(await page.locator('#requests details[open]').count()).toBe(1)
+    expect(await page.locator('#requests details').count()).toBe(2)
+
+    // The live tail shows only what the filter lets through.
+    await page.getByTestId('live').check()
+    await Bun.sleep(300)
+    await ask()
+    await ask(friend.key)
+    await fail(CLIENT_KEY)
+    await fail()
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=request-row]').length === 3)
+    await Bun.sleep(200)
+    expect(await keyColumn()).toEqual(['filter-me', 'filter-me', 'filter-me'])
+    expect((await statusColumn()).every((s) => s >= 400)).toBe(true)
+    await page.getByTestId('live').uncheck()
+    await filterBy('')
+    page.off('response', onResponse)
+
+    // The list asked for no bodies and got none.
+    expect(lists.length).toBeGreaterThan(2)
+    for (const l of lists) {
+      expect(l.url).toContain('fields=summary')
+      expect(l.body).not.toContain('requestBody')
+    }
+    await page.screenshot({ path: artifactPath('dashboard-requests-filtered.png') })
+  }, 30_000)
+
+  test('/admin/api/requests?fields=summary leaves the bodies out; the default keeps them', async () => {
+    const full = (await admin('/requests?limit=5')).data
+    expect(full.length).toBeGreaterThan(0)
+    expect(full.some((r: any) => typeof r.requestBody === 'string' && typeof r.responseBody === 'string')).toBe(true)
+    const summary = (await admin('/requests?limit=5&fields=summary')).data
+    expect(summary.map((r: any) => r.id)).toEqual(full.map((r: any) => r.id))
+    for (const r of summary) {
+      expect(r).not.toHaveProperty('requestBody')
+      expect(r).not.toHaveProperty('responseBody')
+      expect(r).toHaveProperty('priced')
+    }
+    const bad = await fetch(`${gw.url}/admin/api/requests?fields=everything`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    expect(bad.status).toBe(400)
+  })
+
+  test('at 390 px the key actions are on screen and the header is at most two lines', async () => {
+    await createKey({ name: 'phone-key', rpm: 5, models: ['mock-model', 'openai/*'] })
+    for (const locale of ['en-US', 'zh-CN']) {
+      const p = await newPage({ viewport: { width: 390, height: 844 }, locale })
+      await p.goto(`${gw.url}/dashboard#keys`)
+      await p.getByTestId('keyrow-phone-key').waitFor()
+      const layout = await p.evaluate(() => {
+        const rect = (el: any) => el.getBoundingClientRect()
+        const buttons = [...document.querySelectorAll('#keys button')].map(rect)
+        const parts = [...document.querySelectorAll('header h1, header nav button, #lang, #logout')].map(rect)
+        const lines = new Set(parts.map((r: any) => Math.round(r.top / 8)))
+        return { width: window.innerWidth, buttons, parts, lines: lines.size, scroll: document.documentElement.scrollWidth }
+      })
+      expect(layout.buttons.length).toBeGreaterThan(1)
+      for (const b of [...layout.buttons, ...layout.parts]) {
+        expect(b.left).toBeGreaterThanOrEqual(0)
+        expect(b.right).toBeLessThanOrEqual(layout.width)
+      }
+      expect(layout.lines).toBeLessThanOrEqual(2)
+      expect(layout.scroll).toBeLessThanOrEqual(390)
+      await p.screenshot({ path: artifactPath(`dashboard-phone-keys-${locale}.png`), fullPage: true })
+      // The edit dialog fits too.
+      await p.getByTestId('edit-phone-key').click()
+      const dialog = await p.locator('#edit-dialog').evaluate((d: any) => ({ box: d.getBoundingClientRect().toJSON(), save: d.querySelector('[data-testid=save-key]').getBoundingClientRect().toJSON() }))
+      expect(dialog.box.right).toBeLessThanOrEqual(390)
+      expect(dialog.save.right).toBeLessThanOrEqual(390)
+      await p.screenshot({ path: artifactPath(`dashboard-phone-edit-${locale}.png`) })
+      await p.context().close()
+    }
+  }, 20_000)
+
+  test('primary buttons have 4.5:1 contrast in dark and light mode; an h1 and a main landmark', async () => {
+    for (const colorScheme of ['dark', 'light'] as const) {
+      const login = await newPage({ colorScheme }, true)
+      await login.goto(`${gw.url}/dashboard`)
+      await login.getByTestId('login').waitFor()
+      const app = await newPage({ colorScheme })
+      await app.goto(`${gw.url}/dashboard#keys`)
+      await app.getByTestId('create-key').waitFor()
+      for (const [p, button] of [[login, 'login'], [app, 'create-key']] as const) {
+        const { color, background } = await p.getByTestId(button).evaluate((el) => ({ color: getComputedStyle(el).color, background: getComputedStyle(el).backgroundColor }))
+        expect(contrastRatio(color, background)).toBeGreaterThanOrEqual(4.5)
+        expect(await p.locator('h1:visible').count()).toBe(1)
+        expect(await p.getByRole('main').count()).toBe(1)
+        expect(await p.getByRole('main').isVisible()).toBe(true)
+      }
+      await login.context().close()
+      await app.context().close()
+    }
+  }, 20_000)
+
+  test('errors are shown in the page, not in alert()', async () => {
+    const dialogs: string[] = []
+    const onDialog = (d: any) => dialogs.push(d.type())
+    page.on('dialog', onDialog)
+    await page.locator('#tabs button[data-tab=keys]').click()
+    await page.getByTestId('key-name').fill('too-long-models')
+    await page.locator('#create-key [name=models]').fill('m'.repeat(300))
+    await page.getByTestId('create-key').click()
+    await page.waitForFunction(() => document.querySelector('#msg').textContent.includes('models'))
+    expect(await page.locator('#msg').getAttribute('aria-live')).toBeTruthy()
+
+    await page.getByTestId('edit-roundtrip').click()
+    await page.locator('#edit-form [name=ips]').fill('not-an-address')
+    await page.getByTestId('save-key').click()
+    await page.waitForFunction(() => document.querySelector('#edit-error').textContent.includes('not-an-address'))
+    // The dialog stays open with what was typed, to be corrected.
+    expect(await page.locator('#edit-dialog').evaluate((d: any) => d.open)).toBe(true)
+    await page.locator('#edit-cancel').click()
+    expect(dialogs).toEqual([])
+    page.off('dialog', onDialog)
+    await page.locator('#create-key [name=models]').fill('')
+  })
+
+  test('Copy says so, and without navigator.clipboard (plain http) selects the key and copies it the old way', async () => {
+    for (const clipboard of [true, false]) {
+      const p = await newPage()
+      await p.addInitScript((withClipboard: boolean) => {
+        window.copied = []
+        if (withClipboard) Object.defineProperty(Navigator.prototype, 'clipboard', { configurable: true, get: () => ({ writeText: async (text: string) => void window.copied.push(['clipboard', text]) }) })
+        else {
+          delete Navigator.prototype.clipboard
+          document.execCommand = (command: string) => (window.copied.push([command, String(getSelection())]), true)
+        }
+      }, clipboard)
+      await p.goto(`${gw.url}/dashboard#keys`)
+      await p.getByTestId('key-name').fill(`copy-${clipboard}`)
+      await p.getByTestId('create-key').click()
+      await p.waitForFunction(() => document.querySelector('[data-testid=secret]')?.textContent?.startsWith('sk-sluice-'))
+      const secret = (await p.getByTestId('secret').textContent())!
+      await p.locator('#copy-secret').click()
+      await p.waitForFunction(() => document.querySelector('#copy-note').textContent.length > 0)
+      expect(await p.locator('#copy-note').textContent()).toBe('Copied')
+      expect(await p.evaluate(() => window.copied)).toEqual([[clipboard ? 'clipboard' : 'copy', secret]])
+      if (!clipboard) expect(await p.evaluate(() => String(getSelection()))).toBe(secret)
+      await p.context().close()
+    }
+  }, 20_000)
+
+  test('Chinese for a Chinese browser, English otherwise; the switch changes it and is remembered', async () => {
+    // The login, before any session.
+    const login = await newPage({ locale: 'zh-CN' }, true)
+    await login.goto(`${gw.url}/dashboard`)
+    expect(await login.getByTestId('login').textContent()).toBe('登录')
+    expect(await login.evaluate(() => document.documentElement.lang)).toBe('zh-CN')
+    expect(await englishLeftovers(login)).toEqual([])
+    await login.context().close()
+
+    const p = await newPage({ locale: 'zh-CN' })
+    await p.goto(`${gw.url}/dashboard#overview`)
+    await p.getByTestId('stat-requests').waitFor()
+    const tabs = () => p.locator('#tabs button').allTextContents()
+    expect(await tabs()).toEqual(['概览', '上游', '密钥', '用量', '请求日志'])
+    for (const [tab, ready] of [['overview', '#cards .card'], ['providers', '#providers tr'], ['keys', '#keys tr'], ['usage', '#usage tr'], ['requests', '[data-testid=request-row]']]) {
+      await p.locator(`#tabs button[data-tab=${tab}]`).click()
+      await p.waitForFunction((sel) => document.querySelectorAll(sel).length > 1, ready)
+      expect({ tab, left: await englishLeftovers(p) }).toEqual({ tab, left: [] })
+    }
+    await rowsIn(p, '#requests')
+    await p.screenshot({ path: artifactPath('dashboard-requests-zh.png') })
+
+    // The switch: English now, and still after a reload.
+    await p.locator('#lang').selectOption('en')
+    expect(await tabs()).toEqual(['Overview', 'Providers', 'Keys', 'Usage', 'Requests'])
+    expect(await p.locator('#requests tr th').first().textContent()).toBe('Time')
+    // The choice is all the page keeps; never the admin token.
+    expect(await p.evaluate(() => JSON.stringify([{ ...window.localStorage }, { ...window.sessionStorage }]))).toBe(JSON.stringify([{ 'sluice.lang': 'en' }, {}]))
+    await p.reload()
+    await p.getByTestId('request-row').first().waitFor()
+    expect(await tabs()).toEqual(['Overview', 'Providers', 'Keys', 'Usage', 'Requests'])
+    const cjk = (await p.evaluate(visibleUiText)).filter((text) => /[\u4e00-\u9fff]/.test(text))
+    expect(cjk).toEqual([])
+    await p.locator('#lang').selectOption('zh')
+    expect(await tabs()).toEqual(['概览', '上游', '密钥', '用量', '请求日志'])
+    await p.context().close()
+
+    // An English browser gets English.
+    const en = await newPage({ locale: 'en-GB' }, true)
+    await en.goto(`${gw.url}/dashboard`)
+    expect(await en.getByTestId('login').textContent()).toBe('Log in')
+    await en.context().close()
+  }, 30_000)
+
   test('logout ends the session', async () => {
     await page.getByTestId('logout').click()
     await page.locator('#token').waitFor()
@@ -172,6 +526,8 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     const html = await res.text()
     expect(html.length).toBeLessThan(60_000)
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=["']https?:/)
+    // No inline event handlers (the script is the page's one inline script).
+    expect(html).not.toMatch(/\son[a-z]+\s*=/i)
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'")
   })
 })

@@ -21,3 +21,46 @@ export function artifactPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true })
   return `${ARTIFACTS}/${name}`
 }
+
+/** The sRGB channels of a computed `rgb(...)` / `rgba(...)` colour. */
+export function parseRgb(css: string): [number, number, number] {
+  const m = /^rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)/.exec(css)
+  if (!m) throw new Error(`not an rgb() colour: ${css}`)
+  return [Number(m[1]), Number(m[2]), Number(m[3])]
+}
+
+/** WCAG 2 contrast ratio of two computed colours (1 to 21). */
+export function contrastRatio(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const [r, g, b] = parseRgb(css).map((c) => {
+      const s = c / 255
+      return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
+    }) as [number, number, number]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+  }
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number]
+  return (hi + 0.05) / (lo + 0.05)
+}
+
+/**
+ * Runs in the page: the text a user sees (text nodes of visible elements, and the placeholders,
+ * labels and titles of visible controls), leaving out data shown as it is (`translate="no"`,
+ * `<code>`). For checking that a translated page has no strings left in another language.
+ */
+export function visibleUiText(): string[] {
+  const doc = (globalThis as any).document
+  const out: string[] = []
+  const shown = (el: any) => (el.closest('option') ? el.closest('select') : el).checkVisibility()
+  const walker = doc.createTreeWalker(doc.body, 4 /* NodeFilter.SHOW_TEXT */)
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement
+    const text = node.textContent.trim()
+    if (!text || !el || el.closest('[translate=no],code,script,style,datalist') || !shown(el)) continue
+    out.push(text)
+  }
+  for (const el of doc.querySelectorAll('[placeholder],[aria-label],[title]')) {
+    if (el.closest('[translate=no],code') || !shown(el)) continue
+    for (const attr of ['placeholder', 'aria-label', 'title']) if (el.getAttribute(attr)) out.push(el.getAttribute(attr))
+  }
+  return out
+}

@@ -60,16 +60,26 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         const limit = Math.min(MAX_PAGE, intParam('limit', query.limit, 1, Number.MAX_SAFE_INTEGER) ?? 50)
         const before = intParam('before', query.before, 1, Number.MAX_SAFE_INTEGER)
         const status = query.status === undefined || query.status === 'ok' || query.status === 'error' ? query.status : intParam('status', query.status, 100, 599)
+        // fields=summary leaves the request and response bodies out (a list that shows no bodies).
+        if (query.fields !== undefined && query.fields !== 'summary') throw bad('fields', 'expected summary (every field but the bodies), or leave it out for every field')
+        const summary = query.fields === 'summary'
         const found = await deps.usage.requests({ status, keyId: query.key, model: query.model, limit, before })
         const next = found.length === limit ? found.at(-1)!.id : null
         const prices = deps.config().prices
-        const rows = found.map((r: any) => ({ ...r, priced: r.upstreamModel ? isPriced(prices, r.upstreamModel, r.provider) || isPriced(prices, r.model ?? '') : null }))
+        const rows = found.map((r: any) => {
+          const row = { ...r, priced: r.upstreamModel ? isPriced(prices, r.upstreamModel, r.provider) || isPriced(prices, r.model ?? '') : null }
+          if (summary) {
+            delete row.requestBody
+            delete row.responseBody
+          }
+          return row
+        })
         return traces.finish(request, Response.json({ data: rows, next_before: next }))
       },
       {
         admin: true,
-        query: t.Object({ status: Filter, key: Filter, model: Filter, limit: Filter, before: Filter }),
-        detail: { summary: 'The request log, newest first; page with next_before', tags: ['usage'] },
+        query: t.Object({ status: Filter, key: Filter, model: Filter, limit: Filter, before: Filter, fields: Filter }),
+        detail: { summary: 'The request log, newest first; page with next_before; fields=summary leaves the bodies out', tags: ['usage'] },
       },
     )
     .get(
