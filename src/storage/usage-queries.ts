@@ -20,6 +20,10 @@ export interface RequestFilter {
   limit: number
   /** Cursor: rows with a smaller id (older). */
   before?: number
+  errorType?: string
+  /** Epoch ms, inclusive at both ends. */
+  fromTs?: number
+  toTs?: number
 }
 
 const HOUR = 3_600_000
@@ -73,6 +77,9 @@ export function createUsageQueries(database: Database) {
       else if (typeof f.status === 'number') where.push(eq(requestLog.status, f.status))
       if (f.keyId) where.push(eq(requestLog.keyId, f.keyId))
       if (f.model) where.push(eq(requestLog.model, f.model))
+      if (f.errorType) where.push(eq(requestLog.errorType, f.errorType))
+      if (f.fromTs !== undefined) where.push(gte(requestLog.ts, f.fromTs))
+      if (f.toTs !== undefined) where.push(lte(requestLog.ts, f.toTs))
       if (f.before !== undefined) where.push(lt(requestLog.id, f.before))
       return db
         .select()
@@ -80,6 +87,12 @@ export function createUsageQueries(database: Database) {
         .where(where.length ? and(...where) : undefined)
         .orderBy(desc(requestLog.id))
         .limit(f.limit)
+    },
+
+    /** One row of the request log, every column; undefined when there is none. */
+    async request(id: number) {
+      const [found] = await db.select().from(requestLog).where(eq(requestLog.id, id)).limit(1)
+      return found
     },
 
     /** Totals and a series for the last hour (per minute), day (per hour) or 30 days (per day). */

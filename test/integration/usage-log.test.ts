@@ -211,6 +211,60 @@ describe('usage accounting through the gateway', () => {
     expect((await adminJson('/admin/api/requests?model=mock-model')).data.every((r: any) => r.model === 'mock-model')).toBe(true)
   })
 
+  test('the request log filters by error type and by time (UTC days or ISO times); bad values are a 400 naming the field', async () => {
+    const all = (await adminJson('/admin/api/requests?limit=500')).data
+    const notFound = (await adminJson('/admin/api/requests?error_type=model_not_found')).data
+    expect(notFound.length).toBeGreaterThan(0)
+    expect(notFound.length).toBeLessThan(all.length)
+    expect(notFound.every((r: any) => r.errorType === 'model_not_found')).toBe(true)
+    expect((await adminJson('/admin/api/requests?error_type=no_such_type')).data).toEqual([])
+    const today = new Date().toISOString().slice(0, 10)
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
+    // A day is the whole UTC day at either end.
+    expect((await adminJson(`/admin/api/requests?limit=500&from=${today}&to=${today}`)).data.length).toBe(all.filter((r: any) => new Date(r.ts).toISOString().startsWith(today)).length)
+    expect((await adminJson(`/admin/api/requests?from=${tomorrow}`)).data).toEqual([])
+    expect((await adminJson(`/admin/api/requests?to=${yesterday}`)).data).toEqual([])
+    // ISO times cut between rows: from the newest row's time on gives that row (and any at the same ms).
+    const newest = all[0]
+    const since = (await adminJson(`/admin/api/requests?from=${new Date(newest.ts).toISOString()}`)).data
+    expect(since.map((r: any) => r.id)).toContain(newest.id)
+    expect(since.every((r: any) => r.ts >= newest.ts)).toBe(true)
+    const until = (await adminJson(`/admin/api/requests?limit=500&to=${new Date(newest.ts - 1).toISOString()}`)).data
+    expect(until.every((r: any) => r.ts < newest.ts)).toBe(true)
+    // Filters combine.
+    const both = (await adminJson(`/admin/api/requests?error_type=model_not_found&status=404&from=${today}`)).data as any[]
+    expect(both.length).toBe(notFound.filter((r: any) => r.status === 404 && new Date(r.ts).toISOString() >= today).length)
+    for (const [query, param] of [['from=yesterday', 'from'], ['to=2026-02-30', 'to'], ['from=2026-01-01T10:00', 'from'], ['to=2026-13-01T00:00:00Z', 'to'], [`from=${tomorrow}&to=${today}`, 'to'], ['error_type=' + 'x'.repeat(300), 'error_type']]) {
+      const res = await get(`/admin/api/requests?${query}`)
+      expect(res.status).toBe(400)
+      expect(JSON.stringify(await res.json())).toContain(param!)
+    }
+    expect((await get('/admin/api/requests?from=2026-01-01T10:00:00%2B08:00')).status).toBe(200)
+  })
+
+  test('GET /admin/api/requests/{id}: one row with every stored field, bodies included; 404 when absent; admin only', async () => {
+    const failed = (await adminJson('/admin/api/requests?error_type=model_not_found&limit=1')).data[0]
+    const one = await adminJson(`/admin/api/requests/${failed.id}`)
+    expect(one).toEqual({ ...failed, priced: one.priced })
+    expect(one).toMatchObject({ id: failed.id, requestId: failed.requestId, status: 404, errorType: 'model_not_found', clientIp: '127.0.0.1' })
+    expect(one.requestBody).toContain('no-such-model')
+    expect(one.responseBody).toContain('model_not_found')
+    const ok = (await adminJson('/admin/api/requests?status=ok&limit=1')).data[0]
+    expect(await adminJson(`/admin/api/requests/${ok.id}`)).toMatchObject({ upstreamKey: fingerprint('k-ok-upstream'), attempts: 1, priced: true, costUsd: ok.costUsd })
+    const missing = await get('/admin/api/requests/999999999')
+    expect(missing.status).toBe(404)
+    // The admin API's error shape, as for a missing key.
+    const missingBody: any = await missing.json()
+    expect(missingBody.error.message).toContain('No request 999999999')
+    expect(Object.keys(missingBody.error).sort()).toEqual(Object.keys(((await (await get('/admin/api/keys/no-such-key')).json()) as any).error).sort())
+    const bad = await get('/admin/api/requests/abc')
+    expect(bad.status).toBe(400)
+    expect(JSON.stringify(await bad.json())).toContain('id')
+    expect((await fetch(`${gw.url}/admin/api/requests/${ok.id}`)).status).toBe(401)
+    expect((await fetch(`${gw.url}/admin/api/requests/${ok.id}`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } })).status).toBe(401)
+  })
+
   test('usage aggregates by day, key and model agree with the log', async () => {
     await eventually(async () => (await adminJson('/admin/api/usage?group_by=key')).data.length > 0)
     const byKey = (await adminJson('/admin/api/usage?group_by=key')).data

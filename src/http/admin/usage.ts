@@ -28,6 +28,24 @@ function intParam(param: string, text: string | undefined, min: number, max: num
   return Number(text)
 }
 
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/
+
+/**
+ * A bound of the request log's time filter, as epoch ms: a UTC day (YYYY-MM-DD, its first or its
+ * last millisecond) or an ISO time with a zone; undefined when absent, a 400 naming `param` otherwise.
+ */
+export function timeParam(param: 'from' | 'to', text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  // The day must be a real one (no 2026-02-30), the time must parse.
+  const day = text.slice(0, 10)
+  const start = Date.parse(day + 'T00:00:00Z')
+  const realDay = DAY.test(day) && !Number.isNaN(start) && new Date(start).toISOString().slice(0, 10) === day
+  if (realDay && text.length === 10) return param === 'from' ? start : start + 86_400_000 - 1
+  const at = realDay && ISO.test(text) ? Date.parse(text) : NaN
+  if (Number.isNaN(at)) throw bad(param, 'expected a UTC day (YYYY-MM-DD) or an ISO time with a zone (2026-01-31T12:00:00Z)')
+  return at
+}
+
 /** Usage, the request log, the overview, the live tail and the Prometheus metrics. */
 export const usageRoutes = (deps: Deps, traces: Traces) =>
   new Elysia({ name: 'admin-usage-routes' })
@@ -59,11 +77,14 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         // A larger page is cut to the largest; anything that is not a number is refused.
         const limit = Math.min(MAX_PAGE, intParam('limit', query.limit, 1, Number.MAX_SAFE_INTEGER) ?? 50)
         const before = intParam('before', query.before, 1, Number.MAX_SAFE_INTEGER)
+        const fromTs = timeParam('from', query.from)
+        const toTs = timeParam('to', query.to)
+        if (fromTs !== undefined && toTs !== undefined && toTs < fromTs) throw bad('to', 'is before from')
         const status = query.status === undefined || query.status === 'ok' || query.status === 'error' ? query.status : intParam('status', query.status, 100, 599)
         // fields=summary leaves the request and response bodies out (a list that shows no bodies).
         if (query.fields !== undefined && query.fields !== 'summary') throw bad('fields', 'expected summary (every field but the bodies), or leave it out for every field')
         const summary = query.fields === 'summary'
-        const found = await deps.usage.requests({ status, keyId: query.key, model: query.model, limit, before })
+        const found = await deps.usage.requests({ status, keyId: query.key, model: query.model, errorType: query.error_type, fromTs, toTs, limit, before })
         const next = found.length === limit ? found.at(-1)!.id : null
         const prices = deps.config().prices
         const rows = found.map((r: any) => {
@@ -78,9 +99,24 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
       },
       {
         admin: true,
-        query: t.Object({ status: Filter, key: Filter, model: Filter, limit: Filter, before: Filter, fields: Filter }),
-        detail: { summary: 'The request log, newest first; page with next_before; fields=summary leaves the bodies out', tags: ['usage'] },
+        query: t.Object({ status: Filter, key: Filter, model: Filter, error_type: Filter, from: Filter, to: Filter, limit: Filter, before: Filter, fields: Filter }),
+        detail: {
+          summary: 'The request log, newest first; page with next_before; from/to: UTC days or ISO times; fields=summary leaves the bodies out',
+          tags: ['usage'],
+        },
       },
+    )
+    .get(
+      '/admin/api/requests/:id',
+      async ({ request, params }) => {
+        const id = intParam('id', params.id, 1, Number.MAX_SAFE_INTEGER)!
+        const found: any = await deps.usage.request(id)
+        if (!found) throw new GatewayError('not_found', `No request ${id} in the log (it may have been pruned).`)
+        const prices = deps.config().prices
+        const priced = found.upstreamModel ? isPriced(prices, found.upstreamModel, found.provider) || isPriced(prices, found.model ?? '') : null
+        return traces.finish(request, Response.json({ ...found, priced }))
+      },
+      { admin: true, params: t.Object({ id: t.String({ maxLength: 32 }) }), detail: { summary: 'One request of the log, every field stored (bodies when they were kept)', tags: ['usage'] } },
     )
     .get(
       '/admin/api/overview',
