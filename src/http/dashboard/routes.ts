@@ -21,7 +21,7 @@ const MAX_TOKEN_CHARS = 1000
 const HTML_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   // Everything is inline and same-origin; nothing may be framed or loaded from elsewhere.
-  'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
