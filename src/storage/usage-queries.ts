@@ -13,6 +13,26 @@ export interface UsageFilter {
   groupBy: GroupBy[]
 }
 
+export type TrendWindow = '1h' | '24h' | '30d'
+export type TrendMetric = 'requests' | 'errors' | 'tokens' | 'cost' | 'latency'
+export type TrendBy = 'model' | 'key' | 'provider'
+
+export interface TrendQuery {
+  window: TrendWindow
+  metric: TrendMetric
+  /** A breakdown: the top `top` groups by their total, the rest summed as "other". */
+  by?: TrendBy
+  top: number
+  now: number
+}
+
+/** One line of a trend: a group (null: rows without one), "other", or p50 / p95 for latency. */
+export interface TrendSeries {
+  name: string | null
+  other?: true
+  values: (number | null)[]
+}
+
 export interface RequestFilter {
   status?: 'ok' | 'error' | number
   keyId?: string
@@ -40,6 +60,17 @@ function quantile(counts: number[], q: number): number | null {
   }
   return null
 }
+
+/** Nearest-rank quantile of raw values (ms). */
+function exactQuantile(sorted: number[], q: number): number | null {
+  if (!sorted.length) return null
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!
+}
+
+const SPAN = { '1h': HOUR, '24h': 24 * HOUR, '30d': 30 * 24 * HOUR } as const
+const STEP = { '1h': 60_000, '24h': HOUR, '30d': 24 * HOUR } as const
+const RAW_GROUP = { model: 'model', key: 'key_id', provider: 'provider' } as const
+const DAILY_GROUP = { model: usageDaily.model, key: usageDaily.keyId, provider: usageDaily.provider } as const
 
 /** The dashboard's and the admin API's reads: aggregates first, raw rows only where needed. */
 export function createUsageQueries(database: Database) {
@@ -166,6 +197,115 @@ export function createUsageQueries(database: Database) {
         latency_p95_ms: quantile(hist, 0.95),
         series,
       }
+    },
+
+    /**
+     * A metric over time for the trends charts: the last hour by minute (the raw log), the last day
+     * by hour and 30 days by day (usage_hourly; per group: the raw log for hours, usage_daily for
+     * days). Latency is p50 and p95: exact from raw rows for minutes, histogram bucket upper bounds
+     * (as on the overview) for hours and days.
+     */
+    async trends(q: TrendQuery) {
+      const step = STEP[q.window]
+      const from = Math.floor((q.now - SPAN[q.window]) / step) * step + step
+      const t: number[] = []
+      for (let at = from; at <= q.now; at += step) t.push(at)
+      const index = (at: number) => Math.floor((at - from) / step)
+      const zeros = () => t.map(() => 0)
+      const value = (r: { n: number; e: number; tok: number; cost: number }) =>
+        q.metric === 'requests' ? r.n : q.metric === 'errors' ? r.e : q.metric === 'tokens' ? r.tok : r.cost
+      let series: TrendSeries[]
+      let source: 'request_log' | 'usage_hourly' | 'usage_daily'
+
+      if (q.metric === 'latency') {
+        const p50: (number | null)[] = t.map(() => null)
+        const p95: (number | null)[] = t.map(() => null)
+        if (q.window === '1h') {
+          source = 'request_log'
+          const rs = await client.execute({ sql: 'SELECT ts, latency_ms FROM requests WHERE ts >= ? ORDER BY latency_ms', args: [from] })
+          const per = t.map(() => [] as number[])
+          for (const r of rs.rows) per[index(Number(r.ts))]?.push(Number(r.latency_ms))
+          per.forEach((v, i) => {
+            p50[i] = exactQuantile(v, 0.5)
+            p95[i] = exactQuantile(v, 0.95)
+          })
+        } else {
+          source = 'usage_hourly'
+          const hours = await db.select().from(usageHourly).where(gte(usageHourly.hour, from)).orderBy(usageHourly.hour)
+          const hists = t.map(() => Array(BUCKETS).fill(0) as number[])
+          for (const h of hours) {
+            const hist = hists[index(h.hour)]
+            if (!hist) continue
+            for (let i = 0; i < BUCKETS; i++) hist[i]! += Number((h as Record<string, unknown>)[`l${i}`] ?? 0)
+          }
+          hists.forEach((hist, i) => {
+            p50[i] = quantile(hist, 0.5)
+            p95[i] = quantile(hist, 0.95)
+          })
+        }
+        series = [
+          { name: 'p50', values: p50 },
+          { name: 'p95', values: p95 },
+        ]
+        return { window: q.window, metric: q.metric, by: null, step_ms: step, source, t, series }
+      }
+
+      // Rows of (bucket start, group, counts); one group (null) without a breakdown.
+      let rows: { at: number; g: string | null; n: number; e: number; tok: number; cost: number }[]
+      if (q.window === '1h' || (q.window === '24h' && q.by)) {
+        source = 'request_log'
+        const g = q.by ? RAW_GROUP[q.by] : 'NULL'
+        const rs = await client.execute({
+          sql: `SELECT (ts / ${step}) * ${step} AS at, ${g} AS g, count(*) AS n, sum(status >= 400) AS e,
+                  sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)) AS tok, sum(coalesce(cost_usd, 0)) AS cost
+                FROM requests WHERE ts >= ? GROUP BY at, g`,
+          args: [from],
+        })
+        rows = rs.rows.map((r) => ({ at: Number(r.at), g: r.g == null ? null : String(r.g), n: Number(r.n), e: Number(r.e), tok: Number(r.tok), cost: Number(r.cost) }))
+      } else if (!q.by) {
+        source = 'usage_hourly'
+        const hours = await db.select().from(usageHourly).where(gte(usageHourly.hour, Math.floor(from / HOUR) * HOUR))
+        rows = hours.map((h) => ({ at: h.hour, g: null, n: h.requests, e: h.errors, tok: h.promptTokens + h.completionTokens, cost: h.costUsd }))
+      } else {
+        source = 'usage_daily'
+        const col = DAILY_GROUP[q.by]
+        const found = await db
+          .select({
+            day: usageDaily.day,
+            g: col,
+            n: sql<number>`sum(${usageDaily.requests})`,
+            e: sql<number>`sum(${usageDaily.errors})`,
+            tok: sql<number>`sum(${usageDaily.promptTokens} + ${usageDaily.completionTokens})`,
+            cost: sql<number>`sum(${usageDaily.costUsd})`,
+          })
+          .from(usageDaily)
+          .where(gte(usageDaily.day, new Date(from).toISOString().slice(0, 10)))
+          .groupBy(usageDaily.day, col)
+        rows = found.map((r) => ({ at: Date.parse(r.day + 'T00:00:00Z'), g: r.g === '' ? null : r.g, n: Number(r.n), e: Number(r.e), tok: Number(r.tok), cost: Number(r.cost) }))
+      }
+
+      const groups = new Map<string | null, number[]>()
+      for (const r of rows) {
+        const i = index(Math.floor(r.at / step) * step)
+        if (i < 0 || i >= t.length) continue
+        let values = groups.get(r.g)
+        if (!values) groups.set(r.g, (values = zeros()))
+        values[i]! += value(r)
+      }
+      if (!q.by) {
+        series = [{ name: null, values: groups.get(null) ?? zeros() }]
+      } else {
+        const sum = (v: number[]) => v.reduce((a, b) => a + b, 0)
+        const ranked = [...groups.entries()].sort((a, b) => sum(b[1]) - sum(a[1]) || String(a[0]).localeCompare(String(b[0])))
+        series = ranked.slice(0, q.top).map(([name, values]) => ({ name, values }))
+        const rest = ranked.slice(q.top)
+        if (rest.length) {
+          const values = zeros()
+          for (const [, v] of rest) v.forEach((x, i) => (values[i]! += x))
+          series.push({ name: 'other', other: true, values })
+        }
+      }
+      return { window: q.window, metric: q.metric, by: q.by ?? null, step_ms: step, source, t, series }
     },
 
     /** Deletes raw rows older than `before`, in chunks; aggregates stay. Returns rows removed. */

@@ -126,6 +126,68 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     await page.screenshot({ path: artifactPath('dashboard-overview.png') })
   })
 
+  test('trends: a uPlot chart with axes and a legend value on hover; windows, metrics and breakdowns switch; nothing from another host', async () => {
+    const p = await newPage({ viewport: { width: 1280, height: 900 } })
+    const urls: string[] = []
+    p.on('request', (r) => urls.push(r.url()))
+    await p.goto(`${gw.url}/dashboard#overview`)
+    const canvas = p.locator('#trend canvas')
+    await canvas.waitFor()
+    const ticks = (axis: 'xTicks' | 'yTicks') => p.evaluate((a) => document.querySelector('#trend').dataset[a] ?? '', axis)
+    // The last day by hour: times on the x axis, counts on the y axis.
+    expect(await ticks('xTicks')).toMatch(/^\d{2}:\d{2}(\|\d{2}:\d{2})*$/)
+    expect(await ticks('yTicks')).toMatch(/\d/)
+    const legend = () => p.locator('#trend .u-legend .u-series').allTextContents()
+    expect((await legend())[1]).toContain('Requests')
+    // Hovering shows the time and the value under the cursor in the legend.
+    await p.locator('#trend .u-over').hover({ position: { x: 300, y: 100 } })
+    await p.waitForFunction(() => /\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(document.querySelector('#trend .u-series .u-value')?.textContent ?? ''))
+    expect(await p.locator('#trend .u-series').nth(1).locator('.u-value').textContent()).toMatch(/^[\d,]+ req$/)
+
+    // 30 days by day, per model: the model the requests went to is a series of its own.
+    await p.locator('#window').selectOption('30d')
+    await p.waitForFunction(() => /^\d{2}-\d{2}/.test(document.querySelector('#trend').dataset.xTicks ?? ''))
+    await p.locator('#tby').selectOption('model')
+    await p.waitForFunction(() => [...document.querySelectorAll('#trend .u-series .u-label')].some((el: any) => el.textContent === 'mock-model'))
+    expect(await p.locator('#trend .u-series .u-label[translate=no]').first().textContent()).toBe('mock-model')
+    // The last hour by minute, per provider, in tokens.
+    await p.locator('#window').selectOption('1h')
+    await p.locator('#tmetric').selectOption('tokens')
+    await p.locator('#tby').selectOption('provider')
+    await p.waitForFunction(() => [...document.querySelectorAll('#trend .u-series .u-label')].some((el: any) => el.textContent === 'mock'))
+    await p.locator('#trend .u-over').hover({ position: { x: 600, y: 100 } })
+    await p.waitForFunction(() => / tok$/.test(document.querySelectorAll('#trend .u-series .u-value')[1]?.textContent ?? ''))
+    // Latency: p50 and p95 of all traffic; no breakdown.
+    await p.locator('#tmetric').selectOption('latency')
+    await p.waitForFunction(() => document.querySelectorAll('#trend .u-series .u-label').length === 3 && document.querySelector('#tby').disabled)
+    expect((await p.locator('#trend .u-series .u-label').allTextContents()).slice(1)).toEqual(['p50', 'p95'])
+    expect(await ticks('yTicks')).toMatch(/ (ms|s)(\||$)/)
+    await p.screenshot({ path: artifactPath('dashboard-trends.png') })
+
+    // Everything came from the gateway itself, uPlot included.
+    expect(urls.filter((u) => !u.startsWith(gw.url + '/'))).toEqual([])
+    expect(urls).toContain(`${gw.url}/dashboard/assets/uplot.js`)
+    expect(urls).toContain(`${gw.url}/dashboard/assets/uplot.css`)
+    await p.context().close()
+  }, 30_000)
+
+  test('trends in Chinese: labels, legend and axes, no English left', async () => {
+    const p = await newPage({ locale: 'zh-CN' })
+    await p.goto(`${gw.url}/dashboard#overview`)
+    await p.locator('#trend canvas').waitFor()
+    expect(await p.locator('#tab-overview h2').textContent()).toBe('趋势')
+    expect(await p.locator('#tmetric option').allTextContents()).toEqual(['请求数', '错误', '词元', '费用', '延迟'])
+    expect(await p.locator('#tby option').allTextContents()).toEqual(['合计', '模型', '密钥', '上游'])
+    expect((await p.locator('#trend .u-series .u-label').allTextContents()).slice(0, 2)).toEqual(['时间', '请求数'])
+    await p.locator('#trend .u-over').hover({ position: { x: 300, y: 100 } })
+    await p.waitForFunction(() => /次$/.test(document.querySelectorAll('#trend .u-series .u-value')[1]?.textContent ?? ''))
+    await p.locator('#tby').selectOption('key')
+    await p.waitForFunction(() => document.querySelector('#trend .u-series .u-label[translate=no]'))
+    expect(await englishLeftovers(p)).toEqual([])
+    await p.screenshot({ path: artifactPath('dashboard-trends-zh.png') })
+    await p.context().close()
+  }, 30_000)
+
   test('create a key, see its secret once, use it, revoke it', async () => {
     await page.locator('#tabs button[data-tab=keys]').click()
     await page.getByTestId('key-name').fill('e2e-friend')
@@ -650,6 +712,21 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=["']https?:/)
     // No inline event handlers (the script is the page's one inline script).
     expect(html).not.toMatch(/\son[a-z]+\s*=/i)
-    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'")
+    const csp = res.headers.get('content-security-policy')!
+    expect(csp).toContain("default-src 'self'")
+    // Scripts and styles: inline and this origin (uPlot's asset), nothing else; no framing.
+    expect(csp).toContain("script-src 'self' 'unsafe-inline';")
+    expect(csp).toContain("style-src 'self' 'unsafe-inline';")
+    expect(csp).toContain("frame-ancestors 'none'")
+    expect(csp).not.toMatch(/https?:|\*/)
+    // uPlot is served by the gateway, from the binary; it is the only asset.
+    const js = await fetch(`${gw.url}/dashboard/assets/uplot.js`)
+    expect(js.status).toBe(200)
+    expect(js.headers.get('content-type')).toStartWith('text/javascript')
+    const code = await js.text()
+    expect(code).toContain('uPlot')
+    expect(code.length).toBeLessThan(60_000)
+    expect((await fetch(`${gw.url}/dashboard/assets/uplot.css`)).headers.get('content-type')).toStartWith('text/css')
+    expect((await fetch(`${gw.url}/dashboard/assets/other.js`)).status).toBe(404)
   })
 })

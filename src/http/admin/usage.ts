@@ -2,12 +2,15 @@ import { sseEvent } from '../../lib/sse.ts'
 import { Elysia, t } from 'elysia'
 import { GatewayError } from '../../gateway/errors.ts'
 import { isPriced } from '../../gateway/access/limits/pricing.ts'
-import type { GroupBy } from '../../storage/usage-queries.ts'
+import type { GroupBy, TrendBy, TrendMetric, TrendWindow } from '../../storage/usage-queries.ts'
 import { adminAllowed, adminAuth } from '../admin-auth.ts'
 import type { Deps } from '../deps.ts'
 import type { Traces } from '../traces.ts'
 
 const GROUPS = new Set<GroupBy>(['day', 'key', 'model', 'provider'])
+const TREND_WINDOWS = new Set<string>(['1h', '24h', '30d'])
+const TREND_METRICS = new Set<string>(['requests', 'errors', 'tokens', 'cost', 'latency'])
+const TREND_BY = new Set<string>(['model', 'key', 'provider'])
 const DAY = /^\d{4}-\d{2}-\d{2}$/
 const MAX_PAGE = 500
 /** What one live-tail subscriber may have waiting unread before it is dropped. */
@@ -129,6 +132,30 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         return traces.finish(request, Response.json({ ...overview, uptime_s: deps.uptimeSeconds(), providers: deps.gateway.providers() }))
       },
       { admin: true, query: t.Object({ window: Filter }), detail: { summary: 'Totals and a series for the dashboard', tags: ['usage'] } },
+    )
+    .get(
+      '/admin/api/trends',
+      async ({ request, query }) => {
+        const window = query.window ?? '24h'
+        if (!TREND_WINDOWS.has(window)) throw bad('window', 'expected 1h, 24h or 30d')
+        const metric = query.metric ?? 'requests'
+        if (!TREND_METRICS.has(metric)) throw bad('metric', 'expected requests, errors, tokens, cost or latency')
+        const by = query.by === undefined || query.by === '' ? undefined : query.by
+        if (by !== undefined && !TREND_BY.has(by)) throw bad('by', 'expected model, key or provider, or leave it out for the total')
+        // The aggregates keep latency for all traffic only (one histogram an hour), not per group.
+        if (by !== undefined && metric === 'latency') throw bad('by', 'latency has no breakdown: leave by out')
+        const top = intParam('top', query.top, 1, 20) ?? 5
+        const trends = await deps.usage.trends({ window: window as TrendWindow, metric: metric as TrendMetric, by: by as TrendBy | undefined, top, now: Date.now() })
+        return traces.finish(request, Response.json(trends))
+      },
+      {
+        admin: true,
+        query: t.Object({ window: Filter, metric: Filter, by: Filter, top: Filter }),
+        detail: {
+          summary: 'A metric over time (1h by minute, 24h by hour, 30d by day), optionally per model, key or provider: the top groups and "other"',
+          tags: ['usage'],
+        },
+      },
     )
     .get(
       '/admin/api/requests/live',

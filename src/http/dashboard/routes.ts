@@ -1,5 +1,8 @@
 import { Elysia } from 'elysia'
 import pageText from '../../dashboard/index.html' with { type: 'text' }
+// uPlot (the trends charts), embedded in the binary and served from here: never from another host.
+import uplotJs from 'uplot/dist/uPlot.iife.min.js' with { type: 'text' }
+import uplotCss from 'uplot/dist/uPlot.min.css' with { type: 'text' }
 import { GatewayError } from '../../gateway/errors.ts'
 import { isAdminToken } from '../admin-auth.ts'
 import type { Deps } from '../deps.ts'
@@ -11,6 +14,10 @@ import { LOGIN_BODY_LIMIT } from '../request-guard.ts'
 
 // Imported as text (embedded in the binary); Bun's types describe HTML imports as bundles.
 const page = pageText as unknown as string
+const ASSETS: Record<string, { body: string; type: string }> = {
+  'uplot.js': { body: uplotJs as unknown as string, type: 'text/javascript; charset=utf-8' },
+  'uplot.css': { body: uplotCss as unknown as string, type: 'text/css; charset=utf-8' },
+}
 
 /** Login attempts a minute from one address (one /64 for IPv6). */
 const LOGIN_ATTEMPTS_PER_MINUTE = 10
@@ -20,8 +27,9 @@ const MAX_TOKEN_CHARS = 1000
 
 const HTML_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  // Everything is inline and same-origin; nothing may be framed or loaded from elsewhere.
-  'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  // The page's own script and style are inline, uPlot comes from /dashboard/assets (same origin);
+  // nothing may be framed or loaded from elsewhere.
+  'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -31,6 +39,14 @@ const HTML_HEADERS = {
 export const dashboardRoutes = (deps: Deps, traces: Traces) =>
   new Elysia({ name: 'dashboard-routes' })
     .get('/dashboard', ({ request }) => traces.finish(request, new Response(page, { headers: HTML_HEADERS })))
+    .get('/dashboard/assets/:name', ({ request, params }) => {
+      const asset = Object.hasOwn(ASSETS, params.name) ? ASSETS[params.name]! : null
+      if (!asset) throw new GatewayError('not_found', 'No such dashboard asset.')
+      return traces.finish(
+        request,
+        new Response(asset.body, { headers: { 'content-type': asset.type, 'x-content-type-options': 'nosniff', 'cache-control': 'public, max-age=86400' } }),
+      )
+    })
     .get('/', ({ request }) => traces.finish(request, Response.redirect('/dashboard', 302)))
     .get('/dashboard/session', ({ request }) =>
       traces.finish(request, Response.json({ authenticated: deps.sessions.valid(Sessions.idOf(request)) })),
