@@ -212,6 +212,20 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     await page.screenshot({ path: artifactPath('dashboard-keys.png') })
   })
 
+  test('the create form takes allowed IPs and a daily quota\'s time zone and reset time', async () => {
+    await page.locator('#tabs button[data-tab=keys]').click()
+    await page.getByTestId('key-name').fill('e2e-zoned')
+    await page.locator('#create-key input[name=daily_tokens]').fill('5000')
+    await page.getByTestId('create-ips').fill('10.0.0.0/8, 192.168.1.7')
+    await page.getByTestId('create-tz').fill('Asia/Shanghai')
+    await page.getByTestId('create-reset').fill('06:00')
+    await page.getByTestId('create-key').click()
+    await page.getByTestId('keyrow-e2e-zoned').waitFor()
+    const created = (await admin('/keys')).data.find((k: any) => k.name === 'e2e-zoned')
+    expect(created.ips).toEqual(['10.0.0.0/8', '192.168.1.7'])
+    expect(created.quota).toMatchObject({ period: 'day', tokens: 5000, timezone: 'Asia/Shanghai', reset_time: '06:00' })
+  })
+
   test('a disabled upstream key shows why, and can be re-enabled', async () => {
     // The pool's second key answers 401 and is disabled on first use.
     await ask()
