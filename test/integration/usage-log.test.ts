@@ -312,3 +312,36 @@ function parse(text: string): Map<string, number> {
   }
   return values
 }
+
+describe('the live tail', () => {
+  /** Opens the live tail, makes a request that fails (so its bodies are kept), and returns the row that came. */
+  async function tailOne(query: string): Promise<any> {
+    const controller = new AbortController()
+    const res = await fetch(`${gw.url}/admin/api/requests/live${query}`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: controller.signal })
+    expect(res.status).toBe(200)
+    const reader = res.body!.getReader()
+    await reader.read() // the opening comment: subscribed
+    await client.chat.completions.create({ model: 'no-such-model-for-the-tail', messages: [{ role: 'user', content: 'tail me' }] }).catch(() => {})
+    let text = ''
+    const deadline = Date.now() + 5000
+    while (!/\ndata: /.test('\n' + text) && Date.now() < deadline) {
+      const { done, value } = await reader.read()
+      if (done) break
+      text += new TextDecoder().decode(value)
+    }
+    controller.abort()
+    const line = text.split('\n').find((l) => l.startsWith('data: '))!
+    return JSON.parse(line.slice(6))
+  }
+
+  test('each request arrives as it is logged; fields=summary leaves the bodies out', async () => {
+    const full = await tailOne('')
+    expect(full.status).toBe(404)
+    expect(full.requestBody).toContain('tail me')
+    const summary = await tailOne('?fields=summary')
+    expect(summary.status).toBe(404)
+    expect('requestBody' in summary).toBe(false)
+    expect('responseBody' in summary).toBe(false)
+    expect((await get('/admin/api/requests/live?fields=all')).status).toBe(400)
+  })
+})

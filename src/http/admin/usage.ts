@@ -49,6 +49,13 @@ export function timeParam(param: 'from' | 'to', text: string | undefined): numbe
   return at
 }
 
+/** A request-log row without the bodies it may carry. */
+function withoutBodies(row: unknown): unknown {
+  if (!row || typeof row !== 'object') return row
+  const { requestBody: _request, responseBody: _response, ...rest } = row as Record<string, unknown>
+  return rest
+}
+
 /** Usage, the request log, the overview, the live tail and the Prometheus metrics. */
 export const usageRoutes = (deps: Deps, traces: Traces) =>
   new Elysia({ name: 'admin-usage-routes' })
@@ -159,7 +166,10 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
     )
     .get(
       '/admin/api/requests/live',
-      ({ request }) => {
+      ({ request, query }) => {
+        if (query.fields !== undefined && query.fields !== 'summary') throw bad('fields', 'expected summary')
+        // `fields=summary`: the rows without their bodies, for a viewer that shows none.
+        const summary = query.fields === 'summary'
         deps.keepOpen(request)
         let unsubscribe = () => {}
         const encoder = new TextEncoder()
@@ -178,7 +188,7 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
               }
               controller.enqueue(encoder.encode(': live\n\n'))
               const ping = setInterval(() => send(': ping\n\n'), 15_000)
-              const off = deps.live.subscribe((row) => send(sseEvent(JSON.stringify(row))))
+              const off = deps.live.subscribe((row) => send(sseEvent(JSON.stringify(summary ? withoutBodies(row) : row))))
               unsubscribe = () => {
                 clearInterval(ping)
                 off()
@@ -191,7 +201,7 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         )
         return traces.finish(request, new Response(body, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } }))
       },
-      { admin: true, detail: { summary: 'Server-sent events: each finished request as it is logged', tags: ['usage'] } },
+      { admin: true, query: t.Object({ fields: Filter }), detail: { summary: 'Server-sent events: each finished request as it is logged (fields=summary: without bodies)', tags: ['usage'] } },
     )
     .get('/metrics', ({ request }) => {
       if (!deps.config().metrics.public && !adminAllowed(deps, request)) {
