@@ -1,3 +1,4 @@
+import { randomToken } from '../lib/crypto.ts'
 import type { Config } from '../config/schema.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Operation } from '../providers/types.ts'
@@ -5,7 +6,7 @@ import type * as ir from '../protocols/ir.ts'
 import { protocolForOperation, usageForOperation } from '../protocols/registry.ts'
 import { embeddingBridge } from '../protocols/embeddings.ts'
 import type { ReplyOptions, ReplyRequest, WireProtocol } from '../protocols/types.ts'
-import { randomId } from '../protocols/media.ts'
+
 import type { Mode } from './upstream/attempt.ts'
 import { runAttempts, type AttemptsDeps, type Success } from './upstream/attempts.ts'
 import type { ModelEntry, Target } from './routing/catalog.ts'
@@ -384,7 +385,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
 
 const encoder = new TextEncoder()
 
-const newResponseId = () => `resp_${randomId(28)}`
+const newResponseId = () => `resp_${randomToken(28)}`
 
 /** A kept response; a database that cannot answer now is the client's 503, not a 500. */
 async function keptResponse(store: ResponseStore, id: string, keyId: string) {

@@ -1,3 +1,4 @@
+import { randomToken } from '../lib/crypto.ts'
 import { TranslationError, type FilePart, type ImagePart } from './ir.ts'
 
 /** An image or file given as a URL (data: or http) in the IR's terms. */
@@ -26,14 +27,9 @@ export function sanitizeToolId(id: unknown): string {
   const text = typeof id === 'string' ? id : ''
   if (TOOL_ID.test(text)) return text
   const cleaned = text.replace(/[^a-zA-Z0-9_-]/g, '_')
-  return cleaned || 'toolu_' + randomId()
+  return cleaned || 'toolu_' + randomToken().toLowerCase()
 }
 
-export function randomId(length = 24): string {
-  let out = ''
-  while (out.length < length) out += Math.random().toString(36).slice(2)
-  return out.slice(0, length)
-}
 
 /** A tool call's argument text as a JSON object, for protocols that carry arguments as objects. */
 export function argumentsObject(text: string, onInvalid?: () => void): Record<string, unknown> {

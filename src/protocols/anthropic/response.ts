@@ -1,5 +1,6 @@
+import { randomToken } from '../../lib/crypto.ts'
 import type * as ir from '../ir.ts'
-import { argumentsObject, randomId, sanitizeToolId } from '../media.ts'
+import { argumentsObject, sanitizeToolId } from '../media.ts'
 import { packSignature, signedCallId } from '../signatures.ts'
 import { flatToolName } from '../tool-names.ts'
 import type { DecodeOptions, ReplyOptions } from '../types.ts'
@@ -49,7 +50,7 @@ export function decodeResponse(message: Json, options: DecodeOptions): ir.Respon
 }
 
 export function messageId(id: string): string {
-  return id.startsWith('msg_') ? id : `msg_${id.replace(/^(chatcmpl-|resp_)/, '') || randomId()}`
+  return id.startsWith('msg_') ? id : `msg_${id.replace(/^(chatcmpl-|resp_)/, '') || randomToken()}`
 }
 
 /** A signature for an Anthropic client: its own as it is, another protocol's packed with its origin. */

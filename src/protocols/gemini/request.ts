@@ -1,5 +1,6 @@
+import { randomToken } from '../../lib/crypto.ts'
 import * as ir from '../ir.ts'
-import { argumentsObject, randomId } from '../media.ts'
+import { argumentsObject } from '../media.ts'
 import { splitCallId, unpackSignature, validFor } from '../signatures.ts'
 import { CUSTOM_TOOL_SCHEMA, flatToolName } from '../tool-names.ts'
 import type { EncodeOptions } from '../types.ts'
@@ -79,7 +80,7 @@ export function decodeRequest(body: Json): ir.Request {
         const fr = p.functionResponse
         const name = String(fr.name ?? '')
         const queue = waiting.get(name)
-        const callId = typeof fr.id === 'string' && fr.id ? splitCallId(fr.id).id : (queue?.shift() ?? `call_${name}_${randomId(8)}`)
+        const callId = typeof fr.id === 'string' && fr.id ? splitCallId(fr.id).id : (queue?.shift() ?? `call_${name}_${randomToken(8)}`)
         const isError = fr.response && typeof fr.response === 'object' && 'error' in fr.response && !('output' in fr.response)
         results.push({ type: 'tool_result', callId, name, content: [{ type: 'text', text: isError ? resultText({ output: fr.response.error }) : resultText(fr.response) }], ...(isError ? { isError: true } : {}) })
       } else if (typeof p?.text === 'string') {

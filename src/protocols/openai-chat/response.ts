@@ -1,5 +1,6 @@
+import { randomToken } from '../../lib/crypto.ts'
 import type * as ir from '../ir.ts'
-import { randomId } from '../media.ts'
+
 import { signedCallId } from '../signatures.ts'
 import { flatToolName } from '../tool-names.ts'
 
@@ -42,7 +43,7 @@ export function chatToolCall(p: ir.ToolCallPart): Json {
 }
 
 export function chatId(id: string): string {
-  return id.startsWith('chatcmpl-') ? id : `chatcmpl-${id.replace(/^(msg_|resp_)/, '') || randomId()}`
+  return id.startsWith('chatcmpl-') ? id : `chatcmpl-${id.replace(/^(msg_|resp_)/, '') || randomToken()}`
 }
 
 /** The internal representation as a chat completion. */

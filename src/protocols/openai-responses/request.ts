@@ -1,6 +1,7 @@
 import * as ir from '../ir.ts'
 import { sourceFromUrl, urlOfSource } from '../media.ts'
-import { splitCallId, unpackSignature, validFor } from '../signatures.ts'
+import { splitCallId, validFor } from '../signatures.ts'
+import { reasoningFromItem } from './response.ts'
 import { flatToolName } from '../tool-names.ts'
 import type { EncodeOptions } from '../types.ts'
 
@@ -58,18 +59,6 @@ function mediaTypeOf(filename: unknown): string {
 function toolOutput(output: unknown, param: string): ir.ToolResultPart['content'] {
   if (typeof output === 'string') return output ? [{ type: 'text', text: output }] : []
   return contentParts(output, param).filter((p): p is ir.UserPart => p.type !== 'refusal')
-}
-
-/** The reasoning an item carries, with its encrypted content as a signature (unpacked if the gateway packed it). */
-function reasoningPart(item: Json): ir.ReasoningPart {
-  const summary = Array.isArray(item.summary) ? (item.summary as Json[]).map((s) => String(s?.text ?? '')).filter(Boolean) : []
-  const raw = Array.isArray(item.content) ? (item.content as Json[]).map((c) => String(c?.text ?? '')).filter(Boolean) : []
-  const part: ir.ReasoningPart = { type: 'reasoning', text: (summary.length > 0 ? summary : raw).join('\n\n') }
-  if (typeof item.encrypted_content === 'string' && item.encrypted_content) {
-    const carried = unpackSignature(item.encrypted_content)
-    part.signature = carried ?? { origin: { protocol: RESPONSES }, value: item.encrypted_content, ...(typeof item.id === 'string' ? { id: item.id } : {}) }
-  }
-  return part
 }
 
 /** Adds parts to the conversation: consecutive assistant output (text, reasoning, calls) is one assistant message. */
@@ -166,7 +155,7 @@ export function decodeRequest(body: Json): ir.Request {
         addToolResult(messages, { type: 'tool_result', callId: splitCallId(String(item.call_id ?? '')).id, content: toolOutput(item.output, param), kind: type === 'custom_tool_call_output' ? 'custom' : 'function' })
         break
       case 'reasoning':
-        addAssistant(messages, [reasoningPart(item)])
+        addAssistant(messages, [reasoningFromItem(item)])
         break
       default:
         dropped.push(`input items of type ${type}`)

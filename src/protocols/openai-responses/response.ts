@@ -1,6 +1,6 @@
 import type * as ir from '../ir.ts'
-import { randomId } from '../media.ts'
-import { packSignature, signedCallId } from '../signatures.ts'
+
+import { packSignature, signedCallId, unpackSignature } from '../signatures.ts'
 import { customInput, flatToolName, toolByFlatName } from '../tool-names.ts'
 import type { DecodeOptions, ReplyOptions } from '../types.ts'
 import { RESPONSES } from './request.ts'
@@ -8,13 +8,20 @@ import { responsesUsage, responsesUsageJson } from './usage.ts'
 
 type Json = ir.Json
 
-/** An output item's reasoning as a part, its encrypted content kept as a signature of this provider. */
-export function reasoningFromItem(item: Json, provider: string): ir.ReasoningPart {
+/**
+ * A reasoning item as a part. Its encrypted content is kept as a signature: one the gateway packed
+ * says where it came from; any other is this protocol's own (of `provider`, for an upstream's answer).
+ */
+export function reasoningFromItem(item: Json, provider?: string): ir.ReasoningPart {
   const summary = Array.isArray(item.summary) ? (item.summary as Json[]).map((s) => String(s?.text ?? '')).filter(Boolean) : []
   const raw = Array.isArray(item.content) ? (item.content as Json[]).map((c) => String(c?.text ?? '')).filter(Boolean) : []
   const part: ir.ReasoningPart = { type: 'reasoning', text: (summary.length > 0 ? summary : raw).join('\n\n') }
   if (typeof item.encrypted_content === 'string' && item.encrypted_content) {
-    part.signature = { origin: { protocol: RESPONSES, provider }, value: item.encrypted_content, ...(typeof item.id === 'string' ? { id: item.id } : {}) }
+    part.signature = unpackSignature(item.encrypted_content) ?? {
+      origin: { protocol: RESPONSES, ...(provider !== undefined ? { provider } : {}) },
+      value: item.encrypted_content,
+      ...(typeof item.id === 'string' ? { id: item.id } : {}),
+    }
   }
   return part
 }
@@ -58,7 +65,6 @@ export function finishOf(status: unknown, reason: unknown, content: readonly ir.
   return content.some((p) => p.type === 'tool_call') ? 'tool_calls' : 'stop'
 }
 
-export const responseId = () => `resp_${randomId(32)}`
 /**
  * An output item's id names the response it belongs to and its place there (`msg_<response>_<n>`),
  * so that an `item_reference` to it can be resolved from the kept response alone.
