@@ -34,9 +34,15 @@ import { ipMatcher } from './lib/cidr.ts'
 import { periodStart } from './lib/periods.ts'
 import { createUsageStore } from './storage/usage-store.ts'
 import { isBusy } from './storage/storage-errors.ts'
+import { createManagedStore } from './storage/managed-store.ts'
+import { ManagedConfig } from './server/managed-config.ts'
+import { secretKeySource } from './server/secret-key.ts'
+import { SealError } from './lib/seal.ts'
 
 /** How often the client-key version is checked: edits from other processes apply this fast. */
 const KEY_POLL_MS = 250
+/** How often the dashboard-managed entries' version is checked. */
+const MANAGED_POLL_MS = 1000
 /** Bun's default idle timeout, restored on a connection once its long request is over. */
 const IDLE_TIMEOUT_S = 10
 /** How often quota usage and last-use times are written. */
@@ -50,6 +56,8 @@ export interface ServerOptions {
   reloadConfig?: () => Config
   /** The clock of rate limits, quotas and key expiry (tests move it instead of sleeping). */
   now?: () => number
+  /** Where SLUICE_SECRET_KEY is read from; the process environment by default. */
+  env?: Record<string, string | undefined>
 }
 
 export interface RunningServer {
@@ -71,6 +79,8 @@ function secretsOf(config: Config): string[] {
 
 /** Builds every part from the config and starts listening. */
 export async function startServer(initialConfig: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  // The file's (or environment's) config, and the one in force: that one with the dashboard's entries merged in.
+  let fileConfig = initialConfig
   let config = initialConfig
   const secrets = new Set<string>(secretsOf(config))
   const scrub = secretScrubber(() => secrets)
@@ -94,6 +104,24 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   // store secrets nobody was shown. Until then no admin token matches.
   let boot: BootstrapResult = { adminTokenHash: '', created: {} }
 
+  let managed: ManagedConfig
+  try {
+    const keySource = secretKeySource(options.env ?? process.env, config.secrets.key_file, database.filePath)
+    managed = new ManagedConfig(createManagedStore(database.db, database.client), keySource, logger, () => applyManaged())
+    await managed.load()
+  } catch (err) {
+    database.close()
+    if (err instanceof SealError) throw new ConfigError(config.source ?? 'defaults and environment', [err.message])
+    throw err
+  }
+  /** Merges the stored entries into a file config; every secret they hold is scrubbed from logs from now on. */
+  const inForce = (file: Config): Config => {
+    const merged = managed.merge(file)
+    for (const s of merged.secrets) secrets.add(s)
+    return merged.config
+  }
+  config = inForce(fileConfig)
+
   const usageStore = createUsageStore(database.background)
   const limitStore = new MemoryLimitStore()
   for (const row of await usageStore.since(clock() - 32 * 86_400_000)) limitStore.load(row.keyId, row.periodStart, row.usage)
@@ -106,6 +134,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const refreshKeys = () => keySync.refresh()
   await refreshKeys()
   keySync.start(KEY_POLL_MS)
+  managed.start(MANAGED_POLL_MS)
   const state = new StateFlusher({ limits: limitStore, usage: usageStore, keys: keyStore, others: [upstreamKeys, storedResponses], logger })
   const flush = () => state.flush()
   const flusher = setInterval(() => void flush(), FLUSH_MS)
@@ -125,12 +154,23 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     onOutcome: (provider, outcome) => metrics.attempt(provider, outcome),
   })
 
+  /** After an edit in the dashboard (here or in another process): the merged config goes in force. */
+  async function applyManaged(): Promise<void> {
+    const next = inForce(fileConfig)
+    const changes = diffConfigs(config, next)
+    gateway.swap(buildRuntime(next, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() }, gateway.runtime()))
+    config = next
+    logger.info({ providers: changes.providers, aliases: changes.aliases, keys: changes.keys }, 'dashboard-managed config applied')
+  }
+
   let reloading: Promise<ReloadResult> | null = null
   async function reload(): Promise<ReloadResult> {
     if (!options.reloadConfig) return { ok: false, problems: ['this server was started without a config source to reload'] }
     let next: Config
     try {
-      next = options.reloadConfig()
+      const file = options.reloadConfig()
+      next = inForce(file)
+      fileConfig = file
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
       logger.error({ problems: err.problems }, 'config reload refused; the last good config stays in force')
@@ -206,6 +246,9 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   let draining = false
   const deps: Deps = {
     config: () => config,
+    fileConfig: () => fileConfig,
+    managed,
+    listening: () => (server ? { host: config.server.host, port: server.port! } : null),
     gateway,
     responses: storedResponses,
     keys: directory,
@@ -275,6 +318,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const app = createApp(deps, traces)
   function stopTimers(): void {
     keySync.stop()
+    managed.stop()
     clearInterval(flusher)
     clearInterval(retention)
   }

@@ -210,6 +210,7 @@ function resolveConfig(
       url: databaseUrl(flags.db ?? env.SLUICE_DB, file.database?.url, path, cwd),
       auth_token: nonEmpty(file.database?.auth_token) ?? null,
     },
+    secrets: { key_file: file.secrets?.key_file ? resolve(path ? dirname(path) : cwd, file.secrets.key_file) : null },
     log: { level },
     auth: { required: file.auth?.required ?? true, keys },
     timeouts,
@@ -252,7 +253,7 @@ function resolveConfig(
   }
 }
 
-function resolveProvider(
+export function resolveProvider(
   p: NonNullable<ConfigFile['providers']>[number],
   timeouts: TimeoutsConfig,
   at: string,
@@ -359,7 +360,7 @@ function aliasPattern(name: string, at: string, problems: string[]): string | nu
   return '^' + name.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$'
 }
 
-function resolveAlias(
+export function resolveAlias(
   a: NonNullable<ConfigFile['aliases']>[number],
   at: string,
   providers: readonly ProviderConfig[],

@@ -21,7 +21,7 @@ const Timeouts = T.Object(
 export const PROVIDER_APIS = ['auto', 'chat', 'responses', 'both'] as const
 export type ProviderApi = (typeof PROVIDER_APIS)[number]
 
-const Provider = T.Object(
+export const ProviderSchema = T.Object(
   {
     name: Name,
     type: T.Union(providerTypes.map((type) => T.Literal(type))),
@@ -50,7 +50,7 @@ const Provider = T.Object(
 export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency'] as const
 export type Strategy = (typeof STRATEGIES)[number]
 
-const Alias = T.Object(
+export const AliasSchema = T.Object(
   {
     name: T.String({ minLength: 1 }),
     targets: T.Array(T.String({ minLength: 1 }), { minItems: 1 }),
@@ -94,7 +94,7 @@ const StaticClientKey = T.Union([
   T.Object({ name: Name, key: T.String({ minLength: 1 }), ...KeyPolicyFields }, strict),
 ])
 
-const Price = T.Object(
+export const PriceSchema = T.Object(
   {
     prompt: T.Number({ minimum: 0 }),
     completion: T.Number({ minimum: 0 }),
@@ -151,10 +151,15 @@ export const ConfigFile = T.Object(
     ),
     metrics: T.Optional(T.Object({ public: T.Optional(T.Boolean()) }, strict)),
     /** USD per million tokens, by `provider/model` or model name. */
-    prices: T.Optional(T.Record(T.String({ minLength: 1 }), Price)),
+    prices: T.Optional(T.Record(T.String({ minLength: 1 }), PriceSchema)),
     database: T.Optional(
       T.Object({ url: T.Optional(T.String({ minLength: 1 })), auth_token: T.Optional(T.String()) }, strict),
     ),
+    /**
+     * The key that seals upstream keys added in the dashboard (and account credentials) in the
+     * database. SLUICE_SECRET_KEY wins; without either, a key file is made next to an embedded database.
+     */
+    secrets: T.Optional(T.Object({ key_file: T.Optional(T.String({ minLength: 1 })) }, strict)),
     log: T.Optional(T.Object({ level: T.Optional(T.Union(LOG_LEVELS.map((l) => T.Literal(l)))) }, strict)),
     auth: T.Optional(
       T.Object({ required: T.Optional(T.Boolean()), keys: T.Optional(T.Array(StaticClientKey)) }, strict),
@@ -200,8 +205,8 @@ export const ConfigFile = T.Object(
         strict,
       ),
     ),
-    providers: T.Optional(T.Array(Provider)),
-    aliases: T.Optional(T.Array(Alias)),
+    providers: T.Optional(T.Array(ProviderSchema)),
+    aliases: T.Optional(T.Array(AliasSchema)),
   },
   strict,
 )
@@ -319,6 +324,8 @@ export interface Config {
   metrics: { public: boolean }
   prices: Readonly<Record<string, PriceConfig>>
   database: { url: string; auth_token: string | null }
+  /** Where the sealing key is read from (absolute), when the file names one. */
+  secrets: { key_file: string | null }
   log: { level: LogLevel }
   auth: { required: boolean; keys: readonly StaticKeyConfig[] }
   timeouts: TimeoutsConfig

@@ -14,6 +14,7 @@ import { geminiRoutes } from './gemini/routes.ts'
 import { adminRoutes } from './admin/routes.ts'
 import { keyRoutes } from './admin/keys.ts'
 import { usageRoutes } from './admin/usage.ts'
+import { configRoutes } from './admin/config-routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { Traces } from './traces.ts'
 import { addCorsHeaders, corsPreflight, isCorsPath } from './cors.ts'
@@ -80,6 +81,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
     .use(adminRoutes(deps, traces))
     .use(keyRoutes(deps, traces))
     .use(usageRoutes(deps, traces))
+    .use(configRoutes(deps, traces))
     .use(dashboardRoutes(deps, traces))
 }
 

@@ -9,6 +9,7 @@ import type { Limiter } from '../gateway/access/limits/limiter.ts'
 import type { ClientKeyStore } from '../storage/client-key-store.ts'
 import type { UsageQueries } from '../storage/usage-queries.ts'
 import type { Sessions } from './sessions.ts'
+import type { ManagedConfig } from '../server/managed-config.ts'
 
 export type ReloadResult = { ok: true; changes: ConfigChanges } | { ok: false; problems: string[] }
 
@@ -19,8 +20,14 @@ export interface HealthReport {
 
 /** What the HTTP layer needs from the rest of the program; server.ts supplies it. */
 export interface Deps {
-  /** The config in force; changes on reload. */
+  /** The config in force (the file's with the dashboard's entries); changes on reload and on edits. */
   config(): Config
+  /** The config as the file (or the environment) alone gives it. */
+  fileConfig(): Config
+  /** Providers, aliases and prices kept in the database. */
+  managed: ManagedConfig
+  /** Where the server listens, once it does (a provider pointing there would loop). */
+  listening(): { host: string; port: number } | null
   gateway: Gateway
   /** Responses the gateway keeps for clients (read back and deleted through the Responses API). */
   responses: ResponseStore

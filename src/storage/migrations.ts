@@ -6,6 +6,7 @@ import m2 from '../../drizzle/0002_client_key_limits.sql' with { type: 'text' }
 import m3 from '../../drizzle/0003_request_log.sql' with { type: 'text' }
 import m4 from '../../drizzle/0004_request_log_indexes.sql' with { type: 'text' }
 import m5 from '../../drizzle/0005_stored_responses.sql' with { type: 'text' }
+import m6 from '../../drizzle/0006_managed_entries.sql' with { type: 'text' }
 
 /** Migration SQL by journal tag, embedded in the binary so nothing is read from disk at run time. */
 export const migrationSql: Record<string, string> = {
@@ -15,6 +16,7 @@ export const migrationSql: Record<string, string> = {
   '0003_request_log': m3,
   '0004_request_log_indexes': m4,
   '0005_stored_responses': m5,
+  '0006_managed_entries': m6,
 }
 
 export { journal }

@@ -183,3 +183,22 @@ export const storedResponses = sqliteTable(
   },
   (t) => [index('stored_responses_expires_idx').on(t.expiresAt)],
 )
+
+/**
+ * Providers, aliases and prices added in the dashboard or admin API, merged with the config file's.
+ * `spec` is the entry as the config file would hold it; a provider's keys are sealed (AES-GCM) inside
+ * it, never stored in plaintext.
+ */
+export const managedEntries = sqliteTable(
+  'managed_entries',
+  {
+    /** 'provider', 'alias' or 'price'. */
+    kind: text('kind').notNull(),
+    name: text('name').notNull(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    spec: text('spec', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.name] })],
+)

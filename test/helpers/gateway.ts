@@ -43,6 +43,7 @@ export async function startGateway(
     pretty: false,
     reloadConfig: load,
     now: options.now,
+    env,
   })
   return {
     configPath: path,

@@ -1,9 +1,8 @@
 import type { ProviderConfig } from '../../config/schema.ts'
-import { declaredOver, readBounded } from '../../lib/bounded-read.ts'
-import type { ByteReader } from '../../lib/sse.ts'
 import type { Logger } from '../../observability/logger.ts'
 import type { ProviderAdapter } from '../../providers/types.ts'
 import { adapterFor } from '../../providers/registry.ts'
+import { fetchModelList } from '../../providers/model-list.ts'
 import { CircuitBreakers } from './circuit-breaker.ts'
 import { KeyPool } from './key-pool.ts'
 
@@ -162,35 +161,12 @@ export class ModelCatalog {
   private async discover(provider: ProviderRuntime): Promise<void> {
     const key = provider.pool.states.find((s) => !s.disabled)?.key
     if (!key) return
-    const { url, headers } = provider.adapter.modelsRequest({
-      baseUrl: provider.config.base_url,
-      key,
-      headers: provider.config.headers,
-      model: '',
-      stream: false,
-    })
     try {
-      const res = await this.fetchFn(url, {
-        headers,
-        signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS),
-        // A redirect would carry the key and configured headers to another address.
-        redirect: 'manual',
-        ...(provider.config.proxy ? { proxy: provider.config.proxy } : {}),
-      } as RequestInit)
-      if (!res.ok || !res.body) {
-        res.body?.cancel().catch(() => {})
-        const location = res.headers.get('location')
-        // An OpenAI-compatible base URL usually ends in /v1; without it the model list is a 404.
-        const hint = provider.adapter.discoveryHint?.(res.status, provider.config.base_url, url) ?? ''
-        throw new Error(res.status >= 300 && res.status < 400 ? `HTTP ${res.status} redirect to ${location ?? '(no location)'}, not followed` : `HTTP ${res.status}${hint}`)
-      }
-      if (declaredOver(res.headers, this.maxBodyBytes)) {
-        res.body.cancel().catch(() => {})
-        throw new Error(`the model list is larger than ${this.maxBodyBytes} bytes`)
-      }
-      const body = await readBounded(res.body.getReader() as unknown as ByteReader, this.maxBodyBytes)
-      if (!body.complete) throw new Error(`the model list is larger than ${this.maxBodyBytes} bytes`)
-      const listed = provider.adapter.parseModels(JSON.parse(new TextDecoder().decode(body.bytes)))
+      const { models: listed } = await fetchModelList(
+        provider.adapter,
+        { baseUrl: provider.config.base_url, key, headers: provider.config.headers, model: '', stream: false },
+        { fetchFn: this.fetchFn, proxy: provider.config.proxy, timeoutMs: DISCOVERY_TIMEOUT_MS, maxBytes: this.maxBodyBytes },
+      )
       const models = provider.filters ? listed.filter((m) => provider.filters!.some((f) => f.test(m))) : listed
       if (models.length === 0) throw new Error(`the upstream listed no ${provider.filters ? 'matching ' : ''}models`)
       provider.models = models
