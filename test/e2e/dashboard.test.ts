@@ -722,7 +722,11 @@ describe.if(run)('the dashboard in headless Chromium', () => {
   test('the page is light and loads nothing from elsewhere', async () => {
     const res = await fetch(`${gw.url}/dashboard`)
     const html = await res.text()
-    expect(html.length).toBeLessThan(60_000)
+    // The weight a browser downloads (gzip, as a reverse proxy serves it): page, uPlot and its CSS.
+    const weight = [html, await (await fetch(`${gw.url}/dashboard/assets/uplot.js`)).text(), await (await fetch(`${gw.url}/dashboard/assets/uplot.css`)).text()].reduce((sum, text) => sum + Bun.gzipSync(text).length, 0)
+    console.log(`dashboard weight: ${html.length} bytes of page, ${weight} bytes compressed with uPlot`)
+    expect(weight).toBeLessThan(150_000)
+    expect(html.length).toBeLessThan(120_000)
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=["']https?:/)
     // No inline event handlers (the script is the page's one inline script).
     expect(html).not.toMatch(/\son[a-z]+\s*=/i)
