@@ -8,7 +8,8 @@ import type { Config } from './config/schema.ts'
 import { KeyDirectory } from './gateway/access/client-keys.ts'
 import { createConnectWatch } from './gateway/upstream/connect-watch.ts'
 import { createGateway } from './gateway/gateway.ts'
-import { buildRuntime } from './gateway/runtime.ts'
+import { buildRuntime, type Runtime } from './gateway/runtime.ts'
+import { AdapterModules } from './adapters/modules.ts'
 import { createApp } from './http/app.ts'
 import type { Deps, ReloadResult } from './http/deps.ts'
 import { createLogging, type Logger } from './observability/logger.ts'
@@ -142,7 +143,20 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   let trusted = ipMatcher(config.server.trusted_proxies)
 
   const runtimeOptions = { now: clock }
-  const runtime = buildRuntime(config, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() })
+  const modules = new AdapterModules({ logger, now: clock })
+  /** The runtime of a config: its adapter files loaded (again, if changed) first; throws ConfigError. */
+  async function runtimeFor(next: Config, previous?: Runtime): Promise<Runtime> {
+    const prepared = await modules.prepare(next)
+    if (prepared.problems.length > 0) throw new ConfigError(next.source ?? 'defaults and environment', prepared.problems)
+    return buildRuntime(next, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled(), adapters: prepared.adapters }, previous)
+  }
+  let runtime: Runtime
+  try {
+    runtime = await runtimeFor(config)
+  } catch (err) {
+    database.close()
+    throw err
+  }
   runtime.catalog.start()
   const gateway = createGateway(runtime, {
     responses: storedResponses,
@@ -158,7 +172,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   async function applyManaged(): Promise<void> {
     const next = inForce(fileConfig)
     const changes = diffConfigs(config, next)
-    gateway.swap(buildRuntime(next, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() }, gateway.runtime()))
+    gateway.swap(await runtimeFor(next, gateway.runtime()))
     config = next
     logger.info({ providers: changes.providers, aliases: changes.aliases, keys: changes.keys }, 'dashboard-managed config applied')
   }
@@ -167,9 +181,12 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   async function reload(): Promise<ReloadResult> {
     if (!options.reloadConfig) return { ok: false, problems: ['this server was started without a config source to reload'] }
     let next: Config
+    let nextRuntime: Runtime
     try {
       const file = options.reloadConfig()
       next = inForce(file)
+      // Keys that changed may have been disabled: what was persisted about old ones stays harmless.
+      nextRuntime = await runtimeFor(next, gateway.runtime())
       fileConfig = file
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
@@ -177,8 +194,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       return { ok: false, problems: err.problems }
     }
     const changes = diffConfigs(config, next)
-    // Keys that changed may have been disabled: what was persisted about old ones stays harmless.
-    gateway.swap(buildRuntime(next, logger, { ...runtimeOptions, disabled: await upstreamKeys.listDisabled() }, gateway.runtime()))
+    gateway.swap(nextRuntime)
     await keyStore.syncConfigKeys(next.auth.keys)
     await refreshKeys()
     logger.level = next.log.level

@@ -140,7 +140,7 @@ function resolveConfig(
   const level = pickLevel(flags.logLevel, '--log-level') ?? pickLevel(env.SLUICE_LOG_LEVEL, 'SLUICE_LOG_LEVEL') ??
     file.log?.level ?? 'info'
 
-  const providers = (file.providers ?? []).map((p, i) => resolveProvider(p, timeouts, `providers[${i}]`, problems))
+  const providers = (file.providers ?? []).map((p, i) => resolveProvider(p, timeouts, `providers[${i}]`, problems, path ? dirname(path) : cwd))
   if (providers.length === 0) providers.push(...providersFromEnv(env, timeouts))
   const seen = new Set<string>()
   providers.forEach((p, i) => {
@@ -258,10 +258,19 @@ export function resolveProvider(
   timeouts: TimeoutsConfig,
   at: string,
   problems: string[],
+  /** Where a module's relative `path` starts: the config file's folder. */
+  baseDir: string = process.cwd(),
 ): ProviderConfig {
   const adapter = adapterFor(p.type)
+  const isModule = p.type === MODULE_TYPE
   const baseUrl = (p.base_url ?? adapter.defaultBaseUrl).replace(/\/+$/, '')
-  if (!isHttpUrl(baseUrl)) problems.push(`${at}.base_url: expected an http(s) URL, got "${p.base_url}"`)
+  // A module's base_url is its own business (its options may say where it goes); if given, it is a URL.
+  if (!isHttpUrl(baseUrl) && !(isModule && baseUrl === '')) problems.push(`${at}.base_url: expected an http(s) URL, got "${p.base_url}"`)
+  if (isModule && !p.path) problems.push(`${at}.path: required for type module (the adapter file)`)
+  if (isModule && !p.models) problems.push(`${at}.models: required for type module (the model ids it serves)`)
+  for (const field of ['path', 'options', 'allow_private'] as const) {
+    if (!isModule && p[field] !== undefined) problems.push(`${at}.${field}: only a provider of type module has it`)
+  }
   // `${KEY:-}` placeholders for keys that are not set leave empty strings: drop them.
   const entries = p.keys.map((k) => (typeof k === 'string' ? { key: k, label: null } : { key: k.key, label: k.label ?? null })).filter((k) => k.key.trim() !== '')
   const keys = entries.map((k) => k.key)
@@ -297,8 +306,12 @@ export function resolveProvider(
     default_max_tokens: p.default_max_tokens ?? DEFAULT_MAX_TOKENS,
     api: resolveApi(p, at, baseUrl, problems),
     responses_only_models: patterns(p.responses_only_models ?? [], `${at}.responses_only_models`, problems),
+    module: isModule && p.path ? { path: resolve(baseDir, p.path), options: p.options ?? {}, allow_private: p.allow_private ?? false } : null,
   }
 }
+
+/** The provider type whose last mile is an adapter file. */
+export const MODULE_TYPE = 'module'
 
 /** Hosts whose OpenAI-compatible API also serves Responses, so `api: auto` passes Responses requests through. */
 const RESPONSES_HOSTS = [/(^|\.)api\.openai\.com$/, /\.openai\.azure\.com$/, /(^|\.)api\.x\.ai$/, /(^|\.)openrouter\.ai$/]
@@ -419,6 +432,7 @@ function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] 
       default_max_tokens: DEFAULT_MAX_TOKENS,
       api: type === 'openai' ? defaultApi(base) : 'chat',
       responses_only_models: [],
+      module: null,
     })
   }
   return providers

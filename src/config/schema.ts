@@ -43,6 +43,12 @@ export const ProviderSchema = T.Object(
     api: T.Optional(T.Union(PROVIDER_APIS.map((a) => T.Literal(a)))),
     /** Models (exact ids or /regular expressions/) of this provider that only serve the Responses API. */
     responses_only_models: T.Optional(T.Array(T.String({ minLength: 1 }))),
+    /** `type: module`: the adapter file (TypeScript or JavaScript), relative to this config file. */
+    path: T.Optional(T.String({ minLength: 1 })),
+    /** `type: module`: settings for the adapter, checked against the schema it exports. */
+    options: T.Optional(T.Record(T.String(), T.Unknown())),
+    /** `type: module`: let the adapter's fetch reach private and loopback addresses (a self-hosted upstream). */
+    allow_private: T.Optional(T.Boolean()),
   },
   strict,
 )
@@ -241,6 +247,8 @@ export interface ProviderConfig {
   api: Exclude<ProviderApi, 'auto'>
   /** Regular expressions (sources) of models that only serve the Responses API. */
   responses_only_models: readonly string[]
+  /** For `type: module`: the adapter file (absolute), its options and whether it may reach private addresses. */
+  module: { path: string; options: Readonly<Record<string, unknown>>; allow_private: boolean } | null
 }
 
 export interface AliasConfig {

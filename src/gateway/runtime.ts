@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.ts'
 import type { Logger } from '../observability/logger.ts'
+import type { ProviderAdapter } from '../providers/types.ts'
 import { ModelCatalog } from './routing/catalog.ts'
 import type { DisabledKeyRecord } from './ports.ts'
 import { Router } from './routing/router.ts'
@@ -17,6 +18,8 @@ export interface RuntimeOptions {
   fetchFn?: typeof fetch
   /** Keys disabled in an earlier run; they stay disabled until re-enabled or replaced. */
   disabled?: readonly DisabledKeyRecord[]
+  /** Per-provider adapters that replace the type's (a `type: module` provider's loaded adapter). */
+  adapters?: ReadonlyMap<string, ProviderAdapter>
 }
 
 export function buildRuntime(config: Config, logger: Logger, options: RuntimeOptions, previous?: Runtime): Runtime {
@@ -25,6 +28,7 @@ export function buildRuntime(config: Config, logger: Logger, options: RuntimeOpt
     fetchFn: options.fetchFn,
     previous: previous?.catalog,
     maxBodyBytes: config.upstream.max_body_bytes,
+    adapters: options.adapters,
   })
   for (const record of options.disabled ?? []) {
     const state = catalog.providers.find((p) => p.name === record.provider)?.pool.find(record.fingerprint)

@@ -45,4 +45,20 @@ export interface ProviderAdapter {
   discoveryHint?(status: number, baseUrl: string, url: string): string
   /** Model ids from the upstream's model-list response. */
   parseModels(body: unknown): string[]
+  /**
+   * For a provider whose last mile is code (`type: module`): answers a request in-process, with a
+   * Response in the protocol's wire shape, instead of the HTTP request `request` would describe.
+   */
+  exchange?(input: ExchangeInput, signal: AbortSignal): Promise<Response>
+}
+
+export interface ExchangeInput {
+  operation: Operation
+  /** The pool member: a key from the config, or a stored account's id. */
+  key: string
+  model: string
+  stream: boolean
+  /** The request body, encoded for the provider's protocol. */
+  payload: Uint8Array | string
+  passHeaders: Readonly<Record<string, string>>
 }

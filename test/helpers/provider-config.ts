@@ -13,6 +13,7 @@ export const provider = (name: string, models?: string[], filters: string[] | nu
   timeouts: DEFAULT_TIMEOUTS,
   api: 'chat',
   responses_only_models: [],
+  module: null,
   proxy: null,
   sticky: false,
   fake_stream: false,

@@ -127,6 +127,43 @@ describe('the compiled binary', () => {
     }
   }, 30_000)
 
+  test('a type: module provider: the binary loads the example adapter file at run time, and a changed file on SIGHUP', async () => {
+    // An NDJSON service for the example adapter, and a second adapter file to change.
+    const service = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch: () => new Response('{"type":"text","text":"from the binary"}\n{"type":"done","reason":"end","usage":{"input":2,"output":3}}\n'),
+    })
+    const echo = join(dir, 'echo.ts')
+    const echoSource = (word: string) => `export default (sluice) => ({ apiVersion: 1, protocol: 'openai-chat', async handle(request) { return sluice.chat.completion({ model: request.model, text: '${word}' }) } })\n`
+    await Bun.write(echo, echoSource('before'))
+    const path = join(dir, 'module.yaml')
+    await Bun.write(path, [
+      'auth: { keys: [{ name: t, key: sk-binary-client-key }] }',
+      'providers:',
+      `  - { name: nd, type: module, path: "${resolve('examples/adapters/ndjson-chat.ts')}", options: { base_url: "http://127.0.0.1:${service.port}" }, allow_private: true, models: [nd], keys: [token-0000000001] }`,
+      '  - { name: echo, type: module, path: ./echo.ts, models: [echo], keys: [token-0000000002] }',
+      '',
+    ].join('\n'))
+    const proc = Bun.spawn([BINARY, '--config', path, '--port', '0', '--db', `file:${join(dir, 'module.db')}`], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir }, stdout: 'pipe', stderr: 'pipe' })
+    try {
+      const banner = await readBanner(proc.stderr, /ready: .*\n/)
+      const url = /ready: (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]
+      const ask = async (model: string) => (await new OpenAI({ apiKey: 'sk-binary-client-key', baseURL: `${url}/v1`, maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] })).choices[0]!.message.content
+      expect(await ask('nd')).toBe('from the binary')
+      expect(await ask('echo')).toBe('before')
+      await Bun.sleep(20)
+      await Bun.write(echo, echoSource('after'))
+      proc.kill('SIGHUP')
+      const until = Date.now() + 5000
+      while ((await ask('echo')) !== 'after' && Date.now() < until) await Bun.sleep(50)
+      expect(await ask('echo')).toBe('after')
+    } finally {
+      proc.kill('SIGKILL')
+      service.stop(true)
+    }
+  }, 30_000)
+
   test('no completed request is lost when the server is stopped right after a burst', async () => {
     const path = join(dir, 'burst.yaml')
     const db = `file:${join(dir, 'burst.db')}`

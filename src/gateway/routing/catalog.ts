@@ -35,6 +35,8 @@ export interface CatalogOptions {
   previous?: ModelCatalog
   /** A model list may be at most this long (after decompression). */
   maxBodyBytes?: number
+  /** Per-provider adapters that replace the type's (a `type: module` provider's loaded adapter). */
+  adapters?: ReadonlyMap<string, ProviderAdapter>
 }
 
 export interface ModelEntry {
@@ -71,7 +73,7 @@ export class ModelCatalog {
       const sameSource = before && before.config.base_url === config.base_url &&
         JSON.stringify(before.config.models) === JSON.stringify(config.models) &&
         JSON.stringify(before.config.model_filters) === JSON.stringify(config.model_filters)
-      const adapter = adapterFor(config.type)
+      const adapter = options.adapters?.get(config.name) ?? adapterFor(config.type)
       return {
         name: config.name,
         config,

@@ -51,18 +51,25 @@ const EMPTY = new Uint8Array(0)
 export async function attempt(input: AttemptInput): Promise<AttemptResult> {
   const { target, key, mode, limits } = input
   const provider = target.provider
-  const request = provider.adapter.request(input.operation, {
-    baseUrl: provider.config.base_url,
-    key: key.key,
-    headers: provider.config.headers,
-    passHeaders: input.passHeaders,
-    model: target.upstreamModel,
-    stream: mode === 'stream' || mode === 'aggregate',
-  })
+  const stream = mode === 'stream' || mode === 'aggregate'
   const call = new UpstreamCall(provider.name, provider.config.timeouts, input.signal, input.connectWatch, provider.config.proxy)
   let response: Response
   try {
-    response = await call.start(request.url, { method: 'POST', headers: request.headers, body: input.payload })
+    const exchange = provider.adapter.exchange
+    if (exchange) {
+      const exchangeInput = { operation: input.operation, key: key.key, model: target.upstreamModel, stream, payload: input.payload, passHeaders: input.passHeaders }
+      response = await call.startExchange((signal) => exchange(exchangeInput, signal))
+    } else {
+      const request = provider.adapter.request(input.operation, {
+        baseUrl: provider.config.base_url,
+        key: key.key,
+        headers: provider.config.headers,
+        passHeaders: input.passHeaders,
+        model: target.upstreamModel,
+        stream,
+      })
+      response = await call.start(request.url, { method: 'POST', headers: request.headers, body: input.payload })
+    }
   } catch (err) {
     return transportFailure(err, null)
   }

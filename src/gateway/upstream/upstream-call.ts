@@ -49,29 +49,45 @@ export class UpstreamCall {
   ) {}
 
   async start(url: string, init: { method: string; headers: Record<string, string>; body?: RequestInit['body'] }): Promise<Response> {
-    if (this.clientSignal.aborted) throw new ClientClosed()
-    this.clientSignal.addEventListener('abort', this.onClientAbort, { once: true })
-    this.timers.push(setTimeout(() => this.abort('total_timeout'), this.timeouts.total_ms))
-    this.firstByteTimer = setTimeout(() => this.abort('first_byte_timeout'), this.timeouts.first_byte_ms)
-    this.stopConnectWatch = this.connectWatch.watch(this.proxy ?? url, this.timeouts.connect_ms, () => this.abort('connect_timeout'))
-    try {
+    return this.run(url, (signal) => {
       // timeout: false turns off Bun's own 5-minute socket idle timer; ours above decide.
       const options: RequestInit & { timeout: false; proxy?: string } = {
         method: init.method,
         headers: init.headers,
         body: init.body,
-        signal: this.controller.signal,
+        signal,
         timeout: false,
         // A redirect would carry the key and configured headers to another address.
         redirect: 'manual',
       }
       if (this.proxy) options.proxy = this.proxy
-      const response = await fetch(url, options)
+      return fetch(url, options)
+    })
+  }
+
+  /** The same timers around code that answers in-process (a module provider) instead of a fetch. */
+  async startExchange(exchange: (signal: AbortSignal) => Promise<Response>): Promise<Response> {
+    return this.run(null, exchange)
+  }
+
+  private async run(url: string | null, send: (signal: AbortSignal) => Promise<Response>): Promise<Response> {
+    if (this.clientSignal.aborted) throw new ClientClosed()
+    this.clientSignal.addEventListener('abort', this.onClientAbort, { once: true })
+    this.timers.push(setTimeout(() => this.abort('total_timeout'), this.timeouts.total_ms))
+    this.firstByteTimer = setTimeout(() => this.abort('first_byte_timeout'), this.timeouts.first_byte_ms)
+    // A module's own fetches have their own connect bound; its answer counts from the first byte timer.
+    if (url !== null) this.stopConnectWatch = this.connectWatch.watch(this.proxy ?? url, this.timeouts.connect_ms, () => this.abort('connect_timeout'))
+    try {
+      const response = await send(this.controller.signal)
       this.stopConnectWatch()
-      this.connectWatch.reachable(this.proxy ?? url)
+      if (url !== null) this.connectWatch.reachable(this.proxy ?? url)
       return response
     } catch (err) {
       this.finish()
+      // An adapter that threw (not our timers, not the client) is the provider's failure, in its words.
+      if (url === null && !this.reason && !(err instanceof GatewayError)) {
+        throw new GatewayError('upstream_error', `Provider ${this.providerName}: its adapter failed: ${String((err as Error)?.message ?? err).slice(0, 300)}`)
+      }
       throw this.failure(err)
     }
   }
@@ -122,6 +138,7 @@ export class UpstreamCall {
   /** The error to report for a failed fetch or body read. */
   failure(err: unknown): Error {
     if (this.reason === 'client_closed') return new ClientClosed()
+    if (!this.reason && err instanceof GatewayError) return err
     if (this.reason === 'client_stalled') return this.clientStalled()
     if (this.reason) {
       const ms = this.timeouts[this.reason === 'connect_timeout' ? 'connect_ms'

@@ -37,6 +37,8 @@ export function providerEdit(input: Record<string, unknown>, previous: { name: s
   const enabled = input.enabled === undefined ? (previous?.enabled ?? true) : input.enabled
   if (typeof enabled !== 'boolean') problems.push({ field: 'enabled', message: 'expected true or false' })
   if (!previous && !('type' in input)) problems.push({ field: 'type', message: 'required field is missing' })
+  // Adapters are trusted code: they load only from files the config file names.
+  if (input.type === 'module') problems.push({ field: 'type', message: 'a module provider runs code, so it can only be defined in the config file' })
 
   if ('keys' in input) spec.keys = editKeys(input.keys, previous?.spec.keys ?? [], box, problems)
   else if (!previous) problems.push({ field: 'keys', message: 'expected at least one key' })

@@ -1,0 +1,52 @@
+import { describeSchemaErrors } from '../config/errors.ts'
+import type { Config } from '../config/schema.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { ProviderAdapter } from '../providers/types.ts'
+import { createKit } from './kit/index.ts'
+import { createMemoryKv, type KvStore } from './kit/kv.ts'
+import { AdapterLoadError, loadAdapterModule } from './load-module.ts'
+import { moduleProvider } from './module-provider.ts'
+
+/**
+ * The adapter files of a config's `type: module` providers, loaded (again when changed) before
+ * each runtime is built: their adapters, or one problem line per provider naming the field.
+ */
+export class AdapterModules {
+  private readonly kit = createKit()
+  private readonly loadedAt = new Map<string, number>()
+  private readonly stores = new Map<string, KvStore>()
+
+  constructor(private readonly deps: { logger: Logger; now: () => number }) {}
+
+  async prepare(config: Config): Promise<{ adapters: Map<string, ProviderAdapter>; problems: string[] }> {
+    const adapters = new Map<string, ProviderAdapter>()
+    const problems: string[] = []
+    for (const [i, provider] of config.providers.entries()) {
+      if (!provider.module) continue
+      const at = `providers[${i}]`
+      let mod
+      try {
+        mod = await loadAdapterModule(provider.module.path, this.kit, this.loadedAt)
+      } catch (err) {
+        if (!(err instanceof AdapterLoadError)) throw err
+        problems.push(`${at}.path: ${err.message}`)
+        continue
+      }
+      const optionProblems = mod.options ? describeSchemaErrors(mod.options, provider.module.options) : []
+      if (optionProblems.length > 0) {
+        problems.push(...optionProblems.map((p) => `${at}.options${p.startsWith('(top level)') ? p.slice('(top level)'.length) : '.' + p}`))
+        continue
+      }
+      adapters.set(provider.name, moduleProvider(provider, mod, { logger: this.deps.logger, now: this.deps.now, kv: (p, account) => this.store(p, account) }))
+    }
+    return { adapters, problems }
+  }
+
+  /** In memory for now: values an adapter caches per account (conversation ids, short-lived tokens). */
+  private store(provider: string, account: string): KvStore {
+    const key = `${provider}\u0000${account}`
+    let store = this.stores.get(key)
+    if (!store) this.stores.set(key, (store = createMemoryKv({ now: this.deps.now })))
+    return store
+  }
+}

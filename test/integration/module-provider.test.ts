@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import Anthropic from '@anthropic-ai/sdk'
+import OpenAI from 'openai'
+import { CLIENT_KEY, eventually, startGateway, type TestGateway } from '../helpers/gateway.ts'
+
+const EXAMPLE = resolve(import.meta.dir, '../../examples/adapters/ndjson-chat.ts')
+const GOOD = 'ndjson-token-good-0001'
+const REVOKED = 'ndjson-token-revoked-0002'
+
+/** A service that is not OpenAI-compatible: NDJSON lines from POST /generate, token auth. */
+function startNdjsonService() {
+  const seen: { auth: string | null; body: any }[] = []
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      const body = await req.json()
+      seen.push({ auth: req.headers.get('authorization'), body })
+      if (req.headers.get('authorization') !== `Token ${GOOD}`) return Response.json({ error: { code: 'unauthorized' } }, { status: 401 })
+      const lines = [{ type: 'text', text: 'Hel' }, { type: 'text', text: 'lo from NDJSON' }, { type: 'done', reason: 'max_tokens', usage: { input: 12, output: 7 } }]
+      const stream = new ReadableStream({
+        async start(controller) {
+          for (const line of lines) {
+            controller.enqueue(new TextEncoder().encode(JSON.stringify(line) + '\n'))
+            await Bun.sleep(5)
+          }
+          controller.close()
+        },
+      })
+      return new Response(stream, { headers: { 'content-type': 'application/x-ndjson' } })
+    },
+  })
+  return { url: `http://127.0.0.1:${server.port}`, seen, stop: () => server.stop(true) }
+}
+
+let service: ReturnType<typeof startNdjsonService>
+let gw: TestGateway
+const config = (extra: Record<string, unknown> = {}, provider: Record<string, unknown> = {}) => ({
+  auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
+  providers: [{ name: 'ndjson', type: 'module', path: EXAMPLE, options: { base_url: service.url }, allow_private: true, models: ['ndjson-small'], keys: [REVOKED, GOOD], ...provider }],
+  ...extra,
+})
+
+beforeAll(async () => {
+  service = startNdjsonService()
+  gw = await startGateway(config())
+})
+afterAll(async () => {
+  await gw?.stop()
+  service.stop()
+})
+
+describe('type: module, an adapter file as the last mile', () => {
+  test('OpenAI clients, streamed and not, through the example NDJSON adapter; a refused token fails over to the next', async () => {
+    const openai = new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 })
+    const answer = await openai.chat.completions.create({ model: 'ndjson-small', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] })
+    expect(answer.choices[0]!.message.content).toBe('Hello from NDJSON')
+    expect(answer.choices[0]!.finish_reason).toBe('length')
+    expect(answer.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 7 })
+    expect(service.seen.at(-1)!.body).toEqual({ model: 'ndjson-small', prompt: 'system: Be brief.\nuser: Hi', stream: true })
+    // The revoked token was tried and refused, then the good one answered; the revoked one cools down.
+    expect(service.seen.some((s) => s.auth === `Token ${REVOKED}`)).toBe(true)
+
+    const stream = await openai.chat.completions.create({ model: 'ndjson-small', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } })
+    const pieces: string[] = []
+    let usage: unknown = null
+    for await (const chunk of stream) {
+      const text = chunk.choices[0]?.delta.content
+      if (text) pieces.push(text)
+      if (chunk.usage) usage = chunk.usage
+    }
+    expect(pieces).toEqual(['Hel', 'lo from NDJSON'])
+    expect(usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 7 })
+    await eventually(() => gw.requestLogs().filter((l) => l.provider === 'ndjson' && l.tokens?.completion === 7).length >= 2)
+  })
+
+  test('an Anthropic client gets the same adapter translated, streamed', async () => {
+    const anthropic = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gw.url, maxRetries: 0 })
+    const events: string[] = []
+    const stream = anthropic.messages.stream({ model: 'ndjson-small', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] })
+    stream.on('text', (t) => events.push(t))
+    const final = await stream.finalMessage()
+    expect(events.join('')).toBe('Hello from NDJSON')
+    expect(final.stop_reason).toBe('max_tokens')
+    expect(final.usage.output_tokens).toBe(7)
+  })
+
+  test('without allow_private, the adapter cannot reach a private address: a 502 that says why', async () => {
+    const closed = await startGateway(config({}, { allow_private: false }))
+    try {
+      const res = await fetch(`${closed.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'ndjson-small', messages: [{ role: 'user', content: 'Hi' }] }) })
+      expect(res.status).toBe(502)
+      const { error } = (await res.json()) as any
+      expect(error.message).toContain('adapter failed')
+      expect(error.message).toMatch(/private|loopback/)
+    } finally {
+      await closed.stop()
+    }
+  })
+
+  test('bad options, a missing file and a syntax error stop the start with the field or file and line named', async () => {
+    const failure = (c: object) => startGateway(c).then(async (g) => { await g.stop(); return '' }, (e: Error) => e.message)
+    expect(await failure(config({}, { options: { base_url: 'ftp://x' } }))).toContain('providers[0].options.base_url')
+    expect(await failure(config({}, { path: '/nonexistent/adapter.ts' }))).toContain('providers[0].path: /nonexistent/adapter.ts: cannot read the adapter file')
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-adapter-'))
+    try {
+      writeFileSync(join(dir, 'broken.ts'), 'export default (sluice) => ({\n  apiVersion: 1,\n  protocol: "openai-chat"\n  handle() {}\n})\n')
+      const message = await failure(config({}, { path: join(dir, 'broken.ts') }))
+      expect(message).toContain('broken.ts')
+      expect(message).toMatch(/broken\.ts:4|line 4|4:\d/)
+      writeFileSync(join(dir, 'old.ts'), 'export default () => ({ apiVersion: 0, protocol: "openai-chat", handle() {} })\n')
+      expect(await failure(config({}, { path: join(dir, 'old.ts') }))).toContain('apiVersion: expected 1, got 0')
+      expect(await failure(config({}, { models: undefined }))).toContain('providers[0].models: required for type module')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a reload loads a changed adapter file; a module provider cannot be added from the admin API', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-adapter-'))
+    const file = join(dir, 'echo.ts')
+    const echo = (word: string) => `export default (sluice) => ({ apiVersion: 1, protocol: 'openai-chat', async handle(request) { return sluice.chat.completion({ model: request.model, text: '${word}' }) } })\n`
+    writeFileSync(file, echo('first'))
+    const g = await startGateway({ admin: { token: 'admin-token-module-tests-1' }, auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] }, providers: [{ name: 'echo', type: 'module', path: file, models: ['echo'], keys: ['unused-token-0000000001'] }] })
+    try {
+      const ask = async () => (await new OpenAI({ apiKey: CLIENT_KEY, baseURL: g.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'echo', messages: [{ role: 'user', content: 'x' }] })).choices[0]!.message.content
+      expect(await ask()).toBe('first')
+      await Bun.sleep(20)
+      writeFileSync(file, echo('second'))
+      expect((await g.server.reload()).ok).toBe(true)
+      expect(await ask()).toBe('second')
+      const res = await fetch(`${g.url}/admin/api/config/providers`, { method: 'POST', headers: { authorization: 'Bearer admin-token-module-tests-1', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'sneaky', type: 'module', path: file, models: ['x'], keys: [{ key: 'k-000000000000000001' }] }) })
+      expect(res.status).toBe(400)
+      expect(((await res.json()) as any).error.message).toContain('only be defined in the config file')
+    } finally {
+      await g.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
