@@ -6,6 +6,8 @@ import { createKit } from './kit/index.ts'
 import { createMemoryKv, type KvStore } from './kit/kv.ts'
 import { AdapterLoadError, loadAdapterModule } from './load-module.ts'
 import { moduleProvider } from './module-provider.ts'
+import { flowModule } from './flow/index.ts'
+import { FLOW_MODULE } from '../providers/module/index.ts'
 
 /**
  * The adapter files of a config's `type: module` providers, loaded (again when changed) before
@@ -15,6 +17,7 @@ export class AdapterModules {
   private readonly kit = createKit()
   private readonly loadedAt = new Map<string, number>()
   private readonly stores = new Map<string, KvStore>()
+  private readonly flow = flowModule(this.kit)
 
   constructor(private readonly deps: { logger: Logger; now: () => number }) {}
 
@@ -24,9 +27,10 @@ export class AdapterModules {
     for (const [i, provider] of config.providers.entries()) {
       if (!provider.module) continue
       const at = `providers[${i}]`
+      const builtin = provider.module.path === FLOW_MODULE
       let mod
       try {
-        mod = await loadAdapterModule(provider.module.path, this.kit, this.loadedAt)
+        mod = builtin ? this.flow : await loadAdapterModule(provider.module.path, this.kit, this.loadedAt)
       } catch (err) {
         if (!(err instanceof AdapterLoadError)) throw err
         problems.push(`${at}.path: ${err.message}`)
@@ -34,7 +38,8 @@ export class AdapterModules {
       }
       const optionProblems = mod.options ? describeSchemaErrors(mod.options, provider.module.options) : []
       if (optionProblems.length > 0) {
-        problems.push(...optionProblems.map((p) => `${at}.options${p.startsWith('(top level)') ? p.slice('(top level)'.length) : '.' + p}`))
+        const field = builtin ? 'flow' : 'options'
+        problems.push(...optionProblems.map((p) => `${at}.${field}${p.startsWith('(top level)') ? p.slice('(top level)'.length) : '.' + p}`))
         continue
       }
       adapters.set(provider.name, moduleProvider(provider, mod, { logger: this.deps.logger, now: this.deps.now, kv: (p, account) => this.store(p, account) }))

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import YAML from 'yaml'
 import { adapterFor } from '../providers/registry.ts'
+import { FLOW_MODULE } from '../providers/module/index.ts'
 import { interpolate, InterpolationError } from './interpolate.ts'
 import {
   ConfigFile,
@@ -262,15 +263,19 @@ export function resolveProvider(
   baseDir: string = process.cwd(),
 ): ProviderConfig {
   const adapter = adapterFor(p.type)
-  const isModule = p.type === MODULE_TYPE
+  const isFlow = p.type === FLOW_TYPE
+  const isModule = p.type === MODULE_TYPE || isFlow
   const baseUrl = (p.base_url ?? adapter.defaultBaseUrl).replace(/\/+$/, '')
   // A module's base_url is its own business (its options may say where it goes); if given, it is a URL.
   if (!isHttpUrl(baseUrl) && !(isModule && baseUrl === '')) problems.push(`${at}.base_url: expected an http(s) URL, got "${p.base_url}"`)
-  if (isModule && !p.path) problems.push(`${at}.path: required for type module (the adapter file)`)
-  if (isModule && !p.models) problems.push(`${at}.models: required for type module (the model ids it serves)`)
-  for (const field of ['path', 'options', 'allow_private'] as const) {
-    if (!isModule && p[field] !== undefined) problems.push(`${at}.${field}: only a provider of type module has it`)
+  if (p.type === MODULE_TYPE && !p.path) problems.push(`${at}.path: required for type module (the adapter file)`)
+  if (isFlow && !p.flow) problems.push(`${at}.flow: required for type flow (its steps, request and answer)`)
+  if (isModule && !p.models) problems.push(`${at}.models: required for type ${p.type} (the model ids it serves)`)
+  for (const field of ['path', 'options'] as const) {
+    if (p.type !== MODULE_TYPE && p[field] !== undefined) problems.push(`${at}.${field}: only a provider of type module has it`)
   }
+  if (!isModule && p.allow_private !== undefined) problems.push(`${at}.allow_private: only a provider of type module or flow has it`)
+  if (!isFlow && p.flow !== undefined) problems.push(`${at}.flow: only a provider of type flow has it`)
   // `${KEY:-}` placeholders for keys that are not set leave empty strings: drop them.
   const entries = p.keys.map((k) => (typeof k === 'string' ? { key: k, label: null } : { key: k.key, label: k.label ?? null })).filter((k) => k.key.trim() !== '')
   const keys = entries.map((k) => k.key)
@@ -306,12 +311,16 @@ export function resolveProvider(
     default_max_tokens: p.default_max_tokens ?? DEFAULT_MAX_TOKENS,
     api: resolveApi(p, at, baseUrl, problems),
     responses_only_models: patterns(p.responses_only_models ?? [], `${at}.responses_only_models`, problems),
-    module: isModule && p.path ? { path: resolve(baseDir, p.path), options: p.options ?? {}, allow_private: p.allow_private ?? false } : null,
+    module: isFlow && p.flow ? { path: FLOW_MODULE, options: p.flow, allow_private: p.allow_private ?? false }
+      : isModule && p.path ? { path: resolve(baseDir, p.path), options: p.options ?? {}, allow_private: p.allow_private ?? false }
+      : null,
   }
 }
 
 /** The provider type whose last mile is an adapter file. */
 export const MODULE_TYPE = 'module'
+/** The provider type described in the config alone, run by the built-in flow adapter. */
+export const FLOW_TYPE = 'flow'
 
 /** Hosts whose OpenAI-compatible API also serves Responses, so `api: auto` passes Responses requests through. */
 const RESPONSES_HOSTS = [/(^|\.)api\.openai\.com$/, /\.openai\.azure\.com$/, /(^|\.)api\.x\.ai$/, /(^|\.)openrouter\.ai$/]

@@ -49,6 +49,8 @@ export const ProviderSchema = T.Object(
     options: T.Optional(T.Record(T.String(), T.Unknown())),
     /** `type: module`: let the adapter's fetch reach private and loopback addresses (a self-hosted upstream). */
     allow_private: T.Optional(T.Boolean()),
+    /** `type: flow`: the steps, templates and answer paths (checked in full when the provider is built). */
+    flow: T.Optional(T.Record(T.String(), T.Unknown())),
   },
   strict,
 )

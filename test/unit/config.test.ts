@@ -34,7 +34,7 @@ describe('config validation names the field and what was expected', () => {
 
   test('a value outside its set', () => {
     expect(problemsOf('log: { level: loud }')).toEqual(['log.level: expected one of: trace, debug, info, warn, error, fatal'])
-    expect(problemsOf('providers: [{ name: a, type: nope, keys: [k] }]')).toEqual(['providers[0].type: expected one of: openai, anthropic, gemini, module'])
+    expect(problemsOf('providers: [{ name: a, type: nope, keys: [k] }]')).toEqual(['providers[0].type: expected one of: openai, anthropic, gemini, module, flow'])
   })
 
   test('a missing required field', () => {

@@ -20,3 +20,9 @@ export const moduleAdapterType: ProviderAdapter = {
   },
   parseModels: () => [],
 }
+
+/** The adapter of a `type: flow` provider: the built-in declarative one, whose options are the flow. */
+export const FLOW_MODULE = 'builtin:flow'
+
+/** `type: flow`: a provider described in the config alone (steps, templates, answer paths), run by the built-in adapter. */
+export const flowAdapterType: ProviderAdapter = { ...moduleAdapterType, type: 'flow', operations: ['chat'] }
