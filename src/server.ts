@@ -10,6 +10,8 @@ import { createConnectWatch } from './gateway/upstream/connect-watch.ts'
 import { createGateway } from './gateway/gateway.ts'
 import { buildRuntime, type Runtime } from './gateway/runtime.ts'
 import { AdapterModules } from './adapters/modules.ts'
+import { AccountDirectory } from './adapters/accounts.ts'
+import { createAccountStore } from './storage/account-store.ts'
 import { createApp } from './http/app.ts'
 import type { Deps, ReloadResult } from './http/deps.ts'
 import { createLogging, type Logger } from './observability/logger.ts'
@@ -115,11 +117,14 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     if (err instanceof SealError) throw new ConfigError(config.source ?? 'defaults and environment', [err.message])
     throw err
   }
-  /** Merges the stored entries into a file config; every secret they hold is scrubbed from logs from now on. */
+  // Accounts of module and flow providers: pool members whose credentials are sealed like the dashboard's keys.
+  const accounts = new AccountDirectory(createAccountStore(database.db, database.client), () => ({ seal: (p) => managed.sealer().seal(p), open: managed.open }), logger, clock, () => applyManaged())
+  await accounts.load()
+  /** Merges the stored entries and accounts into a file config; every secret they hold is scrubbed from logs from now on. */
   const inForce = (file: Config): Config => {
     const merged = managed.merge(file)
     for (const s of merged.secrets) secrets.add(s)
-    return merged.config
+    return accounts.withAccounts(merged.config)
   }
   config = inForce(fileConfig)
 
@@ -136,6 +141,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   await refreshKeys()
   keySync.start(KEY_POLL_MS)
   managed.start(MANAGED_POLL_MS)
+  accounts.start(MANAGED_POLL_MS)
   const state = new StateFlusher({ limits: limitStore, usage: usageStore, keys: keyStore, others: [upstreamKeys, storedResponses], logger })
   const flush = () => state.flush()
   const flusher = setInterval(() => void flush(), FLUSH_MS)
@@ -143,7 +149,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   let trusted = ipMatcher(config.server.trusted_proxies)
 
   const runtimeOptions = { now: clock }
-  const modules = new AdapterModules({ logger, now: clock })
+  const modules = new AdapterModules({ logger, now: clock, accounts })
   /** The runtime of a config: its adapter files loaded (again, if changed) first; throws ConfigError. */
   async function runtimeFor(next: Config, previous?: Runtime): Promise<Runtime> {
     const prepared = await modules.prepare(next)
@@ -264,6 +270,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     config: () => config,
     fileConfig: () => fileConfig,
     managed,
+    accounts,
+    modules,
     listening: () => (server ? { host: config.server.host, port: server.port! } : null),
     gateway,
     responses: storedResponses,
@@ -335,6 +343,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   function stopTimers(): void {
     keySync.stop()
     managed.stop()
+    accounts.stop()
     clearInterval(flusher)
     clearInterval(retention)
   }

@@ -68,6 +68,28 @@ export interface AdapterContext {
   now(): number
 }
 
+/** What `sluice accounts login` gives a module's login: the terminal and a loopback callback. */
+export interface LoginContext {
+  readonly options: Readonly<Record<string, unknown>>
+  readonly provider: string
+  readonly fetch: SafeFetch
+  /** Prints a line for the person logging in (a device code and where to enter it). */
+  say(text: string): void
+  sleep(ms: number): Promise<void>
+  /**
+   * Listens on 127.0.0.1 for an OAuth redirect (PKCE flows): `redirectUri` goes into the
+   * authorization URL, `wait()` resolves with the query of the first request to it.
+   */
+  loopback(options?: { port?: number; path?: string }): Promise<{ redirectUri: string; wait(): Promise<URLSearchParams>; close(): void }>
+  readonly signal: AbortSignal
+  now(): number
+}
+
+/** Credentials as a module returns them; `expires_at` (ms since the epoch) makes sluice refresh ahead of it. */
+export interface Credentials extends Record<string, unknown> {
+  expires_at?: number
+}
+
 export interface AdapterModule {
   apiVersion: typeof ADAPTER_API_VERSION
   protocol: AdapterProtocol
@@ -75,6 +97,16 @@ export interface AdapterModule {
   options?: TSchema
   /** Answers one request: a Response in the protocol's shape (JSON, or an SSE stream when `request.stream`). */
   handle(request: AdapterRequest, ctx: AdapterContext): Promise<Response>
+  /**
+   * New credentials for a stored account whose token expires soon (or was refused). Called once at
+   * a time per account; what it returns is saved, sealed, before any request uses it. Throw
+   * `sluice.AccountError` with `permanent: true` (an `invalid_grant`) to disable the account.
+   */
+  refresh?(account: AdapterAccount, ctx: AdapterContext): Promise<Credentials>
+  /** Logs an account in (`sluice accounts login PROVIDER`): device code, or a loopback PKCE callback. */
+  login?(ctx: LoginContext): Promise<{ credentials: Credentials; label?: string }>
+  /** What is left of the account's quota, shown in the admin API and the dashboard. */
+  quota?(ctx: AdapterContext): Promise<Record<string, unknown>>
 }
 
 /** What a module file exports by default. */

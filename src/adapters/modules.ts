@@ -1,11 +1,13 @@
 import { describeSchemaErrors } from '../config/errors.ts'
-import type { Config } from '../config/schema.ts'
+import type { Config, ProviderConfig } from '../config/schema.ts'
+import type { AdapterModule } from './module-api.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ProviderAdapter } from '../providers/types.ts'
 import { createKit } from './kit/index.ts'
 import { createMemoryKv, type KvStore } from './kit/kv.ts'
 import { AdapterLoadError, loadAdapterModule } from './load-module.ts'
 import { moduleProvider } from './module-provider.ts'
+import type { AccountDirectory } from './accounts.ts'
 import { flowModule } from './flow/index.ts'
 import { FLOW_MODULE } from '../providers/module/index.ts'
 
@@ -18,8 +20,9 @@ export class AdapterModules {
   private readonly loadedAt = new Map<string, number>()
   private readonly stores = new Map<string, KvStore>()
   private readonly flow = flowModule(this.kit)
+  private readonly loaded = new Map<string, AdapterModule>()
 
-  constructor(private readonly deps: { logger: Logger; now: () => number }) {}
+  constructor(private readonly deps: { logger: Logger; now: () => number; accounts?: AccountDirectory }) {}
 
   async prepare(config: Config): Promise<{ adapters: Map<string, ProviderAdapter>; problems: string[] }> {
     const adapters = new Map<string, ProviderAdapter>()
@@ -30,7 +33,7 @@ export class AdapterModules {
       const builtin = provider.module.path === FLOW_MODULE
       let mod
       try {
-        mod = builtin ? this.flow : await loadAdapterModule(provider.module.path, this.kit, this.loadedAt)
+        mod = await this.load(provider)
       } catch (err) {
         if (!(err instanceof AdapterLoadError)) throw err
         problems.push(`${at}.path: ${err.message}`)
@@ -42,9 +45,21 @@ export class AdapterModules {
         problems.push(...optionProblems.map((p) => `${at}.${field}${p.startsWith('(top level)') ? p.slice('(top level)'.length) : '.' + p}`))
         continue
       }
-      adapters.set(provider.name, moduleProvider(provider, mod, { logger: this.deps.logger, now: this.deps.now, kv: (p, account) => this.store(p, account) }))
+      this.loaded.set(provider.name, mod)
+      adapters.set(provider.name, moduleProvider(provider, mod, { logger: this.deps.logger, now: this.deps.now, accounts: this.deps.accounts, kv: (p, account) => this.store(p, account) }))
     }
     return { adapters, problems }
+  }
+
+  /** A module or flow provider's adapter (loaded again when its file changed). */
+  load(provider: ProviderConfig): Promise<AdapterModule> {
+    if (!provider.module) throw new AdapterLoadError(`provider ${provider.name} is not of type module or flow`)
+    return provider.module.path === FLOW_MODULE ? Promise.resolve(this.flow) : loadAdapterModule(provider.module.path, this.kit, this.loadedAt)
+  }
+
+  /** The adapter in force for a provider, as the last prepare loaded it. */
+  moduleOf(provider: string): AdapterModule | null {
+    return this.loaded.get(provider) ?? null
   }
 
   /** In memory for now: values an adapter caches per account (conversation ids, short-lived tokens). */

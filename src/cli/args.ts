@@ -13,6 +13,8 @@ export interface ParsedArgs {
   /** `import`: the files to read and where the results go. */
   files: string[]
   importing: { out?: string; envOut?: string; env: boolean }
+  /** `accounts login|import --label`. */
+  label?: string
   overrides: ConfigOverrides
   force: boolean
   help: boolean
@@ -22,8 +24,9 @@ export interface ParsedArgs {
 /** A command line that cannot be run as written: exit code 2. */
 export class UsageError extends Error {}
 
-const COMMANDS = ['serve', 'check', 'init', 'keys', 'import', 'service', 'help', 'version']
+const COMMANDS = ['serve', 'check', 'init', 'keys', 'accounts', 'import', 'service', 'help', 'version']
 const KEYS_COMMANDS = ['create', 'list', 'revoke']
+const ACCOUNTS_COMMANDS = ['login', 'import', 'list', 'test', 'enable', 'remove']
 
 /** Flags of `sluice keys create`. */
 export const KEY_FLAGS = [
@@ -44,6 +47,7 @@ const OPTIONS: Record<string, { type: 'string' | 'boolean'; short?: string }> = 
   ...Object.fromEntries(KEY_FLAGS.map((f) => [f, { type: 'string' as const }])),
   out: { type: 'string' },
   'env-out': { type: 'string' },
+  label: { type: 'string' },
   env: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -93,6 +97,21 @@ export function parseCliArgs(argv: string[]): ParsedArgs {
       if (!target && !asksHelp) throw new UsageError('keys revoke needs a key id or name')
     }
   }
+  if (command === 'accounts') {
+    subcommand = extra.shift() ?? 'list'
+    if (!ACCOUNTS_COMMANDS.includes(subcommand)) {
+      const near = nearest(subcommand, ACCOUNTS_COMMANDS)
+      throw new UsageError(`unknown accounts command "${subcommand}"${near ? `; did you mean "accounts ${near}"?` : ''}`)
+    }
+    target = extra.shift() ?? null
+    if (!target && subcommand !== 'list' && !asksHelp) {
+      throw new UsageError(`accounts ${subcommand} needs ${subcommand === 'login' || subcommand === 'import' ? 'a provider name' : 'an account id'}`)
+    }
+    if (subcommand === 'import') {
+      files = extra.splice(0, 1)
+      if (files.length === 0 && !asksHelp) throw new UsageError('accounts import needs a file with the credentials (JSON)')
+    }
+  }
   if (command === 'service') {
     subcommand = extra.shift() ?? null
     if (subcommand !== 'install' && !asksHelp) throw new UsageError(`service needs "install" (it prints a systemd unit)${subcommand ? `, got "${subcommand}"` : ''}`)
@@ -111,6 +130,9 @@ export function parseCliArgs(argv: string[]): ParsedArgs {
   if (command !== 'keys' || subcommand !== 'create') {
     const stray = KEY_FLAGS.find((f) => v[f] !== undefined)
     if (stray) throw new UsageError(`--${stray} only goes with "keys create"`)
+  }
+  if (v.label !== undefined && !(command === 'accounts' && (subcommand === 'login' || subcommand === 'import'))) {
+    throw new UsageError('--label only goes with "accounts login" and "accounts import"')
   }
   if (command !== 'import') {
     const stray = IMPORT_FLAGS.find((f) => v[f] !== undefined)
@@ -131,6 +153,7 @@ export function parseCliArgs(argv: string[]): ParsedArgs {
     key,
     files,
     importing: { out: v.out as string | undefined, envOut: v['env-out'] as string | undefined, env: v.env === true },
+    label: v.label as string | undefined,
     overrides: {
       config: v.config as string | undefined,
       host: v.host as string | undefined,

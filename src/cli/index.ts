@@ -8,6 +8,7 @@ import { firstRunBanner } from './banner.ts'
 import { HELP } from './help.ts'
 import { importCommand } from './import/index.ts'
 import { createInput, keysCommand } from './keys.ts'
+import { accountsCommand } from './accounts.ts'
 import { STARTER_CONFIG } from './init-template.ts'
 import { systemdUnit } from './service.ts'
 import { resolve } from 'node:path'
@@ -54,6 +55,8 @@ export async function runCli(argv: string[], out: Out = process.stdout, err: Out
         // Bad flag values are usage errors before any config or database is read.
         if (args.subcommand === 'create') createInput(args.key)
         return await keysCommand(loadDatabaseConfig(args.overrides), args.subcommand!, args.target, args.key, out, err, args.force)
+      case 'accounts':
+        return await accountsCommand(loadConfig(args.overrides), args.subcommand!, args.target, args.files, args.label, out, err)
       case 'check': {
         const config = loadConfig(args.overrides)
         // The URL and its directory, as serve would see them; the file itself is not opened.

@@ -279,7 +279,8 @@ export function resolveProvider(
   // `${KEY:-}` placeholders for keys that are not set leave empty strings: drop them.
   const entries = p.keys.map((k) => (typeof k === 'string' ? { key: k, label: null } : { key: k.key, label: k.label ?? null })).filter((k) => k.key.trim() !== '')
   const keys = entries.map((k) => k.key)
-  if (keys.length === 0) problems.push(`${at}.keys: expected at least one non-empty key`)
+  // A module or flow provider may start with no keys: its pool is the accounts logged in later.
+  if (keys.length === 0 && !isModule) problems.push(`${at}.keys: expected at least one non-empty key`)
   if (p.proxy !== undefined && !isHttpUrl(p.proxy)) problems.push(`${at}.proxy: expected an http(s) URL, got "${p.proxy}"`)
   const filters: string[] = []
   const exact: string[] = []

@@ -15,6 +15,7 @@ import { adminRoutes } from './admin/routes.ts'
 import { keyRoutes } from './admin/keys.ts'
 import { usageRoutes } from './admin/usage.ts'
 import { configRoutes } from './admin/config-routes.ts'
+import { accountRoutes } from './admin/accounts.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { Traces } from './traces.ts'
 import { addCorsHeaders, corsPreflight, isCorsPath } from './cors.ts'
@@ -82,6 +83,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
     .use(keyRoutes(deps, traces))
     .use(usageRoutes(deps, traces))
     .use(configRoutes(deps, traces))
+    .use(accountRoutes(deps, traces))
     .use(dashboardRoutes(deps, traces))
 }
 

@@ -10,6 +10,8 @@ import type { ClientKeyStore } from '../storage/client-key-store.ts'
 import type { UsageQueries } from '../storage/usage-queries.ts'
 import type { Sessions } from './sessions.ts'
 import type { ManagedConfig } from '../server/managed-config.ts'
+import type { AccountDirectory } from '../adapters/accounts.ts'
+import type { AdapterModules } from '../adapters/modules.ts'
 
 export type ReloadResult = { ok: true; changes: ConfigChanges } | { ok: false; problems: string[] }
 
@@ -26,6 +28,10 @@ export interface Deps {
   fileConfig(): Config
   /** Providers, aliases and prices kept in the database. */
   managed: ManagedConfig
+  /** Stored accounts of module and flow providers. */
+  accounts: AccountDirectory
+  /** The loaded adapter modules (their login, refresh and quota probes). */
+  modules: AdapterModules
   /** Where the server listens, once it does (a provider pointing there would loop). */
   listening(): { host: string; port: number } | null
   gateway: Gateway

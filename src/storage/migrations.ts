@@ -7,6 +7,7 @@ import m3 from '../../drizzle/0003_request_log.sql' with { type: 'text' }
 import m4 from '../../drizzle/0004_request_log_indexes.sql' with { type: 'text' }
 import m5 from '../../drizzle/0005_stored_responses.sql' with { type: 'text' }
 import m6 from '../../drizzle/0006_managed_entries.sql' with { type: 'text' }
+import m7 from '../../drizzle/0007_accounts.sql' with { type: 'text' }
 
 /** Migration SQL by journal tag, embedded in the binary so nothing is read from disk at run time. */
 export const migrationSql: Record<string, string> = {
@@ -17,6 +18,7 @@ export const migrationSql: Record<string, string> = {
   '0004_request_log_indexes': m4,
   '0005_stored_responses': m5,
   '0006_managed_entries': m6,
+  '0007_accounts': m7,
 }
 
 export { journal }

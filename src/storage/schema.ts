@@ -202,3 +202,26 @@ export const managedEntries = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.kind, t.name] })],
 )
+
+/**
+ * Accounts of `type: module` and `type: flow` providers: credential records (OAuth tokens, cookies)
+ * that sluice refreshes and rotates. The credentials are sealed (AES-GCM), never stored in plaintext.
+ */
+export const accounts = sqliteTable(
+  'accounts',
+  {
+    id: text('id').primaryKey(),
+    provider: text('provider').notNull(),
+    label: text('label'),
+    /** The credentials as sealed JSON. */
+    credentials: text('credentials').notNull(),
+    /** When the current access token expires (from the credentials' expires_at), for refreshing ahead. */
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    /** Why it was disabled (a refresh the upstream refused for good). */
+    disabledReason: text('disabled_reason'),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('accounts_provider_idx').on(t.provider)],
+)

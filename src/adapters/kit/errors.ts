@@ -41,3 +41,16 @@ export class KitError extends Error {
     super(message, options)
   }
 }
+
+/**
+ * A refresh or login the upstream refused: `permanent` (an `invalid_grant`, a revoked consent)
+ * disables the account with this message as the reason; otherwise the account cools down and is
+ * tried again later.
+ */
+export class AccountError extends Error {
+  readonly permanent: boolean
+  constructor(message: string, options: { permanent?: boolean } = {}) {
+    super(message)
+    this.permanent = options.permanent ?? false
+  }
+}

@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox'
 import { randomToken } from '../../lib/crypto.ts'
 import { decodeEventStream, encodeEventStream, headerText } from './aws-event-stream.ts'
 import { chatCompletion, chatError, chatStream } from './chat-builders.ts'
-import { KitError } from './errors.ts'
+import { AccountError, KitError } from './errors.ts'
+import { pkce } from './pkce.ts'
 import { readPath, renderTemplate } from './json-path.ts'
 import { decodeNdjson, encodeNdjson } from './ndjson-stream.ts'
 import { readBytes, readJson, readText } from './read-body.ts'
@@ -30,7 +31,10 @@ export function createKit() {
     read: { bytes: readBytes, text: readText, json: readJson },
     path: { read: readPath, render: renderTemplate },
     id: (prefix = '') => prefix + randomToken(24),
+    /** A PKCE verifier and its S256 challenge, for OAuth authorization-code logins. */
+    pkce,
     KitError,
+    AccountError,
   })
 }
 

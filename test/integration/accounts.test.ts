@@ -1,0 +1,231 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createClient } from '@libsql/client'
+import OpenAI from 'openai'
+import { runCli } from '../../src/cli/index.ts'
+import { SecretBox } from '../../src/lib/seal.ts'
+import { CLIENT_KEY, eventually, startGateway, type TestGateway } from '../helpers/gateway.ts'
+
+const EXAMPLE = resolve(import.meta.dir, '../../examples/adapters/device-code-oauth.ts')
+
+/**
+ * An OAuth authorization server (device code, rotating refresh tokens) and the API behind it,
+ * written for these tests: not a real service. Access tokens live `ttlS` seconds; each refresh
+ * token works once.
+ */
+function startOAuthService() {
+  const state = {
+    pending: new Map<string, { userCode: string; approved: boolean }>(),
+    access: new Map<string, number>(),
+    refresh: new Set<string>(),
+    refreshCalls: 0,
+    ttlS: 3600,
+    failRefresh: null as null | 'invalid_grant' | 'server_error',
+    served: [] as string[],
+  }
+  let n = 0
+  const issue = () => {
+    n++
+    const access = `access-${n}-${crypto.randomUUID()}`
+    const refresh = `refresh-${n}-${crypto.randomUUID()}`
+    state.access.set(access, Date.now() + state.ttlS * 1000)
+    state.refresh.add(refresh)
+    return { access_token: access, refresh_token: refresh, expires_in: state.ttlS, token_type: 'Bearer' }
+  }
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url)
+      const body: any = req.method === 'POST' ? await req.json().catch(() => ({})) : {}
+      if (url.pathname === '/device/code') {
+        const device = `dev-${++n}`
+        const userCode = `CODE-${n}`
+        state.pending.set(device, { userCode, approved: false })
+        return Response.json({ device_code: device, user_code: userCode, verification_uri: `${url.origin}/activate`, interval: 0.05, expires_in: 30 })
+      }
+      if (url.pathname === '/approve') {
+        for (const p of state.pending.values()) if (p.userCode === url.searchParams.get('user_code')) p.approved = true
+        return new Response('ok')
+      }
+      if (url.pathname === '/token' && body.grant_type === 'urn:ietf:params:oauth:grant-type:device_code') {
+        const p = state.pending.get(body.device_code)
+        if (!p) return Response.json({ error: 'expired_token' }, { status: 400 })
+        if (!p.approved) return Response.json({ error: 'authorization_pending' }, { status: 400 })
+        state.pending.delete(body.device_code)
+        return Response.json(issue())
+      }
+      if (url.pathname === '/token' && body.grant_type === 'refresh_token') {
+        state.refreshCalls++
+        await Bun.sleep(20)
+        if (state.failRefresh === 'server_error') return Response.json({ error: 'temporarily_unavailable' }, { status: 503 })
+        if (state.failRefresh === 'invalid_grant' || !state.refresh.delete(body.refresh_token)) return Response.json({ error: 'invalid_grant' }, { status: 400 })
+        return Response.json(issue())
+      }
+      const token = (req.headers.get('authorization') ?? '').replace('Bearer ', '')
+      if (!((state.access.get(token) ?? 0) > Date.now())) return Response.json({ error: 'invalid_token' }, { status: 401 })
+      state.served.push(token)
+      if (url.pathname === '/v1/quota') return Response.json({ remaining: 42, limit: 100 })
+      if (url.pathname === '/v1/stream') {
+        const events = `event: token\ndata: {"t":"Hi"}\n\nevent: token\ndata: {"t":" from OAuth"}\n\nevent: end\ndata: {"stop":"limit","in":4,"out":3}\n\n`
+        return new Response(events, { headers: { 'content-type': 'text/event-stream' } })
+      }
+      return new Response('not found', { status: 404 })
+    },
+  })
+  return { url: `http://127.0.0.1:${server.port}`, state, stop: () => server.stop(true) }
+}
+
+let oauth: ReturnType<typeof startOAuthService>
+let dir: string
+let configPath: string
+const ADMIN = 'admin-token-for-account-tests'
+
+beforeAll(() => {
+  oauth = startOAuthService()
+  dir = mkdtempSync(join(tmpdir(), 'sluice-accounts-'))
+})
+afterAll(() => {
+  oauth.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const configText = () => JSON.stringify({
+  admin: { token: ADMIN },
+  auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
+  providers: [{ name: 'oauth', type: 'module', path: EXAMPLE, options: { auth_url: oauth.url, api_url: oauth.url, client_id: 'sluice-test' }, allow_private: true, models: ['oauth-large'], keys: [] }],
+})
+
+/** The CLI, in process, with the test's config and database. */
+async function cli(args: string[], onLine?: (line: string) => void): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const code = await runCli([...args, '--config', configPath, '--db', `file:${join(dir, 'test.db')}`], { write: (t: string) => { out += t; for (const line of t.split('\n')) if (line) onLine?.(line) } }, { write: (t: string) => void (err += t) })
+  return { code, out, err }
+}
+
+const openCredentials = async (id: string) => {
+  const db = createClient({ url: `file:${join(dir, 'test.db')}` })
+  const row = (await db.execute({ sql: 'SELECT credentials FROM accounts WHERE id = ?', args: [id] })).rows[0]!
+  db.close()
+  return JSON.parse(SecretBox.fromText(readFileSync(join(dir, 'sluice.key'), 'utf8'), 'key').open(String(row.credentials)))
+}
+
+describe('accounts: device-code login, refresh with rotation, invalid_grant', () => {
+  let gw: TestGateway
+  let accountId = ''
+
+  test('sluice accounts login runs the device-code flow: the code is printed, approved, the account stored sealed', async () => {
+    configPath = join(dir, 'sluice.yaml')
+    writeFileSync(configPath, configText())
+    const result = await cli(['accounts', 'login', 'oauth', '--label', 'alice'], (line) => {
+      const code = /enter the code (\S+)/.exec(line)?.[1]
+      if (code) void fetch(`${oauth.url}/approve?user_code=${code}`)
+    })
+    expect(result.err).toBe('')
+    expect(result.code).toBe(0)
+    expect(result.out).toMatch(/^Open http:\/\/127\.0\.0\.1:\d+\/activate and enter the code CODE-\d+\nlogged in: stored account acct_\w+ for oauth \(alice\)\n$/)
+    accountId = /stored account (acct_\w+)/.exec(result.out)![1]!
+    const listed = await cli(['accounts', 'list'])
+    expect(listed.out).toContain(accountId)
+    expect(listed.out).toContain('alice')
+    expect(listed.out).not.toContain('access-')
+    // Sealed in the database: no token in the file.
+    const raw = readFileSync(join(dir, 'test.db'))
+    expect(raw.includes(Buffer.from('refresh-'))).toBe(false)
+    expect(raw.includes(Buffer.from('access-'))).toBe(false)
+    expect((await openCredentials(accountId)).refresh_token).toStartWith('refresh-')
+  })
+
+  test('the account serves requests; the adapter maps its SSE to chat deltas', async () => {
+    gw = await startGateway(configText(), {}, { dir })
+    const stream = await new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'oauth-large', messages: [{ role: 'user', content: 'hi' }], stream: true })
+    const text: string[] = []
+    for await (const chunk of stream) if (chunk.choices[0]?.delta.content) text.push(chunk.choices[0].delta.content)
+    expect(text).toEqual(['Hi', ' from OAuth'])
+    const { data } = (await (await fetch(`${gw.url}/admin/api/accounts`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as any
+    expect(data).toEqual([expect.objectContaining({ id: accountId, provider: 'oauth', label: 'alice', enabled: true })])
+    expect(JSON.stringify(data)).not.toMatch(/access-|refresh-/)
+  })
+
+  test('100 concurrent requests on an expired token cause exactly one refresh; the rotated token is saved before use', async () => {
+    const before = await openCredentials(accountId)
+    // The upstream forgets every access token: the next requests all meet a refused token.
+    oauth.state.access.clear()
+    const calls = oauth.state.refreshCalls
+    const client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 })
+    const answers = await Promise.all(Array.from({ length: 100 }, () => client.chat.completions.create({ model: 'oauth-large', messages: [{ role: 'user', content: 'hi' }] })))
+    expect(answers.every((a) => a.choices[0]!.message.content === 'Hi from OAuth')).toBe(true)
+    expect(oauth.state.refreshCalls - calls).toBe(1)
+    const after = await openCredentials(accountId)
+    expect(after.refresh_token).not.toBe(before.refresh_token)
+    // The old refresh token is spent upstream; only the saved one works, and it is in the database.
+    expect(oauth.state.refresh.has(before.refresh_token)).toBe(false)
+    expect(oauth.state.refresh.has(after.refresh_token)).toBe(true)
+    expect(oauth.state.served.at(-1)).toBe(after.access_token)
+  })
+
+  test('a token about to expire is refreshed ahead of use; sluice accounts test refreshes and shows the quota', async () => {
+    oauth.state.ttlS = 30 // within the refresh-ahead window
+    const tested = await cli(['accounts', 'test', accountId])
+    expect(tested.code).toBe(0)
+    expect(tested.out).toContain('refreshed')
+    expect(tested.out).toContain('"remaining":42')
+    expect((await openCredentials(accountId)).expires_at).toBeLessThan(Date.now() + 60_000)
+    // The running gateway follows the store's version within a second.
+    await Bun.sleep(1200)
+    const calls = oauth.state.refreshCalls
+    await new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'oauth-large', messages: [{ role: 'user', content: 'hi' }] })
+    expect(oauth.state.refreshCalls - calls).toBe(1)
+    oauth.state.ttlS = 3600
+  })
+
+  test('invalid_grant disables the account with the reason, which accounts list shows; remove deletes it', async () => {
+    oauth.state.failRefresh = 'invalid_grant'
+    oauth.state.access.clear()
+    const res = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'oauth-large', messages: [{ role: 'user', content: 'hi' }] }) })
+    expect(res.status).toBeGreaterThanOrEqual(500)
+    const listed = await cli(['accounts', 'list'])
+    expect(listed.out).toContain('disabled: refresh refused: invalid_grant')
+    expect(gw.logs.join('\n')).toContain('account disabled')
+    oauth.state.failRefresh = null
+    expect((await cli(['accounts', 'remove', accountId])).out).toBe(`removed account ${accountId}\n`)
+    expect((await cli(['accounts', 'list'])).out).toBe('no accounts\n')
+    await gw.stop()
+  })
+
+  test('import and the admin API: credentials brought in, never shown; bad input is refused clearly', async () => {
+    gw = await startGateway(configText(), {}, { dir })
+    try {
+      const admin = (path: string, init: RequestInit = {}) => fetch(`${gw.url}/admin/api${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } })
+      const token = await (await fetch(`${oauth.url}/device/code`, { method: 'POST', body: '{}' })).json() as any
+      await fetch(`${oauth.url}/approve?user_code=${token.user_code}`)
+      const issued = await (await fetch(`${oauth.url}/token`, { method: 'POST', body: JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: token.device_code }) })).json() as any
+      const file = join(dir, 'creds.json')
+      writeFileSync(file, JSON.stringify({ access_token: issued.access_token, refresh_token: issued.refresh_token, expires_at: Date.now() + 3_600_000 }))
+      const imported = await cli(['accounts', 'import', 'oauth', file, '--label', 'bob'])
+      expect(imported.code).toBe(0)
+      await eventually(async () => {
+        const r = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'oauth-large', messages: [{ role: 'user', content: 'hi' }] }) })
+        return r.status === 200
+      })
+      const viaApi = await admin('/accounts', { method: 'POST', body: JSON.stringify({ provider: 'oauth', label: 'carol', credentials: { access_token: 'x', refresh_token: 'y' } }) })
+      expect(viaApi.status).toBe(201)
+      const created = (await viaApi.json()) as any
+      expect(JSON.stringify(created)).not.toContain('refresh_token')
+      const tested = (await (await admin(`/accounts/${created.id}/test`, { method: 'POST' })).json()) as any
+      expect(tested).toMatchObject({ ok: false })
+      expect(tested.error).toContain('invalid_grant')
+      expect((await admin(`/accounts/${created.id}`, { method: 'DELETE' })).status).toBe(200)
+      const wrong = await admin('/accounts', { method: 'POST', body: JSON.stringify({ provider: 'nope', credentials: {} }) })
+      expect(wrong.status).toBe(400)
+      expect(((await wrong.json()) as any).error.message).toContain('no provider named nope')
+      expect((await cli(['accounts', 'login', 'nope'])).err).toContain('no provider named nope')
+      expect((await cli(['accounts', 'import', 'oauth', join(dir, 'missing.json')])).err).toContain('not a JSON file of credentials')
+    } finally {
+      await gw.stop()
+    }
+  })
+})
