@@ -8,7 +8,8 @@ import { ACCOUNT_PREFIX, type AccountDirectory } from './accounts.ts'
 import { AccountError } from './kit/errors.ts'
 import type { KvStore } from './kit/kv.ts'
 import { createAdapterLogger } from './kit/logger.ts'
-import { createSafeFetch } from './kit/safe-fetch.ts'
+import { createSafeFetch, type SafeFetch } from './kit/safe-fetch.ts'
+import { recordingFetch, replayingFetch, type Fixtures } from './kit/fixtures.ts'
 import { singleFlight } from './kit/single-flight.ts'
 import type { AdapterAccount, AdapterContext, AdapterModule } from './module-api.ts'
 
@@ -19,6 +20,8 @@ export interface ModuleProviderDeps {
   kv(provider: string, accountId: string): KvStore
   /** Stored accounts (pool members whose id starts with acct_). */
   accounts?: AccountDirectory
+  /** The test kit: record the adapter's exchanges, or answer them from a recording. */
+  fixtures?: Fixtures | null
 }
 
 /** A stored account's token is refreshed this long before it expires. */
@@ -37,6 +40,12 @@ function keyAccount(key: string, label: string | null): AdapterAccount {
       throw new Error('a key from the config file cannot be replaced by the adapter; use a stored account')
     },
   })
+}
+
+/** The fetch as the test kit wants it: recording what the upstream answers, or answering from a recording. */
+function withFixtures(fetch: SafeFetch, fixtures: Fixtures | null, secrets: () => readonly string[]): SafeFetch {
+  if (!fixtures) return fetch
+  return fixtures.mode === 'record' ? recordingFetch(fetch, fixtures.path, secrets) : replayingFetch(fixtures.path, secrets)
 }
 
 /** An answer the pool understands whatever the protocol: 401 (the account is unusable) or 429 (rest it). */
@@ -63,7 +72,7 @@ export function moduleProvider(config: ProviderConfig, mod: AdapterModule, deps:
     provider: config.name,
     account,
     kv: deps.kv(config.name, account.id),
-    fetch: createSafeFetch({ timeoutMs: config.timeouts.total_ms, connectTimeoutMs: config.timeouts.connect_ms, allowPrivate: module.allow_private, proxy: config.proxy ?? undefined, signal }),
+    fetch: withFixtures(createSafeFetch({ timeoutMs: config.timeouts.total_ms, connectTimeoutMs: config.timeouts.connect_ms, allowPrivate: module.allow_private, proxy: config.proxy ?? undefined, signal }), deps.fixtures ?? null, secrets),
     lock: <T>(key: string, work: () => Promise<T>) => locks.run(`${account.id}\u0000${key}`, work) as Promise<T>,
     log: createAdapterLogger(logger, { secrets }),
     signal,

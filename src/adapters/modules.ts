@@ -7,6 +7,7 @@ import { createKit } from './kit/index.ts'
 import { createMemoryKv, type KvStore } from './kit/kv.ts'
 import { AdapterLoadError, loadAdapterModule } from './load-module.ts'
 import { moduleProvider } from './module-provider.ts'
+import { fixturesFromEnv, type Fixtures } from './kit/fixtures.ts'
 import type { AccountDirectory } from './accounts.ts'
 import { flowModule } from './flow/index.ts'
 import { FLOW_MODULE } from '../providers/module/index.ts'
@@ -22,7 +23,13 @@ export class AdapterModules {
   private readonly flow = flowModule(this.kit)
   private readonly loaded = new Map<string, AdapterModule>()
 
-  constructor(private readonly deps: { logger: Logger; now: () => number; accounts?: AccountDirectory }) {}
+  /** SLUICE_ADAPTER_RECORD / SLUICE_ADAPTER_REPLAY: the test kit's recording (read once, at start). */
+  private readonly fixtures: Fixtures | null
+
+  constructor(private readonly deps: { logger: Logger; now: () => number; accounts?: AccountDirectory; kv?: (provider: string, account: string) => KvStore; env?: Record<string, string | undefined> }) {
+    this.fixtures = fixturesFromEnv(deps.env ?? process.env)
+    if (this.fixtures) deps.logger.warn({ mode: this.fixtures.mode, file: this.fixtures.path }, 'adapter test kit on: module providers ' + (this.fixtures.mode === 'record' ? 'record their exchanges' : 'answer from a recording, not the network'))
+  }
 
   async prepare(config: Config): Promise<{ adapters: Map<string, ProviderAdapter>; problems: string[] }> {
     const adapters = new Map<string, ProviderAdapter>()
@@ -46,7 +53,7 @@ export class AdapterModules {
         continue
       }
       this.loaded.set(provider.name, mod)
-      adapters.set(provider.name, moduleProvider(provider, mod, { logger: this.deps.logger, now: this.deps.now, accounts: this.deps.accounts, kv: (p, account) => this.store(p, account) }))
+      adapters.set(provider.name, moduleProvider(provider, mod, { logger: this.deps.logger, now: this.deps.now, accounts: this.deps.accounts, fixtures: this.fixtures, kv: (p, account) => this.store(p, account) }))
     }
     return { adapters, problems }
   }
@@ -62,8 +69,9 @@ export class AdapterModules {
     return this.loaded.get(provider) ?? null
   }
 
-  /** In memory for now: values an adapter caches per account (conversation ids, short-lived tokens). */
+  /** The values an adapter keeps per account (conversation ids, short-lived tokens): in the database when given one. */
   private store(provider: string, account: string): KvStore {
+    if (this.deps.kv) return this.deps.kv(provider, account)
     const key = `${provider}\u0000${account}`
     let store = this.stores.get(key)
     if (!store) this.stores.set(key, (store = createMemoryKv({ now: this.deps.now })))

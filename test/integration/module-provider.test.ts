@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import Anthropic from '@anthropic-ai/sdk'
@@ -137,6 +137,44 @@ describe('type: module, an adapter file as the last mile', () => {
       expect(((await res.json()) as any).error.message).toContain('only be defined in the config file')
     } finally {
       await g.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('the test kit: exchanges recorded once (no secret in the file), then replayed with the service gone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-fixtures-'))
+    const file = join(dir, 'ndjson.json')
+    const withEnv = async (name: string, value: string, start: () => Promise<TestGateway>) => {
+      process.env[name] = value
+      try {
+        return await start()
+      } finally {
+        delete process.env[name]
+      }
+    }
+    const ask = (g: TestGateway, content = 'Hi') => new OpenAI({ apiKey: CLIENT_KEY, baseURL: g.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'ndjson-small', messages: [{ role: 'user', content }] })
+    const own = startNdjsonService()
+    try {
+      const recording = await withEnv('SLUICE_ADAPTER_RECORD', file, () => startGateway(config({}, { options: { base_url: own.url }, keys: [GOOD] })))
+      expect((await ask(recording)).choices[0]!.message.content).toBe('Hello from NDJSON')
+      await recording.stop()
+    } finally {
+      own.stop()
+    }
+    const text = readFileSync(file, 'utf8')
+    expect(text).not.toContain(GOOD)
+    expect(JSON.parse(text)).toEqual([expect.objectContaining({ request: expect.objectContaining({ method: 'POST', url: `${own.url}/generate`, headers: expect.objectContaining({ authorization: '[redacted]' }) }) })])
+    const replaying = await withEnv('SLUICE_ADAPTER_REPLAY', file, () => startGateway(config({}, { options: { base_url: own.url }, keys: [GOOD] })))
+    try {
+      const again = await ask(replaying)
+      expect(again.choices[0]!.message.content).toBe('Hello from NDJSON')
+      expect(again.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 7 })
+      // A request the recording does not have fails, naming it; nothing reaches the network.
+      const res = await fetch(`${replaying.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'ndjson-small', messages: [{ role: 'user', content: 'something else' }] }) })
+      expect(res.status).toBe(502)
+      expect(((await res.json()) as any).error.message).toContain('no recorded exchange for POST')
+    } finally {
+      await replaying.stop()
       rmSync(dir, { recursive: true, force: true })
     }
   })
