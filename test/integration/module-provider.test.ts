@@ -178,4 +178,24 @@ describe('type: module, an adapter file as the last mile', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  test("the README's adapter, as written, answers through the gateway", async () => {
+    const readme = readFileSync(resolve(import.meta.dir, '../../README.md'), 'utf8')
+    const source = /### An adapter file[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)![1]!
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-readme-adapter-'))
+    const service = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: async (req) => Response.json({ text: `from the README, ${((await req.json()) as any).messages.length} message` }) })
+    try {
+      writeFileSync(join(dir, 'readme.ts'), source)
+      const g = await startGateway({ auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] }, providers: [{ name: 'readme', type: 'module', path: join(dir, 'readme.ts'), options: { base_url: `http://127.0.0.1:${service.port}` }, allow_private: true, models: ['readme-model'], keys: ['token-000000000001'] }] })
+      try {
+        const answer = await new OpenAI({ apiKey: CLIENT_KEY, baseURL: g.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'readme-model', messages: [{ role: 'user', content: 'x' }] })
+        expect(answer.choices[0]!.message.content).toBe('from the README, 1 message')
+      } finally {
+        await g.stop()
+      }
+    } finally {
+      service.stop(true)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
