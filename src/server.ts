@@ -12,6 +12,7 @@ import { buildRuntime, type Runtime } from './gateway/runtime.ts'
 import { AdapterModules } from './adapters/modules.ts'
 import { AccountDirectory } from './adapters/accounts.ts'
 import { createAccountStore } from './storage/account-store.ts'
+import { createAdapterKvStore } from './storage/adapter-kv-store.ts'
 import { createApp } from './http/app.ts'
 import type { Deps, ReloadResult } from './http/deps.ts'
 import { createLogging, type Logger } from './observability/logger.ts'
@@ -149,7 +150,15 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   let trusted = ipMatcher(config.server.trusted_proxies)
 
   const runtimeOptions = { now: clock }
-  const modules = new AdapterModules({ logger, now: clock, accounts })
+  // What adapters keep per account, sealed in the database (memory only when nothing can seal it).
+  const adapterValues = createAdapterKvStore(database.db, database.background, () => {
+    try {
+      return { seal: (p: string) => managed.sealer().seal(p), open: managed.open }
+    } catch {
+      return null
+    }
+  }, clock, (err) => logger.error({ err: err.message }, 'could not write an adapter value'))
+  const modules = new AdapterModules({ logger, now: clock, accounts, kv: (provider, account) => adapterValues.forAccount(provider, account) })
   /** The runtime of a config: its adapter files loaded (again, if changed) first; throws ConfigError. */
   async function runtimeFor(next: Config, previous?: Runtime): Promise<Runtime> {
     const prepared = await modules.prepare(next)
@@ -258,6 +267,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       if (removed > 0) logger.info({ removed }, 'request log pruned')
       const expired = await storedResponses.prune()
       if (expired > 0) logger.info({ removed: expired }, 'expired stored responses pruned')
+      await adapterValues.prune()
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'could not prune the request log')
     }

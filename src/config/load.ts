@@ -306,7 +306,8 @@ export function resolveProvider(
     headers: p.headers ?? {},
     timeouts: { ...timeouts, ...p.timeouts },
     proxy: p.proxy ?? null,
-    sticky: p.sticky ?? false,
+    // A conversation stays on its account where accounts hold conversations (module and flow providers).
+    sticky: p.sticky ?? isModule,
     fake_stream: p.fake_stream ?? false,
     stream_only: p.stream_only ?? false,
     default_max_tokens: p.default_max_tokens ?? DEFAULT_MAX_TOKENS,

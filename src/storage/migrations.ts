@@ -8,6 +8,7 @@ import m4 from '../../drizzle/0004_request_log_indexes.sql' with { type: 'text' 
 import m5 from '../../drizzle/0005_stored_responses.sql' with { type: 'text' }
 import m6 from '../../drizzle/0006_managed_entries.sql' with { type: 'text' }
 import m7 from '../../drizzle/0007_accounts.sql' with { type: 'text' }
+import m8 from '../../drizzle/0008_adapter_kv.sql' with { type: 'text' }
 
 /** Migration SQL by journal tag, embedded in the binary so nothing is read from disk at run time. */
 export const migrationSql: Record<string, string> = {
@@ -19,6 +20,7 @@ export const migrationSql: Record<string, string> = {
   '0005_stored_responses': m5,
   '0006_managed_entries': m6,
   '0007_accounts': m7,
+  '0008_adapter_kv': m8,
 }
 
 export { journal }

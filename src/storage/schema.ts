@@ -225,3 +225,17 @@ export const accounts = sqliteTable(
   },
   (t) => [index('accounts_provider_idx').on(t.provider)],
 )
+
+/** What adapters keep per account (conversation ids, short-lived tokens), each value with its expiry. */
+export const adapterKv = sqliteTable(
+  'adapter_kv',
+  {
+    provider: text('provider').notNull(),
+    account: text('account').notNull(),
+    key: text('key').notNull(),
+    /** JSON text. */
+    value: text('value').notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.account, t.key] }), index('adapter_kv_expires_idx').on(t.expiresAt)],
+)

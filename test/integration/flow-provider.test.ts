@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import OpenAI from 'openai'
 import { CLIENT_KEY, startGateway, type TestGateway } from '../helpers/gateway.ts'
 
@@ -43,6 +44,7 @@ function startWebChat() {
 /** A service with short-lived access tokens: each lives two seconds. */
 function startTokenService() {
   let issued = 0
+  let ttlS = 2
   const live = new Map<string, number>()
   const tokenCalls: any[] = []
   const server = Bun.serve({
@@ -56,15 +58,15 @@ function startTokenService() {
         await Bun.sleep(30)
         if (body?.refresh_token !== 'refresh-token-0001') return Response.json({ error: 'invalid_grant' }, { status: 400 })
         const token = `at-${++issued}`
-        live.set(token, Date.now() + 2000)
-        return Response.json({ access_token: token, expires_in: 2 })
+        live.set(token, Date.now() + ttlS * 1000)
+        return Response.json({ access_token: token, expires_in: ttlS })
       }
       const token = (req.headers.get('authorization') ?? '').replace('Bearer ', '')
       if (!((live.get(token) ?? 0) > Date.now())) return Response.json({ error: 'expired' }, { status: 401 })
       return Response.json({ output: { text: `${body.model} says hi to ${body.input.at(-1).content} (${token})`, stop: 'max_tokens' }, usage: { in: 5, out: 9 } })
     },
   })
-  return { url: `http://127.0.0.1:${server.port}`, tokenCalls, expire: () => live.clear(), stop: () => server.stop(true) }
+  return { url: `http://127.0.0.1:${server.port}`, tokenCalls, expire: () => live.clear(), lifetime: (s: number) => void (ttlS = s), stop: () => server.stop(true) }
 }
 
 let web: ReturnType<typeof startWebChat>
@@ -140,5 +142,31 @@ describe('type: flow, the seed projects in YAML alone', () => {
     expect(await failure(base + '      answer: { format: sse, text: a }\n')).toContain('providers[0].flow.request: required field is missing')
     expect(await failure(base + '      request: { url: "{base_url}/c" }\n      answer: { format: xml, text: a }\n')).toContain('providers[0].flow.answer.format')
     expect(await failure('providers:\n  - { name: f, type: flow, models: [m], keys: [k0000000001] }\n')).toContain('providers[0].flow: required for type flow')
+  })
+
+  test('a cached token outlives a restart, sealed in the database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-flow-kv-'))
+    const env = { SLUICE_CLIENT_KEY: CLIENT_KEY, GEN_REFRESH_TOKEN: 'refresh-token-0001', GEN_BASE_URL: gen.url, GEN_ALLOW_PRIVATE: 'true' }
+    gen.lifetime(300)
+    try {
+      const first = await startGateway(example('short-lived-token.yaml'), env, { dir })
+      const before = gen.tokenCalls.length
+      const a = await client(first).chat.completions.create({ model: 'gen-large', messages: [{ role: 'user', content: 'one' }] })
+      const token = /\((at-\d+)\)/.exec(a.choices[0]!.message.content!)![1]!
+      expect(gen.tokenCalls.length).toBe(before + 1)
+      await first.stop()
+      expect(readFileSync(join(dir, 'test.db')).includes(Buffer.from(token))).toBe(false)
+      const second = await startGateway(example('short-lived-token.yaml'), env, { dir })
+      try {
+        const b = await client(second).chat.completions.create({ model: 'gen-large', messages: [{ role: 'user', content: 'two' }] })
+        expect(b.choices[0]!.message.content).toContain(`(${token})`)
+        expect(gen.tokenCalls.length).toBe(before + 1)
+      } finally {
+        await second.stop()
+      }
+    } finally {
+      gen.lifetime(2)
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
