@@ -148,6 +148,12 @@ describe('accounts: device-code login, refresh with rotation, invalid_grant', ()
     const { data } = (await (await fetch(`${gw.url}/admin/api/accounts`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as any
     expect(data).toEqual([expect.objectContaining({ id: accountId, provider: 'oauth', label: 'alice', enabled: true })])
     expect(JSON.stringify(data)).not.toMatch(/access-|refresh-/)
+    // The quota probe, run while someone looks at the providers.
+    const providers = async () => ((await (await fetch(`${gw.url}/admin/api/providers`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as any).data
+    await eventually(async () => (await providers())[0].keys_detail[0].account?.quota?.quota?.remaining === 42)
+    const key = (await providers())[0].keys_detail[0]
+    expect(key).toMatchObject({ hint: 'alice', account: { id: accountId, label: 'alice', quota: { quota: { remaining: 42, limit: 100 }, error: null } } })
+    expect(JSON.stringify(await providers())).not.toMatch(/access-|refresh-/)
   })
 
   test('100 concurrent requests on an expired token cause exactly one refresh; the rotated token is saved before use', async () => {
