@@ -57,6 +57,19 @@ function startOAuthService() {
         state.pending.delete(body.device_code)
         return Response.json(issue())
       }
+      if (url.pathname === '/authorize') {
+        // The "browser" lands here, and is sent back to the loopback callback with a code.
+        const code = `code-${++n}`
+        state.pending.set(code, { userCode: url.searchParams.get('code_challenge')!, approved: true })
+        return Response.redirect(`${url.searchParams.get('redirect_uri')}?code=${code}&state=${url.searchParams.get('state')}`, 302)
+      }
+      if (url.pathname === '/token' && body.grant_type === 'authorization_code') {
+        const p = state.pending.get(body.code)
+        const challenge = new Bun.CryptoHasher('sha256').update(body.code_verifier ?? '').digest('base64url')
+        if (!p || p.userCode !== challenge) return Response.json({ error: 'invalid_grant' }, { status: 400 })
+        state.pending.delete(body.code)
+        return Response.json(issue())
+      }
       if (url.pathname === '/token' && body.grant_type === 'refresh_token') {
         state.refreshCalls++
         await Bun.sleep(20)
@@ -232,6 +245,43 @@ describe('accounts: device-code login, refresh with rotation, invalid_grant', ()
       expect((await cli(['accounts', 'import', 'oauth', join(dir, 'missing.json')])).err).toContain('not a JSON file of credentials')
     } finally {
       await gw.stop()
+    }
+  })
+
+  test('a loopback PKCE login: the callback on 127.0.0.1 gets the code, the verifier is checked, the account stored', async () => {
+    const file = join(dir, 'pkce.ts')
+    writeFileSync(file, `export default (sluice) => ({
+  apiVersion: 1,
+  protocol: 'openai-chat',
+  async handle(request) { return sluice.chat.completion({ model: request.model, text: 'ok' }) },
+  async login(ctx) {
+    const { verifier, challenge } = sluice.pkce()
+    const state = sluice.id()
+    const callback = await ctx.loopback()
+    ctx.say(ctx.options.auth_url + '/authorize?redirect_uri=' + encodeURIComponent(callback.redirectUri) + '&code_challenge=' + challenge + '&state=' + state)
+    const query = await callback.wait()
+    if (query.get('state') !== state) throw new sluice.AccountError('state mismatch', { permanent: true })
+    const res = await ctx.fetch(ctx.options.auth_url + '/token', { method: 'POST', body: JSON.stringify({ grant_type: 'authorization_code', code: query.get('code'), code_verifier: verifier }) })
+    const token = await sluice.read.json(res, 65536)
+    if (!res.ok) throw new sluice.AccountError('login refused: ' + token.error, { permanent: true })
+    return { credentials: { access_token: token.access_token, refresh_token: token.refresh_token, expires_at: ctx.now() + token.expires_in * 1000 }, label: 'browser' }
+  },
+})
+`)
+    const previous = configPath
+    configPath = join(dir, 'pkce.yaml')
+    writeFileSync(configPath, JSON.stringify({ providers: [{ name: 'pkce', type: 'module', path: file, options: { auth_url: oauth.url }, allow_private: true, models: ['m'], keys: [] }] }))
+    try {
+      const result = await cli(['accounts', 'login', 'pkce'], (line) => {
+        // The person opens the printed URL in a browser: it follows the redirect to the callback.
+        if (line.includes('/authorize?')) void fetch(line)
+      })
+      expect(result.err).toBe('')
+      expect(result.out).toMatch(/\/authorize\?redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\d+%2Fcallback&code_challenge=[\w-]{43}&state=\w+\nlogged in: stored account acct_\w+ for pkce \(browser\)\n$/)
+      const id = /stored account (acct_\w+)/.exec(result.out)![1]!
+      expect((await openCredentials(id)).access_token).toStartWith('access-')
+    } finally {
+      configPath = previous
     }
   })
 })
