@@ -46,6 +46,7 @@ function startTokenService() {
   let issued = 0
   let ttlS = 2
   const live = new Map<string, number>()
+  const refreshTokens = new Set<string>(['rt-first'])
   const tokenCalls: any[] = []
   const server = Bun.serve({
     hostname: '127.0.0.1',
@@ -60,6 +61,15 @@ function startTokenService() {
         const token = `at-${++issued}`
         live.set(token, Date.now() + ttlS * 1000)
         return Response.json({ access_token: token, expires_in: ttlS })
+      }
+      if (url.pathname === '/auth/rotating') {
+        tokenCalls.push(body)
+        if (!refreshTokens.delete(body?.refresh_token)) return Response.json({ error: 'invalid_grant' }, { status: 400 })
+        const next = `rt-${++issued}`
+        refreshTokens.add(next)
+        const token = `at-${issued}`
+        live.set(token, Date.now() + ttlS * 1000)
+        return Response.json({ access_token: token, expires_in: ttlS, refresh_token: next })
       }
       const token = (req.headers.get('authorization') ?? '').replace('Bearer ', '')
       if (!((live.get(token) ?? 0) > Date.now())) return Response.json({ error: 'expired' }, { status: 401 })
@@ -167,6 +177,36 @@ describe('type: flow, the seed projects in YAML alone', () => {
     } finally {
       gen.lifetime(2)
       rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a rotated refresh token is saved to the stored account before the new token is used', async () => {
+    const admin = 'admin-token-flow-rotation-01'
+    const config = {
+      admin: { token: admin },
+      auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] },
+      providers: [{ name: 'rot', type: 'flow', models: ['rot-model'], keys: [], allow_private: true, flow: {
+        base_url: gen.url,
+        token: { url: '{base_url}/auth/rotating', body: { refresh_token: '{credential}' }, value: 'access_token', expires_in: 'expires_in', rotate: 'refresh_token', refresh_before_s: 0 },
+        headers: { authorization: 'Bearer {token}' },
+        request: { url: '{base_url}/v1/generate', body: { model: '{model}', input: '{messages}' } },
+        answer: { format: 'json', text: 'output.text' },
+      } }],
+    }
+    const g = await startGateway(config)
+    try {
+      const imported = await fetch(`${g.url}/admin/api/accounts`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'rot', credentials: { token: 'rt-first' } }) })
+      expect(imported.status).toBe(201)
+      const ask = () => client(g).chat.completions.create({ model: 'rot-model', messages: [{ role: 'user', content: 'x' }] })
+      expect((await ask()).choices[0]!.message.content).toContain('says hi to x')
+      // The access token is forgotten upstream: the next token call must use the rotated refresh token.
+      gen.expire()
+      expect((await ask()).choices[0]!.message.content).toContain('says hi to x')
+      const used = gen.tokenCalls.slice(-2).map((c) => c.refresh_token)
+      expect(used[0]).toBe('rt-first')
+      expect(used[1]).toMatch(/^rt-\d+$/)
+    } finally {
+      await g.stop()
     }
   })
 })

@@ -110,6 +110,12 @@ async function token(kit: AdapterKit, flow: Flow, values: Values, ctx: AdapterCo
     const lifetime = spec.expires_in ? Number(kit.path.read(answer, spec.expires_in)) : (spec.ttl_s ?? 3600)
     const ttl = (Number.isFinite(lifetime) && lifetime > 0 ? lifetime : (spec.ttl_s ?? 3600)) - (spec.refresh_before_s ?? 60)
     ctx.log.secret(value)
+    const rotated = spec.rotate ? kit.path.read(answer, spec.rotate) : undefined
+    if (typeof rotated === 'string' && rotated !== '' && rotated !== ctx.account.credentials.token) {
+      // The old credential is spent: the new one is stored before anything else can fail.
+      ctx.log.secret(rotated)
+      await ctx.account.save({ ...ctx.account.credentials, token: rotated })
+    }
     if (ttl > 0) await ctx.kv.set(TOKEN_KEY, value, ttl * 1000)
     return value
   })

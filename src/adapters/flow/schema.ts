@@ -35,6 +35,11 @@ export const FlowSchema = T.Object(
           expires_in: T.Optional(Path),
           ttl_s: T.Optional(T.Integer({ minimum: 1 })),
           refresh_before_s: T.Optional(T.Integer({ minimum: 0 })),
+          /**
+           * Where a rotated long-lived credential is in the answer (a new refresh token): saved to a
+           * stored account before the new token is used. Keys from the config file cannot rotate.
+           */
+          rotate: T.Optional(Path),
         },
         strict,
       ),
