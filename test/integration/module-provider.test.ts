@@ -198,4 +198,27 @@ describe('type: module, an adapter file as the last mile', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  test("a 429 scoped to one model rests the account for that model only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-scope-'))
+    const file = join(dir, 'scoped.ts')
+    // Account "first" has no quota left for model a; model b still works on it.
+    writeFileSync(file, `export default (sluice) => ({ apiVersion: 1, protocol: 'openai-chat', async handle(request, ctx) {
+      const who = ctx.account.credentials.token
+      if (request.model === 'a' && who === 'first-token-000001') return sluice.chat.error(429, 'daily quota of model a used up', { scope: 'model', retryAfterS: 600 })
+      return sluice.chat.completion({ model: request.model, text: request.model + ' by ' + who })
+    } })\n`)
+    const g = await startGateway({ auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] }, providers: [{ name: 'scoped', type: 'module', path: file, models: ['a', 'b'], sticky: false, keys: ['first-token-000001', 'second-token-00002'] }] })
+    try {
+      const ask = async (model: string) => (await new OpenAI({ apiKey: CLIENT_KEY, baseURL: g.baseURL, maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] })).choices[0]!.message.content
+      expect(await ask('a')).toBe('a by second-token-00002')
+      // The first account is the least recently used now, and serves b: it was not rested as a whole.
+      expect(await ask('b')).toBe('b by first-token-000001')
+      expect(await ask('a')).toBe('a by second-token-00002')
+      expect(await ask('a')).toBe('a by second-token-00002')
+    } finally {
+      await g.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

@@ -129,7 +129,15 @@ export function chatStream(model: string, deltas: AsyncIterable<ChatDelta>): Res
   return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8' } })
 }
 
-/** An error in OpenAI's shape with the status that means it (401 account, 429 rate limit, ...). */
-export function chatError(status: number, message: string, type = status === 401 ? 'authentication_error' : status === 429 ? 'rate_limit_error' : 'api_error'): Response {
-  return Response.json({ error: { message, type, code: null } }, { status })
+/**
+ * An error in OpenAI's shape with the status that means it: 401 the account is unusable, 429 it
+ * rests (`retryAfterS`, or an exponential default), 5xx another account or provider is tried.
+ * `scope: 'model'` on a 429 rests the account for this model only (a per-model quota).
+ */
+export function chatError(status: number, message: string, options: { type?: string; scope?: 'account' | 'model'; retryAfterS?: number } = {}): Response {
+  const type = options.type ?? (status === 401 ? 'authentication_error' : status === 429 ? 'rate_limit_error' : 'api_error')
+  const headers: Record<string, string> = {}
+  if (options.scope === 'model') headers['x-sluice-scope'] = 'model'
+  if (options.retryAfterS !== undefined) headers['retry-after'] = String(options.retryAfterS)
+  return Response.json({ error: { message, type, code: null } }, { status, headers })
 }

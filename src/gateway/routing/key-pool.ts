@@ -14,6 +14,8 @@ export interface KeyState {
   lastUsedSeq: number
   /** Epoch ms until which the key rests after a 429. */
   cooldownUntil: number
+  /** Rests that hold for one model only (an upstream's per-model quota), by model. */
+  modelCooldowns: Map<string, number> | null
   /** Consecutive 429s without a hint, for the exponential default cooldown. */
   strikes: number
   disabled: { reason: string; at: number } | null
@@ -32,10 +34,12 @@ export type KeyPick =
 const BASE_COOLDOWN_MS = 1000
 const MAX_COOLDOWN_MS = 60_000
 
-/** When a key can be used again; 0 when it can now, Infinity when it is disabled. */
-export function availableAt(s: KeyState, now: number): number {
+/** When a key can be used again (for `model`, when given); 0 when it can now, Infinity when it is disabled. */
+export function availableAt(s: KeyState, now: number, model?: string): number {
   if (s.disabled) return Infinity
   let at = s.cooldownUntil > now ? s.cooldownUntil : 0
+  const forModel = model !== undefined ? s.modelCooldowns?.get(model) : undefined
+  if (forModel !== undefined && forModel > now) at = Math.max(at, forModel)
   for (const w of [s.requests, s.tokens]) {
     // A window the upstream said is empty stays closed until its reset.
     if (w && w.remaining !== null && w.remaining <= 0 && w.resetAt !== null && w.resetAt > now) at = Math.max(at, w.resetAt)
@@ -47,11 +51,11 @@ export function availableAt(s: KeyState, now: number): number {
  * Chooses a key: the preferred one (stickiness) when it is usable, else the least recently used
  * usable key. With none usable, says when the first frees up, or that all are disabled.
  */
-export function pickKey(states: readonly KeyState[], now: number, prefer?: string): KeyPick {
+export function pickKey(states: readonly KeyState[], now: number, prefer?: string, model?: string): KeyPick {
   let best: KeyState | null = null
   let earliest = Infinity
   for (const s of states) {
-    const at = availableAt(s, now)
+    const at = availableAt(s, now, model)
     if (at === 0) {
       if (prefer !== undefined && s.fingerprint === prefer) return { kind: 'key', state: s }
       if (!best || s.lastUsedSeq < best.lastUsedSeq) best = s
@@ -90,8 +94,8 @@ export class KeyPool {
     return this.states.map((s) => s.key)
   }
 
-  pick(now: number, prefer?: string): KeyPick {
-    const pick = pickKey(this.states, now, prefer)
+  pick(now: number, prefer?: string, model?: string): KeyPick {
+    const pick = pickKey(this.states, now, prefer, model)
     // Marked at once, so concurrent requests spread over the pool.
     if (pick.kind === 'key') {
       pick.state.lastUsedAt = now
@@ -106,8 +110,11 @@ export class KeyPool {
     this.learnLimits(s, headers, now)
   }
 
-  /** A 429: the key rests for what the upstream asked, or an exponential default. */
-  rateLimited(s: KeyState, headers: Headers, now: number, message: string, hintMs?: number): number {
+  /**
+   * A 429: the key rests for what the upstream asked, or an exponential default; only for `model`
+   * when the answer said the limit is that model's (a module adapter's `x-sluice-scope: model`).
+   */
+  rateLimited(s: KeyState, headers: Headers, now: number, message: string, hintMs?: number, model?: string): number {
     s.errorCount++
     s.lastError = { message, at: now }
     this.learnLimits(s, headers, now)
@@ -117,6 +124,11 @@ export class KeyPool {
       .map((w) => w!.resetAt! - now)
     const wait = hinted ?? (resets.length > 0 ? Math.max(...resets) : Math.min(MAX_COOLDOWN_MS, BASE_COOLDOWN_MS * 2 ** s.strikes))
     s.strikes++
+    if (model !== undefined) {
+      s.modelCooldowns ??= new Map()
+      s.modelCooldowns.set(model, now + Math.max(wait, 0))
+      return wait
+    }
     s.cooldownUntil = now + Math.max(wait, 0)
     return wait
   }
@@ -130,6 +142,7 @@ export class KeyPool {
   enable(s: KeyState): void {
     s.disabled = null
     s.cooldownUntil = 0
+    s.modelCooldowns = null
     s.strikes = 0
   }
 
@@ -178,6 +191,7 @@ function freshState(key: string): KeyState {
     lastUsedAt: 0,
     lastUsedSeq: 0,
     cooldownUntil: 0,
+    modelCooldowns: null,
     strikes: 0,
     disabled: null,
     requests: null,

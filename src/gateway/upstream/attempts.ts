@@ -80,7 +80,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       const target = targets[at]!
       const { pool } = target.provider
       const breaker = target.provider.breakers.get(target.upstreamModel)
-      const pick = pool.pick(now(), pin && pin.label === target.label ? pin.fingerprint : undefined)
+      const pick = pool.pick(now(), pin && pin.label === target.label ? pin.fingerprint : undefined, target.upstreamModel)
       if (pick.kind === 'cooling') cooling = Math.min(cooling, pick.until)
       else if (pick.kind === 'disabled') disabled.push(target)
       else if (!breaker.allow(now())) circuitOpenUntil = Math.min(circuitOpenUntil, breaker.reopensAt())
@@ -132,7 +132,8 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
         throw verdict.error
       case 'rate_limited':
         breaker.success()
-        pool.rateLimited(key, headers, now(), verdict.error.message, verdict.error.details.retryAfterMs)
+        // An adapter may say the limit is one model's: the key rests for that model only.
+        pool.rateLimited(key, headers, now(), verdict.error.message, verdict.error.details.retryAfterMs, headers?.get('x-sluice-scope') === 'model' ? target.upstreamModel : undefined)
         index = chosen.at
         continue
       case 'key_dead':
