@@ -2,7 +2,8 @@ import type { ProviderConfig } from '../config/schema.ts'
 import type { AccountStore, StoredAccount } from '../storage/account-store.ts'
 import { createKit } from './kit/index.ts'
 import { createMemoryKv } from './kit/kv.ts'
-import { createAdapterLogger, type LogTarget } from './kit/logger.ts'
+import type { LogTarget } from './kit/logger.ts'
+import { adapterContext } from './context.ts'
 import { createSafeFetch } from './kit/safe-fetch.ts'
 import type { AdapterContext, AdapterModule, Credentials, LoginContext } from './module-api.ts'
 import type { Sealing } from './accounts.ts'
@@ -93,18 +94,14 @@ export async function loginAccount(ops: AccountOps, provider: ProviderConfig, mo
  */
 export async function testAccount(ops: AccountOps, provider: ProviderConfig, mod: AdapterModule, account: StoredAccount, signal: AbortSignal): Promise<{ refreshed: boolean; quota: Record<string, unknown> | null }> {
   let credentials = JSON.parse(ops.sealing().open(account.sealedCredentials)) as Credentials
-  const module = provider.module!
-  const ctxFor = (creds: Credentials): AdapterContext => ({
-    options: module.options,
-    provider: provider.name,
-    account: { id: account.id, label: account.label, credentials: creds, save: async (next) => void (await ops.store.saveCredentials(account.id, ops.sealing().seal(JSON.stringify(next)), typeof next.expires_at === 'number' ? next.expires_at : null, ops.now())) },
-    kv: createMemoryKv({ now: ops.now }),
-    fetch: createSafeFetch({ timeoutMs: provider.timeouts.total_ms, connectTimeoutMs: provider.timeouts.connect_ms, allowPrivate: module.allow_private, proxy: provider.proxy ?? undefined, signal }),
-    lock: (_key, work) => work(),
-    log: createAdapterLogger(ops.log, { secrets: () => Object.values(creds).filter((v): v is string => typeof v === 'string') }),
-    signal,
-    now: ops.now,
-  })
+  const ctxFor = (creds: Credentials): AdapterContext =>
+    adapterContext(provider, { id: account.id, label: account.label, credentials: creds, save: async (next) => void (await ops.store.saveCredentials(account.id, ops.sealing().seal(JSON.stringify(next)), typeof next.expires_at === 'number' ? next.expires_at : null, ops.now())) }, {
+      kv: createMemoryKv({ now: ops.now }),
+      lock: (_key, work) => work(),
+      log: ops.log,
+      signal,
+      now: ops.now,
+    })
   let refreshed = false
   if (mod.refresh) {
     credentials = await mod.refresh(ctxFor(credentials).account, ctxFor(credentials))

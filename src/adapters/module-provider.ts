@@ -7,9 +7,8 @@ import type { ProviderAdapter } from '../providers/types.ts'
 import { ACCOUNT_PREFIX, type AccountDirectory } from './accounts.ts'
 import { AccountError } from './kit/errors.ts'
 import type { KvStore } from './kit/kv.ts'
-import { createAdapterLogger } from './kit/logger.ts'
-import { createSafeFetch, type SafeFetch } from './kit/safe-fetch.ts'
-import { recordingFetch, replayingFetch, type Fixtures } from './kit/fixtures.ts'
+import type { Fixtures } from './kit/fixtures.ts'
+import { adapterContext } from './context.ts'
 import { singleFlight } from './kit/single-flight.ts'
 import type { AdapterAccount, AdapterContext, AdapterModule } from './module-api.ts'
 
@@ -42,12 +41,6 @@ function keyAccount(key: string, label: string | null): AdapterAccount {
   })
 }
 
-/** The fetch as the test kit wants it: recording what the upstream answers, or answering from a recording. */
-function withFixtures(fetch: SafeFetch, fixtures: Fixtures | null, secrets: () => readonly string[]): SafeFetch {
-  if (!fixtures) return fetch
-  return fixtures.mode === 'record' ? recordingFetch(fetch, fixtures.path, secrets) : replayingFetch(fixtures.path, secrets)
-}
-
 /** An answer the pool understands whatever the protocol: 401 (the account is unusable) or 429 (rest it). */
 function accountFailure(status: 401 | 429, message: string): Response {
   return Response.json({ error: { message, type: status === 401 ? 'authentication_error' : 'rate_limit_error' } }, { status, headers: status === 429 ? { 'retry-after': String(TRANSIENT_COOLDOWN_S) } : {} })
@@ -61,24 +54,20 @@ function accountFailure(status: 401 | 429, message: string): Response {
  * requests need it, and its new credentials are saved before they are used.
  */
 export function moduleProvider(config: ProviderConfig, mod: AdapterModule, deps: ModuleProviderDeps): ProviderAdapter {
-  const module = config.module!
   const protocol = protocolById(mod.protocol)
   const locks = singleFlight<string, unknown>()
   const labels = new Map(config.keys.map((k, i) => [k, config.key_labels[i] ?? null]))
-  const logger = deps.logger.child({ provider: config.name, adapter: module.path })
+  const logger = deps.logger.child({ provider: config.name, adapter: config.module!.path })
 
-  const contextFor = (account: AdapterAccount, signal: AbortSignal, secrets: () => string[]): AdapterContext => ({
-    options: module.options,
-    provider: config.name,
-    account,
-    kv: deps.kv(config.name, account.id),
-    fetch: withFixtures(createSafeFetch({ timeoutMs: config.timeouts.total_ms, connectTimeoutMs: config.timeouts.connect_ms, allowPrivate: module.allow_private, proxy: config.proxy ?? undefined, signal }), deps.fixtures ?? null, secrets),
-    lock: <T>(key: string, work: () => Promise<T>) => locks.run(`${account.id}\u0000${key}`, work) as Promise<T>,
-    log: createAdapterLogger(logger, { secrets }),
-    signal,
-    now: deps.now,
-  })
-  const credentialSecrets = (account: AdapterAccount) => () => Object.values(account.credentials).filter((v): v is string => typeof v === 'string')
+  const contextFor = (account: AdapterAccount, signal: AbortSignal): AdapterContext =>
+    adapterContext(config, account, {
+      kv: deps.kv(config.name, account.id),
+      lock: <T>(key: string, work: () => Promise<T>) => locks.run(`${account.id}\u0000${key}`, work) as Promise<T>,
+      log: logger,
+      signal,
+      now: deps.now,
+      fixtures: deps.fixtures,
+    })
 
   /** The account with fresh credentials: refreshed when `force`d or about to expire, by one caller at a time. */
   async function fresh(id: string, signal: AbortSignal, force: boolean): Promise<AdapterAccount | Response> {
@@ -96,7 +85,7 @@ export function moduleProvider(config: ProviderConfig, mod: AdapterModule, deps:
       if (!latest) return accountFailure(401, `account ${id} is no longer stored`)
       if (accounts.updatedAt(id) !== version && !due(latest)) return latest
       try {
-        const next = await mod.refresh!(latest, contextFor(latest, signal, credentialSecrets(latest)))
+        const next = await mod.refresh!(latest, contextFor(latest, signal))
         await accounts.save(id, next)
         logger.info({ account: id }, 'account refreshed')
         return accounts.account(id)!
@@ -124,14 +113,14 @@ export function moduleProvider(config: ProviderConfig, mod: AdapterModule, deps:
       let account: AdapterAccount | Response = stored ? await fresh(input.key, signal, false) : keyAccount(input.key, labels.get(input.key) ?? null)
       if (account instanceof Response) return account
       const request = { model: input.model, stream: input.stream, body, headers: input.passHeaders }
-      let response = await mod.handle(request, contextFor(account, signal, credentialSecrets(account)))
+      let response = await mod.handle(request, contextFor(account, signal))
       if (!(response instanceof Response)) throw new Error(`handle returned ${typeof response}, not a Response`)
       // A stored account's token refused: one refresh, one more try.
       if (response.status === 401 && stored && mod.refresh) {
         response.body?.cancel().catch(() => {})
         account = await fresh(input.key, signal, true)
         if (account instanceof Response) return account
-        response = await mod.handle(request, contextFor(account, signal, credentialSecrets(account)))
+        response = await mod.handle(request, contextFor(account, signal))
       }
       return response
     },

@@ -1,6 +1,5 @@
 import { createMemoryKv } from './kit/kv.ts'
-import { createAdapterLogger } from './kit/logger.ts'
-import { createSafeFetch } from './kit/safe-fetch.ts'
+import { adapterContext } from './context.ts'
 import type { AccountDirectory } from './accounts.ts'
 import type { AdapterModules } from './modules.ts'
 import type { Config } from '../config/schema.ts'
@@ -40,19 +39,8 @@ export class QuotaProbes {
         if (!account) continue
         this.running.add(stored.id)
         const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS)
-        const module = provider.module!
         void mod
-          .quota({
-            options: module.options,
-            provider: provider.name,
-            account,
-            kv: createMemoryKv({ now: this.deps.now }),
-            fetch: createSafeFetch({ timeoutMs: PROBE_TIMEOUT_MS, allowPrivate: module.allow_private, proxy: provider.proxy ?? undefined, signal }),
-            lock: (_key, work) => work(),
-            log: createAdapterLogger(this.deps.logger, { secrets: () => Object.values(account.credentials).filter((v): v is string => typeof v === 'string') }),
-            signal,
-            now: this.deps.now,
-          })
+          .quota(adapterContext(provider, account, { kv: createMemoryKv({ now: this.deps.now }), lock: (_key, work) => work(), log: this.deps.logger, signal, now: this.deps.now, timeoutMs: PROBE_TIMEOUT_MS }))
           .then(
             (quota) => this.results.set(stored.id, { quota, error: null, at: new Date(this.deps.now()).toISOString() }),
             (err) => this.results.set(stored.id, { quota: null, error: String((err as Error)?.message ?? err).slice(0, 300), at: new Date(this.deps.now()).toISOString() }),
