@@ -169,6 +169,11 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   try {
     runtime = await runtimeFor(config)
   } catch (err) {
+    // Nothing may keep the process alive after a start that failed.
+    keySync.stop()
+    managed.stop()
+    accounts.stop()
+    clearInterval(flusher)
     database.close()
     throw err
   }

@@ -42,7 +42,9 @@ export async function loadAdapterModule(path: string, kit: AdapterKit, loadedAt 
 
 /** A syntax error as `file:line:column: message` (Bun reports build errors as a list with positions). */
 function buildErrorText(err: unknown): string {
-  const first = (err as { errors?: { message?: string; position?: { file?: string; line?: number; column?: number; lineText?: string } }[] }).errors?.[0]
+  type Located = { message?: string; position?: { file?: string; line?: number; column?: number; lineText?: string } | null }
+  // A first load throws an AggregateError of build messages; a load again throws the message itself.
+  const first = (err as { errors?: Located[] }).errors?.[0] ?? (err as Located)
   if (first?.position) {
     const p = first.position
     return `${p.file ?? ''}:${p.line ?? '?'}:${p.column ?? '?'}: ${first.message ?? 'syntax error'}${p.lineText ? ` (\`${p.lineText.trim().slice(0, 120)}\`)` : ''}`

@@ -4,42 +4,11 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import OpenAI from 'openai'
 import { CLIENT_KEY, startGateway, type TestGateway } from '../helpers/gateway.ts'
+import { startWebChat } from '../helpers/mock-adapter-services.ts'
 
 const example = (name: string) => readFileSync(resolve(import.meta.dir, '../../examples/flows', name), 'utf8')
 const encoder = new TextEncoder()
 
-/** A web chat service: conversations first, then a chat whose SSE events repeat the text so far. */
-function startWebChat() {
-  const calls: { path: string; auth: string | null; referer: string | null; body: any }[] = []
-  let conversations = 0
-  const server = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    async fetch(req) {
-      const url = new URL(req.url)
-      const body: any = await req.json().catch(() => null)
-      calls.push({ path: url.pathname, auth: req.headers.get('authorization'), referer: req.headers.get('referer'), body })
-      if (req.headers.get('authorization') !== 'Bearer good-token-0001') return Response.json({ detail: 'token expired' }, { status: 401 })
-      if (url.pathname === '/api/conversation') return Response.json({ id: `conv-${++conversations}` })
-      const chat = /^\/api\/chat\/(conv-\d+)$/.exec(url.pathname)
-      if (!chat) return new Response('no', { status: 404 })
-      if (req.headers.get('referer') !== `${url.origin}/chat/${chat[1]}`) return new Response('bad referer', { status: 403 })
-      const events = [{ message: { content: 'Hel' } }, { message: { content: `Hello in ${chat[1]}` } }, { message: { content: `Hello in ${chat[1]}` }, finish_reason: 'stop' }]
-      const stream = new ReadableStream({
-        async start(c) {
-          for (const e of events) {
-            c.enqueue(encoder.encode(`data: ${JSON.stringify(e)}\n\n`))
-            await Bun.sleep(5)
-          }
-          c.enqueue(encoder.encode('data: [DONE]\n\n'))
-          c.close()
-        },
-      })
-      return new Response(stream, { headers: { 'content-type': 'text/event-stream' } })
-    },
-  })
-  return { url: `http://127.0.0.1:${server.port}`, calls, stop: () => server.stop(true) }
-}
 
 /** A service with short-lived access tokens: each lives two seconds. */
 function startTokenService() {

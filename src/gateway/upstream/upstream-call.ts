@@ -65,9 +65,21 @@ export class UpstreamCall {
     })
   }
 
-  /** The same timers around code that answers in-process (a module provider) instead of a fetch. */
+  /**
+   * The same timers around code that answers in-process (a module provider) instead of a fetch.
+   * Code that ignores the abort signal is not waited for: the exchange ends when a timer fires.
+   */
   async startExchange(exchange: (signal: AbortSignal) => Promise<Response>): Promise<Response> {
-    return this.run(null, exchange)
+    return this.run(null, (signal) => {
+      const aborted = new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(new Error('aborted'))
+        signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })
+      })
+      const answer = exchange(signal)
+      // A late answer from code that was given up on is discarded, its body cancelled.
+      answer.then((r) => void (signal.aborted && r.body?.cancel().catch(() => {})), () => {})
+      return Promise.race([answer, aborted])
+    })
   }
 
   private async run(url: string | null, send: (signal: AbortSignal) => Promise<Response>): Promise<Response> {
