@@ -16,6 +16,7 @@ import { keyRoutes } from './admin/keys.ts'
 import { usageRoutes } from './admin/usage.ts'
 import { configRoutes } from './admin/config-routes.ts'
 import { accountRoutes } from './admin/accounts.ts'
+import { playgroundRoutes } from './admin/playground.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { Traces } from './traces.ts'
 import { addCorsHeaders, corsPreflight, isCorsPath } from './cors.ts'
@@ -84,6 +85,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
     .use(usageRoutes(deps, traces))
     .use(configRoutes(deps, traces))
     .use(accountRoutes(deps, traces))
+    .use(playgroundRoutes(deps, traces))
     .use(dashboardRoutes(deps, traces))
 }
 

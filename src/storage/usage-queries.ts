@@ -26,6 +26,14 @@ export interface TrendQuery {
   now: number
 }
 
+export interface LatencyTrendQuery {
+  window: '1h' | '24h'
+  by: TrendBy
+  quantile: 'p50' | 'p95'
+  top: number
+  now: number
+}
+
 /** One line of a trend: a group (null: rows without one), "other", or p50 / p95 for latency. */
 export interface TrendSeries {
   name: string | null
@@ -306,6 +314,46 @@ export function createUsageQueries(database: Database) {
         }
       }
       return { window: q.window, metric: q.metric, by: q.by ?? null, step_ms: step, source, t, series }
+    },
+
+    /**
+     * Latency per model, key or provider over the last hour (by minute) or day (by hour), from the
+     * raw log: one quantile (nearest rank, exact) per group, the top `top` groups by request count
+     * and the rest together as "other". The aggregates keep one histogram an hour for all traffic,
+     * so there is no breakdown for 30 days.
+     */
+    async latencyTrend(q: LatencyTrendQuery) {
+      const step = STEP[q.window]
+      const from = Math.floor((q.now - SPAN[q.window]) / step) * step + step
+      const t: number[] = []
+      for (let at = from; at <= q.now; at += step) t.push(at)
+      const g = RAW_GROUP[q.by]
+      const counts = await client.execute({ sql: `SELECT ${g} AS g, count(*) AS n FROM requests WHERE ts >= ? GROUP BY g ORDER BY n DESC, g`, args: [from] })
+      const top = counts.rows.slice(0, q.top).map((r) => (r.g == null ? null : String(r.g)))
+      const named = top.filter((x): x is string => x !== null)
+      const hasOther = counts.rows.length > q.top
+      // Rows of the groups left out are one group; the rank is ceil(q × n), in whole numbers.
+      const grp = `CASE WHEN ${g} IS NULL THEN ${top.includes(null) ? "'n'" : "'o'"}${named.length ? ` WHEN ${g} IN (${named.map(() => '?').join(', ')}) THEN 'g' || ${g}` : ''} ELSE 'o' END`
+      const rs = await client.execute({
+        sql: `SELECT at, grp, latency_ms FROM (
+                SELECT at, grp, latency_ms, row_number() OVER (PARTITION BY at, grp ORDER BY latency_ms) AS rn, count(*) OVER (PARTITION BY at, grp) AS cnt
+                FROM (SELECT (ts / ${step}) * ${step} AS at, ${grp} AS grp, latency_ms FROM requests WHERE ts >= ?)
+              ) WHERE rn = max(1, (${q.quantile === 'p50' ? 50 : 95} * cnt + 99) / 100)`,
+        args: [...named, from],
+      })
+      const values = new Map<string, (number | null)[]>()
+      for (const r of rs.rows) {
+        const i = Math.floor((Number(r.at) - from) / step)
+        if (i < 0 || i >= t.length) continue
+        const key = String(r.grp)
+        let v = values.get(key)
+        if (!v) values.set(key, (v = t.map(() => null)))
+        v[i] = Number(r.latency_ms)
+      }
+      const empty = () => t.map(() => null)
+      const series: TrendSeries[] = top.map((name) => ({ name, values: values.get(name === null ? 'n' : 'g' + name) ?? empty() }))
+      if (hasOther) series.push({ name: 'other', other: true, values: values.get('o') ?? empty() })
+      return { window: q.window, metric: 'latency' as const, by: q.by, quantile: q.quantile, step_ms: step, source: 'request_log' as const, t, series }
     },
 
     /** Deletes raw rows older than `before`, in chunks; aggregates stay. Returns rows removed. */

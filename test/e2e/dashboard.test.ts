@@ -12,6 +12,8 @@ declare const getComputedStyle: any
 declare const window: any
 declare const Navigator: any
 declare const getSelection: any
+/** The page's trends chart (a top-level binding of its script). */
+declare const chart: any
 
 const ADMIN = 'dashboard-admin-token-123'
 /** How long the page is waited for, at most, before a test fails. */
@@ -59,6 +61,25 @@ async function newPage(options: BrowserContextOptions = {}, fresh = false): Prom
 async function englishLeftovers(p: Page): Promise<string[]> {
   const allowed = new Set(['sluice', 'ms', 'UTC', 'IP'])
   return (await p.evaluate(visibleUiText)).flatMap((text) => text.match(/[A-Za-z]{2,}/g) ?? []).filter((w) => !allowed.has(w))
+}
+
+/**
+ * The chart's own data (uPlot's arrays: times in seconds, then one array per series) is what the
+ * trends API answers for the same query; polled, since a refresh may land on the next minute.
+ */
+async function chartShows(p: Page, query: string): Promise<any> {
+  let last: { shown: unknown; api: any } | null = null
+  try {
+    await until(async () => {
+      const api = await admin(`/trends?${query}`)
+      const shown = await p.evaluate(() => chart.data.map((a: any) => Array.from(a)))
+      last = { shown, api }
+      return JSON.stringify(shown) === JSON.stringify([api.t.map((x: number) => x / 1000), ...api.series.map((s: any) => s.values)])
+    }, 7_000)
+  } catch {
+    expect(last!.shown).toEqual([last!.api.t.map((x: number) => x / 1000), ...last!.api.series.map((s: any) => s.values)])
+  }
+  return last!.api
 }
 
 /** Text in the UI language the page is in (the rows of a table, say) has arrived. */
@@ -150,6 +171,8 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     await p.locator('#tby').selectOption('model')
     await p.waitForFunction(() => [...document.querySelectorAll('#trend .u-series .u-label')].some((el: any) => el.textContent === 'mock-model'))
     expect(await p.locator('#trend .u-series .u-label[translate=no]').first().textContent()).toBe('mock-model')
+    const perModel = await chartShows(p, 'window=30d&metric=requests&by=model')
+    expect(perModel.series[0].values.reduce((a: number, b: number) => a + b, 0)).toBeGreaterThan(0)
     // The last hour by minute, per provider, in tokens.
     await p.locator('#window').selectOption('1h')
     await p.locator('#tmetric').selectOption('tokens')
@@ -157,11 +180,28 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     await p.waitForFunction(() => [...document.querySelectorAll('#trend .u-series .u-label')].some((el: any) => el.textContent === 'mock'))
     await p.locator('#trend .u-over').hover({ position: { x: 600, y: 100 } })
     await p.waitForFunction(() => / tok$/.test(document.querySelectorAll('#trend .u-series .u-value')[1]?.textContent ?? ''))
-    // Latency: p50 and p95 of all traffic; no breakdown.
+    await chartShows(p, 'window=1h&metric=tokens&by=provider')
+    // Latency per provider for the last hour: one line per provider, p95 unless p50 is chosen.
     await p.locator('#tmetric').selectOption('latency')
-    await p.waitForFunction(() => document.querySelectorAll('#trend .u-series .u-label').length === 3 && document.querySelector('#tby').disabled)
-    expect((await p.locator('#trend .u-series .u-label').allTextContents()).slice(1)).toEqual(['p50', 'p95'])
+    await p.waitForFunction(() => !document.querySelector('#tq-label').hidden && document.querySelectorAll('#trend .u-series .u-label').length === 2)
+    expect((await p.locator('#trend .u-series .u-label').allTextContents()).slice(1)).toEqual(['mock'])
+    const p95 = await chartShows(p, 'window=1h&metric=latency&by=provider&quantile=p95')
+    expect(p95.series[0].values.some((v: number | null) => v !== null && v >= 0)).toBe(true)
+    await p.locator('#tq').selectOption('p50')
+    await chartShows(p, 'window=1h&metric=latency&by=provider&quantile=p50')
     expect(await ticks('yTicks')).toMatch(/ (ms|s)(\||$)/)
+    // Latency of all traffic: p50 and p95.
+    await p.locator('#tby').selectOption('')
+    await p.waitForFunction(() => document.querySelectorAll('#trend .u-series .u-label').length === 3 && document.querySelector('#tq-label').hidden)
+    expect((await p.locator('#trend .u-series .u-label').allTextContents()).slice(1)).toEqual(['p50', 'p95'])
+    await chartShows(p, 'window=1h&metric=latency')
+    // Over 30 days there is no breakdown of latency (one histogram an hour for all traffic).
+    await p.locator('#tby').selectOption('model')
+    await p.waitForFunction(() => !document.querySelector('#tq-label').hidden)
+    await p.locator('#window').selectOption('30d')
+    await p.waitForFunction(() => document.querySelector('#tby').disabled && document.querySelector('#tq-label').hidden && document.querySelectorAll('#trend .u-series .u-label').length === 3)
+    expect(await p.locator('#tby').getAttribute('title')).toContain('last hour')
+    await chartShows(p, 'window=30d&metric=latency')
     await p.screenshot({ path: artifactPath('dashboard-trends.png') })
 
     // Everything came from the gateway itself, uPlot included.
@@ -183,6 +223,9 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     await p.waitForFunction(() => /次$/.test(document.querySelectorAll('#trend .u-series .u-value')[1]?.textContent ?? ''))
     await p.locator('#tby').selectOption('key')
     await p.waitForFunction(() => document.querySelector('#trend .u-series .u-label[translate=no]'))
+    // Keys by their names, not their ids.
+    expect(await p.locator('#trend .u-series .u-label[translate=no]').first().textContent()).toBe('tester')
+    expect((await chartShows(p, 'window=24h&metric=requests&by=key')).series[0]).toMatchObject({ name: 'tester', key_id: 'cfg_tester' })
     expect(await englishLeftovers(p)).toEqual([])
     await p.screenshot({ path: artifactPath('dashboard-trends-zh.png') })
     await p.context().close()
@@ -671,8 +714,8 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     await p.goto(`${gw.url}/dashboard#overview`)
     await p.getByTestId('stat-requests').waitFor()
     const tabs = () => p.locator('#tabs button').allTextContents()
-    expect(await tabs()).toEqual(['概览', '上游', '密钥', '用量', '请求日志'])
-    for (const [tab, ready] of [['overview', '#cards .card'], ['providers', '#providers tr'], ['keys', '#keys tr'], ['usage', '#usage tr'], ['requests', '[data-testid=request-row]']]) {
+    expect(await tabs()).toEqual(['概览', '上游', '密钥', '用量', '请求日志', '接入'])
+    for (const [tab, ready] of [['overview', '#cards .card'], ['providers', '#providers tr'], ['keys', '#keys tr'], ['usage', '#usage tr'], ['connect', '#snippets .snip'], ['requests', '[data-testid=request-row]']]) {
       await p.locator(`#tabs button[data-tab=${tab}]`).click()
       await p.waitForFunction((sel) => document.querySelectorAll(sel).length > 1, ready)
       expect({ tab, left: await englishLeftovers(p) }).toEqual({ tab, left: [] })
@@ -682,17 +725,17 @@ describe.if(run)('the dashboard in headless Chromium', () => {
 
     // The switch: English now, and still after a reload.
     await p.locator('#lang').selectOption('en')
-    expect(await tabs()).toEqual(['Overview', 'Providers', 'Keys', 'Usage', 'Requests'])
+    expect(await tabs()).toEqual(['Overview', 'Providers', 'Keys', 'Usage', 'Requests', 'Connect'])
     expect(await p.locator('#requests tr th').first().textContent()).toBe('Time')
     // The choice is all the page keeps; never the admin token.
     expect(await p.evaluate(() => JSON.stringify([{ ...window.localStorage }, { ...window.sessionStorage }]))).toBe(JSON.stringify([{ 'sluice.lang': 'en' }, {}]))
     await p.reload()
     await p.getByTestId('request-row').first().waitFor()
-    expect(await tabs()).toEqual(['Overview', 'Providers', 'Keys', 'Usage', 'Requests'])
+    expect(await tabs()).toEqual(['Overview', 'Providers', 'Keys', 'Usage', 'Requests', 'Connect'])
     const cjk = (await p.evaluate(visibleUiText)).filter((text) => /[\u4e00-\u9fff]/.test(text))
     expect(cjk).toEqual([])
     await p.locator('#lang').selectOption('zh')
-    expect(await tabs()).toEqual(['概览', '上游', '密钥', '用量', '请求日志'])
+    expect(await tabs()).toEqual(['概览', '上游', '密钥', '用量', '请求日志', '接入'])
     await p.context().close()
 
     // An English browser gets English.

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(Boolean) as string[]
 
@@ -63,4 +63,24 @@ export function visibleUiText(): string[] {
     for (const attr of ['placeholder', 'aria-label', 'title']) if (el.getAttribute(attr)) out.push(el.getAttribute(attr))
   }
   return out
+}
+
+const AXE_SOURCE = Bun.resolveSync('axe-core/axe.min.js', import.meta.dir)
+
+/**
+ * Runs axe-core in the page (injected as an inline script, which the dashboard's CSP allows) and
+ * returns its violations of the given impacts, one readable line per element.
+ */
+export async function axeViolations(page: Page, impacts: readonly string[] = ['serious', 'critical']): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.addScriptTag({ content: await Bun.file(AXE_SOURCE).text() })
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as any).axe
+    const result = await axe.run((globalThis as any).document, { resultTypes: ['violations'] })
+    return result.violations.map((v: any) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n: any) => ({ target: n.target.join(' '), summary: n.failureSummary })) }))
+  })
+  return violations
+    .filter((v: { impact: string }) => impacts.includes(v.impact))
+    .flatMap((v: { id: string; impact: string; help: string; nodes: Array<{ target: string; summary: string }> }) =>
+      v.nodes.map((n) => `${v.impact} ${v.id} (${v.help}) at ${n.target}: ${n.summary.replace(/\s*\n\s*/g, ' ')}`),
+    )
 }

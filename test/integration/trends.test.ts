@@ -35,8 +35,9 @@ const valueAt = (r: { t: number[]; series: { values: (number | null)[] }[] }, s:
 describe('trends from known rows', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-trends-'))
   let trends: (q: Partial<TrendQuery>) => Promise<any>
+  let db: Awaited<ReturnType<typeof openDatabase>>
   beforeAll(async () => {
-    const db = await openDatabase(`file:${join(dir, 't.db')}`)
+    db = await openDatabase(`file:${join(dir, 't.db')}`)
     const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 1000, batchSize: 100, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
     for (const r of ROWS) writer.enqueue(r)
     await writer.stop()
@@ -108,6 +109,30 @@ describe('trends from known rows', () => {
     const tokensByKey = await trends({ window: '30d', by: 'key', metric: 'tokens' })
     expect(tokensByKey.series.map((s: any) => [s.name, sum(s.values)])).toEqual([['k1', 45], ['k2', 30], ['k3', 30]])
   })
+
+  test('latency per group from the raw log: one quantile, exact, the top groups by requests and the rest as "other"', async () => {
+    const q = createUsageQueries(db)
+    const byModel = await q.latencyTrend({ window: '1h', by: 'model', quantile: 'p95', top: 2, now: NOW })
+    expect(byModel).toMatchObject({ window: '1h', metric: 'latency', by: 'model', quantile: 'p95', step_ms: 60_000, source: 'request_log' })
+    // a: 2 requests, then b, c, d with one each (ties by name): c and d are "other".
+    expect(byModel.series.map((s) => [s.name, s.other ?? false])).toEqual([['a', false], ['b', false], ['other', true]])
+    expect(valueAt(byModel, 0, '2026-01-15T12:00:00Z')).toBe(300)
+    expect(valueAt(byModel, 1, '2026-01-15T12:00:00Z')).toBe(1000)
+    expect(valueAt(byModel, 2, '2026-01-15T12:10:00Z')).toBe(50)
+    expect(valueAt(byModel, 2, '2026-01-15T12:20:00Z')).toBe(2000)
+    expect(valueAt(byModel, 0, '2026-01-15T12:10:00Z')).toBeNull()
+    const p50 = await q.latencyTrend({ window: '1h', by: 'model', quantile: 'p50', top: 2, now: NOW })
+    expect(valueAt(p50, 0, '2026-01-15T12:00:00Z')).toBe(100)
+    // The last day by hour: p1 has 50, 100 and 300 ms at 12:00 and 700 at 02:00; p2 has 1000 and 2000.
+    const byProvider = await q.latencyTrend({ window: '24h', by: 'provider', quantile: 'p50', top: 5, now: NOW })
+    expect(byProvider.t).toHaveLength(24)
+    expect(byProvider.series.map((s) => s.name)).toEqual(['p1', 'p2'])
+    expect(valueAt(byProvider, 0, '2026-01-15T12:00:00Z')).toBe(100)
+    expect(valueAt(byProvider, 0, '2026-01-15T02:00:00Z')).toBe(700)
+    expect(valueAt(byProvider, 1, '2026-01-15T12:00:00Z')).toBe(1000)
+    const p95 = await q.latencyTrend({ window: '24h', by: 'provider', quantile: 'p95', top: 5, now: NOW })
+    expect(valueAt(p95, 1, '2026-01-15T12:00:00Z')).toBe(2000)
+  })
 })
 
 describe('GET /admin/api/trends', () => {
@@ -137,6 +162,23 @@ describe('GET /admin/api/trends', () => {
     expect(byModel).toMatchObject({ window: '30d', metric: 'tokens', by: 'model', source: 'usage_daily' })
   })
 
+  test('a breakdown by key names the keys; latency per model for the last hour and day', async () => {
+    const ask = () => fetch(`${gw.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] }) })
+    await ask()
+    let byKey: any
+    for (let i = 0; i < 50 && !byKey?.series.length; i++) {
+      await Bun.sleep(100)
+      byKey = await (await get('?window=1h&by=key')).json()
+    }
+    expect(byKey.series.map((s: any) => [s.name, s.key_id])).toEqual([['tester', 'cfg_tester']])
+    for (const window of ['1h', '24h']) {
+      const latency: any = await (await get(`?window=${window}&metric=latency&by=model&quantile=p50`)).json()
+      expect(latency).toMatchObject({ window, metric: 'latency', by: 'model', quantile: 'p50', source: 'request_log' })
+      expect(latency.series.map((s: any) => s.name)).toEqual(['mock-model'])
+      expect(latency.series[0].values.filter((v: number | null) => v !== null)).toHaveLength(1)
+    }
+  })
+
   test('admin only; bad values are a 400 naming the field', async () => {
     expect((await get('', CLIENT_KEY)).status).toBe(401)
     expect((await fetch(`${gw.url}/admin/api/trends`)).status).toBe(401)
@@ -144,7 +186,9 @@ describe('GET /admin/api/trends', () => {
       ['?window=2h', 'window'],
       ['?metric=bogus', 'metric'],
       ['?by=day', 'by'],
-      ['?metric=latency&by=model', 'by'],
+      ['?window=30d&metric=latency&by=model', 'by'],
+      ['?metric=latency&by=model&quantile=p99', 'quantile'],
+      ['?metric=requests&quantile=p50', 'quantile'],
       ['?top=0', 'top'],
       ['?top=abc', 'top'],
     ]) {

@@ -2,7 +2,7 @@ import { sseEvent } from '../../lib/sse.ts'
 import { Elysia, t } from 'elysia'
 import { GatewayError } from '../../gateway/errors.ts'
 import { isPriced } from '../../gateway/access/limits/pricing.ts'
-import type { GroupBy, TrendBy, TrendMetric, TrendWindow } from '../../storage/usage-queries.ts'
+import type { GroupBy, TrendBy, TrendMetric, TrendSeries, TrendWindow } from '../../storage/usage-queries.ts'
 import { adminAllowed, adminAuth } from '../admin-auth.ts'
 import type { Deps } from '../deps.ts'
 import type { Traces } from '../traces.ts'
@@ -47,6 +47,18 @@ export function timeParam(param: 'from' | 'to', text: string | undefined): numbe
   const at = realDay && ISO.test(text) ? Date.parse(text) : NaN
   if (Number.isNaN(at)) throw bad(param, 'expected a UTC day (YYYY-MM-DD) or an ISO time with a zone (2026-01-31T12:00:00Z)')
   return at
+}
+
+/**
+ * Series of a breakdown by key named by the keys' names (the id stays in `key_id`); a name two
+ * series share gets its id too. A key no longer stored keeps its id as its name.
+ */
+async function withKeyNames(deps: Deps, series: TrendSeries[]): Promise<Array<TrendSeries & { key_id?: string | null }>> {
+  const names = new Map((await deps.keyStore.list()).map((k) => [k.id, k.name]))
+  const named = series.map((s) => (s.other ? s : { ...s, key_id: s.name, name: s.name === null ? null : (names.get(s.name) ?? s.name) }))
+  const seen = new Map<string, number>()
+  for (const s of named) if (!s.other && s.name !== null) seen.set(s.name, (seen.get(s.name) ?? 0) + 1)
+  return named.map((s) => (!s.other && s.name !== null && seen.get(s.name)! > 1 ? { ...s, name: `${s.name} (${(s as { key_id: string }).key_id})` } : s))
 }
 
 /** A request-log row without the bodies it may carry. */
@@ -149,17 +161,28 @@ export const usageRoutes = (deps: Deps, traces: Traces) =>
         if (!TREND_METRICS.has(metric)) throw bad('metric', 'expected requests, errors, tokens, cost or latency')
         const by = query.by === undefined || query.by === '' ? undefined : query.by
         if (by !== undefined && !TREND_BY.has(by)) throw bad('by', 'expected model, key or provider, or leave it out for the total')
-        // The aggregates keep latency for all traffic only (one histogram an hour), not per group.
-        if (by !== undefined && metric === 'latency') throw bad('by', 'latency has no breakdown: leave by out')
         const top = intParam('top', query.top, 1, 20) ?? 5
-        const trends = await deps.usage.trends({ window: window as TrendWindow, metric: metric as TrendMetric, by: by as TrendBy | undefined, top, now: Date.now() })
+        const now = Date.now()
+        if (query.quantile !== undefined && (metric !== 'latency' || by === undefined)) throw bad('quantile', 'only for latency with a breakdown (by)')
+        let trends
+        if (metric === 'latency' && by !== undefined) {
+          // The aggregates keep latency for all traffic only (one histogram an hour): a breakdown comes from the raw log.
+          if (window === '30d') throw bad('by', 'latency per model, key or provider is kept for 1h and 24h only: leave by out for 30d')
+          const quantile = query.quantile ?? 'p95'
+          if (quantile !== 'p50' && quantile !== 'p95') throw bad('quantile', 'expected p50 or p95')
+          trends = await deps.usage.latencyTrend({ window: window as '1h' | '24h', by: by as TrendBy, quantile, top, now })
+        } else {
+          trends = await deps.usage.trends({ window: window as TrendWindow, metric: metric as TrendMetric, by: by as TrendBy | undefined, top, now })
+        }
+        if (by === 'key') trends = { ...trends, series: await withKeyNames(deps, trends.series) }
         return traces.finish(request, Response.json(trends))
       },
       {
         admin: true,
-        query: t.Object({ window: Filter, metric: Filter, by: Filter, top: Filter }),
+        query: t.Object({ window: Filter, metric: Filter, by: Filter, top: Filter, quantile: Filter }),
         detail: {
-          summary: 'A metric over time (1h by minute, 24h by hour, 30d by day), optionally per model, key or provider: the top groups and "other"',
+          summary:
+            'A metric over time (1h by minute, 24h by hour, 30d by day), optionally per model, key (named, with key_id) or provider: the top groups and "other"; latency per group (quantile=p50|p95) for 1h and 24h',
           tags: ['usage'],
         },
       },
