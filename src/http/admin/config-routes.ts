@@ -188,6 +188,7 @@ export const configRoutes = (deps: Deps, traces: Traces) => {
   /** One small real request (the model list) with one key: what a user wants to know before relying on it. */
   async function test(name: string, fp: string | null): Promise<Response> {
     const provider = providerToTest(name)
+    if (provider.module) throw new GatewayError('unsupported', `Provider ${clip(name, 80)} is of type ${provider.type}: it has no model list to ask; test its accounts (POST /admin/api/accounts/{id}/test) or send a request from the playground.`)
     const key = fp === null ? provider.keys[0] : provider.keys.find((k) => fingerprint(k) === fp)
     if (!key) throw new GatewayError('not_found', `No key ${clip(fp ?? '', 64)} in provider ${clip(name, 80)}.`)
     const started = performance.now()
