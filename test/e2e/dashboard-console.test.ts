@@ -7,6 +7,7 @@ import { keyOf, startMockUpstream, type MockUpstream } from '../helpers/mock-ups
 
 // Code in page.evaluate / waitForFunction runs in the browser, where document exists.
 declare const document: any
+declare const window: any
 
 const ADMIN = 'dashboard-console-admin-token'
 const WAIT_MS = 8_000
@@ -164,4 +165,26 @@ describe.if(run)('the dashboard as a console: providers, keys, aliases and price
     await p.screenshot({ path: artifactPath('dashboard-provider-dialog-zh.png') })
     await p.context().close()
   })
+
+  test('at 390 px every action of every view is on screen, in both languages', async () => {
+    // A dashboard provider with keys, so the providers view has every kind of button.
+    const made = await admin('/config/providers', { method: 'POST', body: JSON.stringify({ name: 'phone', type: 'openai', base_url: mock.baseUrl, models: ['console-model'], keys: [{ key: 'sk-phone-key-000000000001', label: 'a rather long label for a phone' }] }) })
+    expect(made.status).toBe(201)
+    for (const locale of ['en-US', 'zh-CN']) {
+      const p = await (await browser.newContext({ viewport: { width: 390, height: 844 }, locale, storageState: await page.context().storageState() })).newPage()
+      p.context().setDefaultTimeout(WAIT_MS)
+      await p.goto(`${gw.url}/dashboard#overview`)
+      for (const [tab, ready] of [['overview', '#cards .card'], ['providers', '[data-testid=provider-phone]'], ['keys', '#keys tr:not(.h)'], ['usage', '#usage tr'], ['requests', '#requests tr'], ['connect', '#tab-connect button']] as const) {
+        await p.locator(`#tabs button[data-tab=${tab}]`).click()
+        await p.locator(ready).first().waitFor()
+        const off = await p.evaluate(() => {
+          const width = window.innerWidth
+          const controls = [...document.querySelectorAll('main button, main input, main select, main textarea, main a')].filter((el: any) => el.offsetParent !== null && !el.closest('dialog'))
+          return { scroll: document.documentElement.scrollWidth, off: controls.map((el: any) => ({ what: el.outerHTML.slice(0, 80), r: el.getBoundingClientRect() })).filter((c: any) => c.r.left < 0 || c.r.right > width).map((c: any) => c.what) }
+        })
+        expect({ tab, locale, ...off }).toEqual({ tab, locale, scroll: 390, off: [] })
+      }
+      await p.context().close()
+    }
+  }, 60_000)
 })
