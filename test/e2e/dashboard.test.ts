@@ -479,6 +479,17 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     // The API agrees.
     const api = (await admin(`/usage?group_by=key&from=${new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10)}&to=${today}`)).data
     expect(await total()).toBe(api.reduce((a: number, r: any) => a + r.requests, 0))
+    // And so does the request log: every request shown once, with the same tokens.
+    const logged: any[] = []
+    for (let before: unknown = undefined, pages = 0; pages < 20; pages++) {
+      const batch = await admin(`/requests?limit=200&fields=summary${before ? `&before=${before}` : ''}`)
+      logged.push(...batch.data)
+      before = batch.next_before
+      if (!before) break
+    }
+    expect(await total()).toBe(logged.length)
+    const prompt = Number((await page.getByTestId('usage-total').locator('td').nth(3).textContent())!.replace(/\D/g, ''))
+    expect(prompt).toBe(logged.reduce((a, r) => a + (r.promptTokens ?? 0), 0))
     // Newest default: most requests first; a click on Requests turns it round, a click on the name sorts by name.
     const counts = shown.map((r: any) => r[1])
     expect(counts).toEqual(counts.slice().sort((a: number, b: number) => b - a))
