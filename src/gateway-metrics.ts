@@ -10,6 +10,8 @@ export interface MetricSources {
   inflight(): { requests: number; streams: number }
   /** Request-log rows queued, dropped because the queue was full, and lost at shutdown because the database failed. */
   queue(): { depth: number; dropped: number; lost?: number }
+  /** With Redis: whether it answers, and the client-key admissions counted in memory or refused while it did not. */
+  redis?(): { up: boolean; fallback: number; refused: number }
 }
 
 /** Every metric sluice exports on /metrics. Labels never carry keys, users or prompts. */
@@ -48,6 +50,21 @@ export function createGatewayMetrics(sources: MetricSources) {
       g.set({ reason: 'storage_error' }, q.lost ?? 0)
     }),
   )
+
+  const redis = sources.redis
+  if (redis) {
+    registry.add(new Gauge('sluice_redis_up', 'Whether Redis, which holds the shared limits, answers (1) or not (0).', (g) => g.set({}, redis().up ? 1 : 0)))
+    registry.add(
+      new Gauge('sluice_redis_fallback_admissions_total', 'Client-key admissions counted in this instance alone because Redis could not be used (on_failure: local).', (g) =>
+        g.set({}, redis().fallback),
+      ),
+    )
+    registry.add(
+      new Gauge('sluice_redis_refused_admissions_total', 'Client-key admissions refused with a 503 because Redis could not be used (on_failure: reject).', (g) =>
+        g.set({}, redis().refused),
+      ),
+    )
+  }
 
   // Per request, the series are found by label values, without building label objects or keys.
   const requestSeries = new SeriesLookup(([route, model, provider, status]) =>

@@ -7,7 +7,7 @@ import { selfLoopProblems } from './config/self-loop.ts'
 import type { Config } from './config/schema.ts'
 import { KeyDirectory } from './gateway/access/client-keys.ts'
 import { createConnectWatch } from './gateway/upstream/connect-watch.ts'
-import { createGateway } from './gateway/gateway.ts'
+import { createGateway, type Gateway } from './gateway/gateway.ts'
 import { buildRuntime, type Runtime } from './gateway/runtime.ts'
 import { AdapterModules } from './adapters/modules.ts'
 import { AccountDirectory } from './adapters/accounts.ts'
@@ -26,13 +26,14 @@ import { Traces } from './http/traces.ts'
 import { createClientKeyStore } from './storage/client-key-store.ts'
 import { openDatabase } from './storage/database.ts'
 import { createSettingsStore } from './storage/settings-store.ts'
-import { createUpstreamKeyStore } from './storage/upstream-key-store.ts'
+import { createUpstreamKeyStore, type DisabledKeyRow } from './storage/upstream-key-store.ts'
 import { createResponseStore } from './storage/response-store.ts'
 import { StateFlusher, storageFields } from './server/state-flusher.ts'
 import { ClientKeySync } from './server/client-key-sync.ts'
 import { dotenvReport } from './config/dotenv.ts'
 import { VERSION } from './version.ts'
-import { Limiter } from './gateway/access/limits/limiter.ts'
+import { Limiter, type Limits } from './gateway/access/limits/limiter.ts'
+import { createSharedState, type SharedState } from './server/shared-state.ts'
 import { MemoryLimitStore } from './gateway/access/limits/store.ts'
 import { ipMatcher } from './lib/cidr.ts'
 import { periodStart } from './lib/periods.ts'
@@ -51,6 +52,8 @@ const MANAGED_POLL_MS = 1000
 const IDLE_TIMEOUT_S = 10
 /** How often quota usage and last-use times are written. */
 const FLUSH_MS = 1000
+/** How long start-up waits for Redis before serving with the failure policy. */
+const REDIS_START_WAIT_MS = 2000
 
 export interface ServerOptions {
   /** Log destination (tests capture lines here); stdout by default. */
@@ -76,9 +79,20 @@ export interface RunningServer {
 }
 
 function secretsOf(config: Config): string[] {
-  return [...config.providers.flatMap((p) => p.keys), ...config.auth.keys.map((k) => k.key), config.admin.token ?? ''].filter(
+  return [...config.providers.flatMap((p) => p.keys), ...config.auth.keys.map((k) => k.key), config.admin.token ?? '', ...redisSecrets(config)].filter(
     (s) => s.length > 0,
   )
+}
+
+/** The password of the Redis URL, as written and decoded. */
+function redisSecrets(config: Config): string[] {
+  if (!config.redis) return []
+  try {
+    const { password } = new URL(config.redis.url)
+    return password ? [password, decodeURIComponent(password)] : []
+  } catch {
+    return []
+  }
 }
 
 /** Builds every part from the config and starts listening. */
@@ -133,12 +147,18 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   const limitStore = new MemoryLimitStore()
   for (const row of await usageStore.since(clock() - 32 * 86_400_000)) limitStore.load(row.keyId, row.periodStart, row.usage)
   const now = clock
-  const limiter = new Limiter(limitStore, now)
+  // With Redis, every instance shares the client keys' limits; the memory store stays the fallback.
+  const shared: SharedState | null = config.redis ? createSharedState(config.redis, { local: limitStore, logger, now }) : null
+  const limiter: Limits = shared?.limiter ?? new Limiter(limitStore, now)
 
   await keyStore.syncConfigKeys(config.auth.keys)
   const directory = new KeyDirectory(now)
   const keySync = new ClientKeySync(keyStore, directory, logger)
-  const refreshKeys = () => keySync.refresh()
+  // A change made here is told to the other instances at once (their poll is the safety net).
+  const refreshKeys = async () => {
+    await keySync.refresh()
+    shared?.clientKeysChanged()
+  }
   await refreshKeys()
   keySync.start(KEY_POLL_MS)
   managed.start(MANAGED_POLL_MS)
@@ -174,6 +194,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     managed.stop()
     accounts.stop()
     clearInterval(flusher)
+    shared?.close()
     database.close()
     throw err
   }
@@ -186,7 +207,18 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     logger,
     now: clock,
     onOutcome: (provider, outcome) => metrics.attempt(provider, outcome),
+    onKeyEvent: shared ? (event) => shared.upstreamKey(event) : undefined,
   })
+  shared?.link({
+    flush,
+    usageSince: (from) => usageStore.since(from),
+    quotaKeys: async () => (await keyStore.list()).flatMap((k) => (k.revokedAt === null && k.policy.quota ? [{ id: k.id, quota: k.policy.quota }] : [])),
+    applyKeyEvent: (event) => void gateway.applyKeyEvent(event),
+    refreshClientKeys: () => keySync.refresh(),
+    syncDisabledKeys: async () => syncDisabledKeys(gateway, await upstreamKeys.listDisabled()),
+  })
+  // The first requests are shared ones when Redis answers soon; start-up never waits for longer.
+  await shared?.ready(REDIS_START_WAIT_MS)
 
   /** After an edit in the dashboard (here or in another process): the merged config goes in force. */
   async function applyManaged(): Promise<void> {
@@ -254,6 +286,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     keyStates: () => gateway.providers().map((p) => ({ provider: p.name, ...p.keys })),
     inflight: () => traces?.inflight ?? { requests: 0, streams: 0 },
     queue: () => ({ depth: writer.depth, dropped: writer.dropped, lost: writer.lost }),
+    redis: shared ? () => shared.metrics() : undefined,
   })
   const sink = createRequestSink({
     config: () => config,
@@ -295,11 +328,11 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     limiter,
     refreshKeys,
     keyUsed: (id) => state.keyUsed(id, clock()),
-    usageOf(key) {
+    async usageOf(key) {
       const q = key.policy.quota
       if (!q) return null
       const start = periodStart(now(), q.period, q.resetTime, q.timezone)
-      const u = limitStore.usage(key.id, start)
+      const u = shared ? await shared.limiter.usage(key.id, start) : limitStore.usage(key.id, start)
       return { period_start: new Date(start).toISOString(), requests: u.requests, tokens: u.tokens, cost_usd: u.costUsd }
     },
     clientIp(request) {
@@ -321,11 +354,13 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
         ok,
         body: {
           // A paused model (its circuit open) is a degraded gateway: some requests cannot be served as asked.
-          status: draining ? 'shutting_down' : !databaseOk || !storage.writable || gateway.providers().some((p) => p.circuit !== 'closed') ? 'degraded' : 'ok',
+          // So is one whose limits are not shared (or are refused) while Redis cannot be reached.
+          status: draining ? 'shutting_down' : !databaseOk || !storage.writable || gateway.providers().some((p) => p.circuit !== 'closed') || (shared && !shared.healthy()) ? 'degraded' : 'ok',
           version: VERSION,
           uptime_s: Math.round((clock() - startedAt) / 1000),
           database: { reachable: databaseOk, ...storage },
           providers: gateway.providers(),
+          ...(shared ? { redis: shared.health() } : {}),
         },
       }
     },
@@ -361,6 +396,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     accounts.stop()
     clearInterval(flusher)
     clearInterval(retention)
+    // After the requests drained: their settles have been sent.
+    shared?.close()
   }
   /** Writes what the request log holds, then lets go of the catalog's refreshes and the database. */
   async function closeStorage(): Promise<void> {
@@ -470,4 +507,18 @@ function formatHost(host: string): string {
 /** A libSQL server URL may carry credentials in its query; a file path is safe to show. */
 function redactDbUrl(url: string): string {
   return url.replace(/\?.*$/, '')
+}
+
+/**
+ * Puts the database's disabled upstream keys in force, and re-enables the ones it no longer holds:
+ * for an instance that may have missed what the others said while it was disconnected.
+ */
+function syncDisabledKeys(gateway: Gateway, rows: readonly DisabledKeyRow[]): void {
+  const stored = new Set(rows.map((r) => `${r.provider}\u0000${r.fingerprint}`))
+  for (const r of rows) gateway.applyKeyEvent({ kind: 'disabled', provider: r.provider, fingerprint: r.fingerprint, reason: r.reason })
+  for (const p of gateway.providerKeys()) {
+    for (const k of p.keys_detail) {
+      if (k.state === 'disabled' && !stored.has(`${p.name}\u0000${k.fingerprint}`)) gateway.applyKeyEvent({ kind: 'enabled', provider: p.name, fingerprint: k.fingerprint })
+    }
+  }
 }

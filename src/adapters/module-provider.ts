@@ -70,9 +70,11 @@ export function moduleProvider(config: ProviderConfig, mod: AdapterModule, deps:
     })
 
   /** The account with fresh credentials: refreshed when `force`d or about to expire, by one caller at a time. */
-  async function fresh(id: string, signal: AbortSignal, force: boolean): Promise<AdapterAccount | Response> {
+  async function fresh(id: string, signal: AbortSignal, force: boolean, usedVersion?: number | null): Promise<AdapterAccount | Response> {
     const accounts = deps.accounts!
-    const version = accounts.updatedAt(id)
+    // A refused token is judged by the record it came from: if that record has changed since (another
+    // request refreshed while this one was waiting for its answer), the newer credentials are used.
+    const version = usedVersion !== undefined ? usedVersion : accounts.updatedAt(id)
     const current = accounts.account(id)
     if (!current) return accountFailure(401, `account ${id} is no longer stored`)
     if (!mod.refresh || (!force && !due(current))) return current
@@ -111,6 +113,7 @@ export function moduleProvider(config: ProviderConfig, mod: AdapterModule, deps:
       const body = JSON.parse(text) as Record<string, unknown>
       const stored = input.key.startsWith(ACCOUNT_PREFIX) && deps.accounts !== undefined
       let account: AdapterAccount | Response = stored ? await fresh(input.key, signal, false) : keyAccount(input.key, labels.get(input.key) ?? null)
+      const usedVersion = stored ? deps.accounts!.updatedAt(input.key) : null
       if (account instanceof Response) return account
       const request = { model: input.model, stream: input.stream, body, headers: input.passHeaders }
       let response = await mod.handle(request, contextFor(account, signal))
@@ -118,7 +121,7 @@ export function moduleProvider(config: ProviderConfig, mod: AdapterModule, deps:
       // A stored account's token refused: one refresh, one more try.
       if (response.status === 401 && stored && mod.refresh) {
         response.body?.cancel().catch(() => {})
-        account = await fresh(input.key, signal, true)
+        account = await fresh(input.key, signal, true, usedVersion)
         if (account instanceof Response) return account
         response = await mod.handle(request, contextFor(account, signal))
       }

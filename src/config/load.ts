@@ -178,6 +178,8 @@ function resolveConfig(
     keyNames.add(k.name)
   })
 
+  const redis = resolveRedis(file.redis, problems)
+
   if (problems.length > 0) throw new ConfigError(source, problems)
 
   return {
@@ -212,6 +214,7 @@ function resolveConfig(
       auth_token: nonEmpty(file.database?.auth_token) ?? null,
     },
     secrets: { key_file: file.secrets?.key_file ? resolve(path ? dirname(path) : cwd, file.secrets.key_file) : null },
+    redis,
     log: { level },
     auth: { required: file.auth?.required ?? true, keys },
     timeouts,
@@ -308,6 +311,8 @@ export function resolveProvider(
     proxy: p.proxy ?? null,
     // A conversation stays on its account where accounts hold conversations (module and flow providers).
     sticky: p.sticky ?? isModule,
+    priority: p.priority ?? 0,
+    weight: p.weight ?? null,
     fake_stream: p.fake_stream ?? false,
     stream_only: p.stream_only ?? false,
     default_max_tokens: p.default_max_tokens ?? DEFAULT_MAX_TOKENS,
@@ -444,9 +449,30 @@ function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] 
       api: type === 'openai' ? defaultApi(base) : 'chat',
       responses_only_models: [],
       module: null,
+      priority: 0,
+      weight: null,
     })
   }
   return providers
+}
+
+/** The `redis` section; its URL is checked without ever being repeated, since it may hold a password. */
+function resolveRedis(r: ConfigFile['redis'], problems: string[]): Config['redis'] {
+  if (!r) return null
+  let url: URL | null = null
+  try {
+    url = new URL(r.url)
+  } catch {
+    problems.push('redis.url: expected a redis:// or rediss:// URL')
+  }
+  if (url && url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    problems.push(`redis.url: expected a redis:// or rediss:// URL, got the scheme "${url.protocol.slice(0, 20)}"`)
+  } else if (url && url.hostname === '') {
+    problems.push('redis.url: expected a host')
+  } else if (url && !/^\/?\d*$/.test(url.pathname)) {
+    problems.push('redis.url: expected a database number (or nothing) after the host')
+  }
+  return { url: r.url, timeout_ms: r.timeout_ms ?? 100, on_failure: r.on_failure ?? 'local' }
 }
 
 function isHttpUrl(value: string): boolean {

@@ -37,6 +37,10 @@ export const ProviderSchema = T.Object(
     sticky: T.Optional(T.Boolean()),
     fake_stream: T.Optional(T.Boolean()),
     stream_only: T.Optional(T.Boolean()),
+    /** Where several providers serve a model: a higher priority is tried first (default 0). */
+    priority: T.Optional(T.Integer({ minimum: -1000, maximum: 1000 })),
+    /** Among providers of one priority serving a model: their share of first tries (default: the order of the file). */
+    weight: T.Optional(T.Number({ exclusiveMinimum: 0 })),
     /** For OpenAI clients on an Anthropic provider: max_tokens when the client sent none. */
     default_max_tokens: T.Optional(T.Integer({ minimum: 1 })),
     /** Which OpenAI APIs a `type: openai` provider serves: chat completions, Responses, or both. */
@@ -54,6 +58,10 @@ export const ProviderSchema = T.Object(
   },
   strict,
 )
+
+/** While Redis cannot be reached: count limits per instance (`local`), or refuse limited requests with a 503 (`reject`). */
+export const REDIS_FAILURE_POLICIES = ['local', 'reject'] as const
+export type RedisFailurePolicy = (typeof REDIS_FAILURE_POLICIES)[number]
 
 export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency'] as const
 export type Strategy = (typeof STRATEGIES)[number]
@@ -204,6 +212,17 @@ export const ConfigFile = T.Object(
         strict,
       ),
     ),
+    /** Limits and upstream key state shared by several instances; without it each instance counts alone. */
+    redis: T.Optional(
+      T.Object(
+        {
+          url: T.String({ minLength: 1 }),
+          timeout_ms: T.Optional(Millis),
+          on_failure: T.Optional(T.Union(REDIS_FAILURE_POLICIES.map((p) => T.Literal(p)))),
+        },
+        strict,
+      ),
+    ),
     circuit_breaker: T.Optional(
       T.Object(
         {
@@ -249,6 +268,10 @@ export interface ProviderConfig {
   api: Exclude<ProviderApi, 'auto'>
   /** Regular expressions (sources) of models that only serve the Responses API. */
   responses_only_models: readonly string[]
+  /** Higher is tried first where several providers serve a model. */
+  priority: number
+  /** Share of first tries among providers of the same priority; null keeps the order of the file. */
+  weight: number | null
   /** For `type: module`: the adapter file (absolute), its options and whether it may reach private addresses. */
   module: { path: string; options: Readonly<Record<string, unknown>>; allow_private: boolean } | null
 }
@@ -315,6 +338,14 @@ export interface PriceConfig {
   cached_prompt?: number
 }
 
+export interface RedisConfig {
+  /** `redis://` or `rediss://` (TLS), with the password if there is one: never logged. */
+  url: string
+  /** The deadline of every Redis call; past it, the failure policy decides. */
+  timeout_ms: number
+  on_failure: RedisFailurePolicy
+}
+
 /** The resolved configuration: defaults, file, environment and flags merged, validated, frozen. */
 export interface Config {
   /** Where the file came from, if there was one. */
@@ -343,6 +374,8 @@ export interface Config {
   routing: { heartbeat_ms: number; sticky_ttl_ms: number }
   responses: { store_ttl_hours: number; max_stored_bytes: number }
   circuit_breaker: { failure_threshold: number; open_ms: number }
+  /** Shared state for several instances; null: this instance keeps it alone. */
+  redis: RedisConfig | null
   providers: readonly ProviderConfig[]
   aliases: readonly AliasConfig[]
 }

@@ -27,6 +27,8 @@ export const ERROR_STATUS = {
   shutting_down: 503,
   /** A write the request needed failed: the database is locked, full, read-only or failing. */
   storage_unavailable: 503,
+  /** The key's limits are kept in a shared store (Redis) that cannot be reached, and the policy is to refuse. */
+  limits_unavailable: 503,
   upstream_timeout: 504,
 } as const
 

@@ -23,7 +23,8 @@ import { buildPayload, translationFailure, upstreamOperation, upstreamWire } fro
 import type { Runtime } from './runtime.ts'
 import { ClientClosed } from './upstream/upstream-call.ts'
 import type { ClientKey } from './access/client-keys.ts'
-import { estimateTokens, type Admission, type Limiter } from './access/limits/limiter.ts'
+import { estimateTokens, type Admission, type Limits } from './access/limits/limiter.ts'
+import { applyKeyEvent, type UpstreamKeyEvent } from './routing/key-events.ts'
 import { costOf } from './access/limits/pricing.ts'
 
 export interface ProxyInput {
@@ -90,6 +91,8 @@ export interface Gateway {
   runtime(): Runtime
   /** Puts a new runtime in force; requests already running finish on the old one. */
   swap(next: Runtime): void
+  /** Applies what another instance learned about an upstream key; false when the key is not known here. */
+  applyKeyEvent(event: UpstreamKeyEvent): boolean
 }
 
 export interface GatewayDeps {
@@ -97,8 +100,10 @@ export interface GatewayDeps {
   responses?: ResponseStore
   onOutcome?: AttemptsDeps['onOutcome']
   connectWatch: ConnectWatch
-  limiter: Limiter
+  limiter: Limits
   keyStates: UpstreamKeyStateStore
+  /** Told what this instance learned about an upstream key (rested, retired, re-enabled). */
+  onKeyEvent?(event: UpstreamKeyEvent): void
   logger: Logger
   now: () => number
   random?: () => number
@@ -186,7 +191,9 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
     // A budget reserves what the request may cost, as tokens are reserved, so parallel requests
     // cannot spend past it; computed only where a budget applies.
     const estimatedCostUsd = key.policy.quota?.budgetUsd != null ? costCeiling(rt.config.prices, model, plan.targets, body, operation, promptTokens) : 0
-    const admission = deps.limiter.admit(key, promptTokens, { requestCounted: input.requestCounted, estimatedCostUsd })
+    const admitted = deps.limiter.admit(key, promptTokens, { requestCounted: input.requestCounted, estimatedCostUsd })
+    // In-memory limits answer at once; only shared ones are awaited.
+    const admission = admitted instanceof Promise ? await admitted : admitted
     Object.assign(trace.headers, admission.headers)
     trace.onDone(settleWhenDone(rt.config.prices, model, admission))
 
@@ -263,6 +270,7 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
         random,
         onLatency: (label, ms) => rt.router.recordLatency(label, ms),
         onOutcome: deps.onOutcome,
+        onKeyEvent: deps.onKeyEvent,
       },
     )
 
@@ -372,8 +380,10 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       p.pool.enable(state)
       await deps.keyStates.clearDisabled(provider, fingerprint)
       deps.logger.info({ provider, key: fingerprint }, 'upstream key re-enabled')
+      deps.onKeyEvent?.({ kind: 'enabled', provider, fingerprint })
       return true
     },
+    applyKeyEvent: (event) => applyKeyEvent(current.catalog, event, deps.now()),
     runtime: () => current,
     swap(next) {
       current.catalog.stop()

@@ -5,7 +5,7 @@ import type { Gateway } from '../gateway/gateway.ts'
 import type { ResponseStore } from '../gateway/ports.ts'
 import type { RequestRecord, RequestTrace } from '../gateway/record.ts'
 import type { Logger } from '../observability/logger.ts'
-import type { Limiter } from '../gateway/access/limits/limiter.ts'
+import type { Limits } from '../gateway/access/limits/limiter.ts'
 import type { ClientKeyStore } from '../storage/client-key-store.ts'
 import type { UsageQueries } from '../storage/usage-queries.ts'
 import type { Sessions } from './sessions.ts'
@@ -39,15 +39,15 @@ export interface Deps {
   responses: ResponseStore
   keys: { find(presented: string | null): ClientKey | null; explain?(presented: string): { id: string; name: string; reason: string } | null }
   keyStore: ClientKeyStore
-  limiter: Limiter
+  limiter: Limits
   /** The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy. */
   clientIp(request: Request): string | null
   /** Re-reads the client keys from the database (after an admin change). */
   refreshKeys(): Promise<void>
   /** Notes that a key was used (its last-use time is written later, off the request path). */
   keyUsed(keyId: string): void
-  /** Quota usage of a key in its current period, for the admin API. */
-  usageOf(key: ClientKey): { period_start: string; requests: number; tokens: number; cost_usd: number } | null
+  /** Quota usage of a key in its current period, for the admin API (read from Redis when it holds the counters). */
+  usageOf(key: ClientKey): Promise<{ period_start: string; requests: number; tokens: number; cost_usd: number } | null>
   logger: Logger
   now: () => number
   health(): Promise<HealthReport>

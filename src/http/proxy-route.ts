@@ -24,7 +24,8 @@ export function proxyHandler(deps: Deps, traces: Traces, edge: ProtocolEdge) {
     trace.record.clientKeyId = clientKey.id
     // Counted before the body is read: a key over its rpm is refused without reading it, and a
     // request refused later (unknown model, bad body) still counts.
-    Object.assign(trace.headers, deps.limiter.admitRequest(clientKey))
+    const counted = deps.limiter.admitRequest(clientKey)
+    Object.assign(trace.headers, counted instanceof Promise ? await counted : counted)
     deps.keepOpen(request)
     // A client that stopped reading a stream would otherwise hold its socket forever.
     trace.onDone(releaseWhenDone(deps, request))

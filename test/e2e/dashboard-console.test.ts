@@ -132,6 +132,23 @@ describe.if(run)('the dashboard as a console: providers, keys, aliases and price
     expect((await chat('console/mock-model')).choices[0]!.message.content).toBe('answered with 0001')
   })
 
+  test('priority and weight are set in the dialog and order the providers of a model', async () => {
+    await page.getByTestId('edit-provider-console').click()
+    await page.getByTestId('prov-priority').fill('5')
+    await page.getByTestId('prov-weight').fill('2')
+    await page.getByTestId('save-provider').click()
+    await page.waitForFunction(() => !document.querySelector('#prov-dialog').open)
+    expect((await admin('/config')).body.providers.find((p: any) => p.name === 'console')).toMatchObject({ priority: 5, weight: 2 })
+    // mock-model is served by both: the file's provider (priority 0) and this one (5), which goes first.
+    expect((await chat('mock-model')).choices[0]!.message.content).toBe('answered with 0001')
+    await page.getByTestId('edit-provider-console').click()
+    expect(await page.getByTestId('prov-priority').inputValue()).toBe('5')
+    await page.getByTestId('prov-priority').fill('')
+    await page.getByTestId('save-provider').click()
+    await page.waitForFunction(() => !document.querySelector('#prov-dialog').open)
+    expect((await admin('/config')).body.providers.find((p: any) => p.name === 'console').priority).toBeUndefined()
+  })
+
   test('aliases and prices: added in the page, used by the gateway, deleted', async () => {
     await page.getByTestId('alias-name').fill('house')
     await page.getByTestId('alias-targets').fill('console/console-model')

@@ -24,10 +24,17 @@ export const PROCESS_ADMIN_TOKEN = 'admin-token-for-process-tests-0123456789'
 
 const ENTRY = resolve(import.meta.dir, '../../src/main.ts')
 
-/** Starts `sluice --config <file>` on 127.0.0.1, port 0, with a temporary database. */
-export async function startProcessGateway(config: object, options: { env?: Record<string, string>; dir?: string } = {}): Promise<ProcessGateway> {
+export interface ProcessGatewayOptions {
+  env?: Record<string, string>
+  dir?: string
+  /** The config file's name in `dir` (several gateways sharing a directory and its database). */
+  configFile?: string
+}
+
+/** Starts `sluice --config <file>` on 127.0.0.1, port 0, with a temporary database (`test.db` in `dir`). */
+export async function startProcessGateway(config: object, options: ProcessGatewayOptions = {}): Promise<ProcessGateway> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-proc-'))
-  const path = join(dir, 'sluice.json')
+  const path = join(dir, options.configFile ?? 'sluice.json')
   writeFileSync(path, JSON.stringify(config))
   const proc = Bun.spawn([process.execPath, '--max-http-header-size=262144', ENTRY, '--config', path, '--port', '0', '--host', '127.0.0.1', '--db', `file:${join(dir, 'test.db')}`], {
     cwd: dir,

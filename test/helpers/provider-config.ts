@@ -14,6 +14,8 @@ export const provider = (name: string, models?: string[], filters: string[] | nu
   api: 'chat',
   responses_only_models: [],
   module: null,
+  priority: 0,
+  weight: null,
   proxy: null,
   sticky: false,
   fake_stream: false,

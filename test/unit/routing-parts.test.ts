@@ -36,6 +36,29 @@ describe('circuit breaker', () => {
   })
 })
 
+describe('providers serving the same model: priority, then weight', () => {
+  const catalogOf = (...ps: { name: string; priority?: number; weight?: number | null }[]) =>
+    new ModelCatalog(ps.map((p) => ({ ...provider(p.name, ['m']), priority: p.priority ?? 0, weight: p.weight ?? null })), silent, { breaker: { failure_threshold: 5, open_ms: 1000 } })
+  const order = async (router: Router) => (await router.plan('m', () => null))!.targets.map((t) => t.provider.name)
+
+  test('without priorities or weights, the order of the file', async () => {
+    expect(await order(new Router(catalogOf({ name: 'a' }, { name: 'b' }, { name: 'c' }), [], { stickyTtlMs: 1000, now: () => 0 }))).toEqual(['a', 'b', 'c'])
+  })
+
+  test('a higher priority first; the lower ones stay as fallbacks', async () => {
+    expect(await order(new Router(catalogOf({ name: 'a' }, { name: 'b', priority: 10 }, { name: 'c', priority: -1 }), [], { stickyTtlMs: 1000, now: () => 0 }))).toEqual(['b', 'a', 'c'])
+  })
+
+  test('weights share the first tries within one priority; the heavier one is the first fallback', async () => {
+    let roll = 0
+    const router = new Router(catalogOf({ name: 'a', weight: 1 }, { name: 'b', weight: 3 }, { name: 'c', priority: -5 }), [], { stickyTtlMs: 1000, now: () => 0, random: () => roll })
+    roll = 0.1 // 0.1 × 4 = 0.4 < 1: a
+    expect(await order(router)).toEqual(['a', 'b', 'c'])
+    roll = 0.5 // 2 ≥ 1: b
+    expect(await order(router)).toEqual(['b', 'a', 'c'])
+  })
+})
+
 describe('alias strategies', () => {
   const catalog = new ModelCatalog([provider('a', ['m']), provider('b', ['m']), provider('c', ['m'])], silent, {
     breaker: { failure_threshold: 5, open_ms: 1000 },

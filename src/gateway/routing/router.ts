@@ -59,7 +59,7 @@ export class Router {
    */
   async plan(model: string, stickyKey: () => string | null, continues?: string): Promise<RoutePlan | null> {
     let alias = this.aliases.get(model) ?? null
-    let targets: Target[] = alias ? this.aliasTargets(alias) : await this.catalog.resolve(model)
+    let targets: Target[] = alias ? this.aliasTargets(alias) : this.byPriority(await this.catalog.resolve(model))
     // A pattern alias covers the ids no provider serves by that name.
     if (!alias && targets.length === 0) {
       alias = this.patterns.find((p) => p.test.test(model))?.alias ?? null
@@ -74,6 +74,36 @@ export class Router {
       if (at > 0) targets = [targets[at]!, ...targets.slice(0, at), ...targets.slice(at + 1)]
     }
     return { targets, alias, pin: pin && targets[0]!.label === pin.label ? pin : null, sticky }
+  }
+
+  /**
+   * Providers that serve the same model: the higher priority first; among one priority, a weighted
+   * draw when any of them has a weight, else the order of the file. The rest follow as fallbacks.
+   */
+  private byPriority(targets: Target[]): Target[] {
+    if (targets.length < 2) return targets
+    const priorities = [...new Set(targets.map((t) => t.provider.config.priority))].sort((a, b) => b - a)
+    return priorities.flatMap((p) => {
+      const group = targets.filter((t) => t.provider.config.priority === p)
+      if (group.length < 2 || group.every((t) => t.provider.config.weight === null)) return group
+      return this.weightedOrder(group, group.map((t) => t.provider.config.weight ?? 1))
+    })
+  }
+
+  /** One draw by weight for the first; the rest by weight, heaviest first. */
+  private weightedOrder(targets: Target[], weights: readonly number[]): Target[] {
+    const total = weights.reduce((a, b) => a + b, 0)
+    let roll = this.random() * total
+    let first = targets.length - 1
+    for (let i = 0; i < targets.length; i++) {
+      roll -= weights[i]!
+      if (roll < 0) {
+        first = i
+        break
+      }
+    }
+    const rest = targets.map((t, i) => ({ t, w: weights[i]! })).filter((_, i) => i !== first).sort((a, b) => b.w - a.w)
+    return [targets[first]!, ...rest.map((r) => r.t)]
   }
 
   private aliasTargets(alias: AliasConfig): Target[] {
@@ -115,21 +145,8 @@ export class Router {
         this.rotation.set(alias.name, (n + 1) % targets.length)
         return [...targets.slice(n % targets.length), ...targets.slice(0, n % targets.length)]
       }
-      case 'weighted': {
-        const weights = alias.weights ?? targets.map(() => 1)
-        const total = weights.reduce((a, b) => a + b, 0)
-        let roll = this.random() * total
-        let first = targets.length - 1
-        for (let i = 0; i < targets.length; i++) {
-          roll -= weights[i]!
-          if (roll < 0) {
-            first = i
-            break
-          }
-        }
-        const rest = targets.map((t, i) => ({ t, w: weights[i]! })).filter((_, i) => i !== first).sort((a, b) => b.w - a.w)
-        return [targets[first]!, ...rest.map((r) => r.t)]
-      }
+      case 'weighted':
+        return this.weightedOrder(targets, alias.weights ?? targets.map(() => 1))
       case 'least-latency':
         // Unmeasured targets first, so every target gets measured.
         return [...targets].sort((a, b) => (this.latency.get(a.label) ?? -1) - (this.latency.get(b.label) ?? -1))

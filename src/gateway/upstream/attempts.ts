@@ -7,6 +7,7 @@ import type { Target } from '../routing/catalog.ts'
 import type { ConnectWatch } from './connect-watch.ts'
 import { GatewayError } from '../errors.ts'
 import type { KeyState } from '../routing/key-pool.ts'
+import type { UpstreamKeyEvent } from '../routing/key-events.ts'
 import type { UpstreamKeyStateStore } from '../ports.ts'
 import type { RoutePlan } from '../routing/router.ts'
 import { ClientClosed } from './upstream-call.ts'
@@ -35,6 +36,8 @@ export interface AttemptsDeps {
   onLatency(label: string, ms: number): void
   /** Told how each upstream attempt ended, for metrics. */
   onOutcome?(provider: string, outcome: 'ok' | 'rate_limited' | 'key_dead' | 'error' | 'rejected'): void
+  /** Told what was learned about a key (rested, retired), for other instances sharing the keys. */
+  onKeyEvent?(event: UpstreamKeyEvent): void
 }
 
 export interface AttemptsInput {
@@ -134,6 +137,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
         breaker.success()
         // An adapter may say the limit is one model's: the key rests for that model only.
         pool.rateLimited(key, headers, now(), verdict.error.message, verdict.error.details.retryAfterMs, headers?.get('x-sluice-scope') === 'model' ? target.upstreamModel : undefined)
+        deps.onKeyEvent?.({ kind: 'cooled', provider: target.provider.name, fingerprint: key.fingerprint, forMs: key.cooldownUntil - now() })
         index = chosen.at
         continue
       case 'key_dead':
@@ -143,6 +147,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
         deps.keyStates
           .setDisabled({ provider: target.provider.name, fingerprint: key.fingerprint, reason: verdict.reason, disabledAt: now() })
           .catch((err) => deps.logger.warn({ err: (err as Error).message }, 'could not save a disabled key yet; it is saved with the next flush'))
+        deps.onKeyEvent?.({ kind: 'disabled', provider: target.provider.name, fingerprint: key.fingerprint, reason: verdict.reason })
         index = chosen.at
         continue
       case 'backoff': {

@@ -55,6 +55,8 @@ function fileProviderView(p: ProviderConfig, source: string) {
     fake_stream: p.fake_stream,
     stream_only: p.stream_only,
     api: p.api,
+    priority: p.priority,
+    weight: p.weight,
     keys: p.keys.map((k, i) => ({ id: null, label: p.key_labels[i] ?? null, hint: keyHint(k), fingerprint: fingerprint(k) })),
   }
 }

@@ -30,8 +30,8 @@ const UpdateKey = t.Object({ name: t.Optional(KeyName), enabled: t.Optional(t.Bo
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
-/** A key as the admin API shows it: everything but the secret. */
-export function keyJson(k: StoredClientKey, deps: Deps) {
+/** A key as the admin API shows it: everything but the secret. Its usage may live in Redis, hence the promise. */
+export async function keyJson(k: StoredClientKey, deps: Deps) {
   const q = k.policy.quota
   return {
     id: k.id,
@@ -54,7 +54,7 @@ export function keyJson(k: StoredClientKey, deps: Deps) {
       ? { period: q.period, tokens: q.tokens, requests: q.requests, budget_usd: q.budgetUsd, reset_time: q.resetTime, timezone: q.timezone }
       : null,
     metadata: k.metadata,
-    usage: deps.usageOf(clientKey(k.id, k.name, k.policy)),
+    usage: await deps.usageOf(clientKey(k.id, k.name, k.policy)),
   }
 }
 
@@ -105,7 +105,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
         await deps.refreshKeys()
         const { record, secret } = created
         // The only time a made secret is shown; an imported one is the caller's already and is not echoed.
-        const reply = body.key !== undefined ? { ...keyJson(record, deps), imported: true } : { ...keyJson(record, deps), key: secret }
+        const reply = body.key !== undefined ? { ...(await keyJson(record, deps)), imported: true } : { ...(await keyJson(record, deps)), key: secret }
         return traces.finish(request, Response.json(reply, { status: 201 }))
       },
       { admin: true, body: CreateKey, parse: boundedJson(deps, ADMIN_BODY_LIMIT), detail: { summary: 'Create a client key (the secret is in this reply only)', tags: ['keys'] } },
@@ -114,7 +114,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
       '/keys',
       async ({ request }) => {
         const keys = (await deps.keyStore.list()).sort((a, b) => b.createdAt - a.createdAt)
-        return traces.finish(request, Response.json({ data: keys.map((k) => keyJson(k, deps)) }))
+        return traces.finish(request, Response.json({ data: await Promise.all(keys.map((k) => keyJson(k, deps))) }))
       },
       { admin: true, detail: { summary: 'List client keys with limits and usage', tags: ['keys'] } },
     )
@@ -122,7 +122,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
       '/keys/:id',
       async ({ request, params }) => {
         const key = await keyAt(deps, params.id)
-        return traces.finish(request, Response.json(keyJson(key, deps)))
+        return traces.finish(request, Response.json(await keyJson(key, deps)))
       },
       { admin: true, detail: { summary: 'One client key', tags: ['keys'] } },
     )
@@ -153,7 +153,7 @@ export const keyRoutes = (deps: Deps, traces: Traces) =>
           policy: toPolicy(merged),
         })
         await deps.refreshKeys()
-        return traces.finish(request, Response.json(keyJson(updated!, deps)))
+        return traces.finish(request, Response.json(await keyJson(updated!, deps)))
       },
       { admin: true, body: UpdateKey, parse: boundedJson(deps, ADMIN_BODY_LIMIT), detail: { summary: 'Change a key: limits, models, expiry, enabled (null clears a field)', tags: ['keys'] } },
     )

@@ -55,7 +55,7 @@ export const dashboardRoutes = (deps: Deps, traces: Traces) =>
       '/dashboard/login',
       async ({ request }) => {
         // Guessing the token is slowed to a few tries a minute, before the body is even read.
-        deps.limiter.admitLogin(traces.of(request).record.clientIp ?? null, LOGIN_ATTEMPTS_PER_MINUTE, LOGIN_ATTEMPTS_PER_MINUTE_OVERALL)
+        await deps.limiter.admitLogin(traces.of(request).record.clientIp ?? null, LOGIN_ATTEMPTS_PER_MINUTE, LOGIN_ATTEMPTS_PER_MINUTE_OVERALL)
         const body = parseJson(await readBody(request, LOGIN_BODY_LIMIT, deps.config().server.body_timeout_ms)) as { token?: unknown } | null
         const token = body?.token
         if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) {

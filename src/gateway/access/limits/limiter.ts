@@ -1,45 +1,39 @@
-import { addressUnit } from '../../../lib/cidr.ts'
-import { periodEnd, periodStart } from '../../../lib/periods.ts'
+import { periodStart } from '../../../lib/periods.ts'
 import type { ClientKey } from '../client-keys.ts'
-import { GatewayError } from '../../errors.ts'
 import type { Usage } from '../../usage.ts'
+import {
+  bucketsOf, concurrencyRefusal, ipBucket, ipRefusal, LOGIN_ALL_BUCKET, loginBucket, loginRefusal, MINUTE, minuteHeaders, minuteRefusal,
+  overallLoginRefusal, quotaRefusal, reservedCost, tokenDelta,
+} from './limit-replies.ts'
 import type { LimitStore } from './store.ts'
 
-const MINUTE = 60_000
+export { formatReset } from './limit-replies.ts'
+
+export interface SettleOutcome {
+  usage: Usage | undefined
+  costUsd: number
+  failedBeforeUpstream: boolean
+}
 
 /** A request let through; settle it exactly once when it ends. */
 export interface Admission {
   /** `x-ratelimit-*` headers for the response, so clients can pace themselves. */
   headers: Record<string, string>
-  settle(outcome: { usage: Usage | undefined; costUsd: number; failedBeforeUpstream: boolean }): void
+  settle(outcome: SettleOutcome): void
 }
 
-const HEADER_NAMES = {
-  requests: { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' },
-  tokens: { limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' },
-}
+/** A value now, or later: the in-memory limits answer at once, shared ones after a round trip. */
+export type MaybePromise<T> = T | Promise<T>
 
-// A key's bucket names, made once per key object rather than concatenated on every request.
-const bucketNames = new WeakMap<ClientKey, { concurrent: string; rpm: string; tpm: string }>()
-function bucketsOf(key: ClientKey): { concurrent: string; rpm: string; tpm: string } {
-  let names = bucketNames.get(key)
-  if (!names) bucketNames.set(key, (names = { concurrent: `conc:${key.id}`, rpm: `rpm:${key.id}`, tpm: `tpm:${key.id}` }))
-  return names
-}
-
-/** OpenAI's reset format: `250ms`, `1s`, `6m0s`. */
-export function formatReset(ms: number): string {
-  if (ms < 1000) return `${Math.ceil(ms)}ms`
-  const s = Math.ceil(ms / 1000)
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`
-}
-
-function tooMany(code: 'rate_limited' | 'quota_exceeded', message: string, retryAfterMs: number | undefined, headers: Record<string, string>) {
-  return new GatewayError(code, message, {
-    retryAfterMs,
-    shouldRetry: retryAfterMs !== undefined && retryAfterMs <= 60_000,
-    headers,
-  })
+/**
+ * What the edge and the gateway ask of the limits. Callers await only a promise: on the in-memory
+ * path no promise (and no microtask) is made per request.
+ */
+export interface Limits {
+  admitRequest(key: ClientKey): MaybePromise<Record<string, string>>
+  admit(key: ClientKey, estimatedTokens: number, options?: AdmitOptions): MaybePromise<Admission>
+  admitIp(ip: string, rpm: number): MaybePromise<void>
+  admitLogin(ip: string | null, perAddress: number, overall: number): MaybePromise<void>
 }
 
 export interface AdmitOptions {
@@ -54,7 +48,7 @@ export interface AdmitOptions {
  * and USD per day or month). Each check reserves at once, so parallel requests cannot overshoot;
  * token and cost reservations are estimates, settled with the upstream's reported usage afterwards.
  */
-export class Limiter {
+export class Limiter implements Limits {
   constructor(
     private readonly store: LimitStore,
     private readonly now: () => number,
@@ -78,13 +72,10 @@ export class Limiter {
     const bucket = unit === 'requests' ? buckets.rpm : buckets.tpm
     const now = this.now()
     const r = this.store.take(bucket, cost, limit, MINUTE, now)
-    const names = HEADER_NAMES[unit]
-    headers[names.limit] = String(limit)
-    headers[names.remaining] = String(r.remaining)
-    headers[names.reset] = formatReset(r.resetMs)
+    minuteHeaders(unit, limit, r, headers)
     if (!r.allowed) {
       rollback()
-      throw tooMany('rate_limited', `Rate limit reached for ${unit}: ${limit} per minute for this key.`, r.retryAfterMs, headers)
+      throw minuteRefusal(unit, limit, r.retryAfterMs, headers)
     }
     return () => this.store.adjust(bucket, -cost, limit, MINUTE, now)
   }
@@ -98,9 +89,7 @@ export class Limiter {
     const rollback = () => undo.reverse().forEach((f) => f())
 
     if (p.maxConcurrent !== null) {
-      if (!this.store.acquire(buckets.concurrent, p.maxConcurrent)) {
-        throw tooMany('rate_limited', `Too many concurrent requests for this key (limit ${p.maxConcurrent}).`, 1000, headers)
-      }
+      if (!this.store.acquire(buckets.concurrent, p.maxConcurrent)) throw concurrencyRefusal(p.maxConcurrent, headers)
       undo.push(() => this.store.release(buckets.concurrent))
     }
     // Requests and tokens per minute: the same window, counted in different units.
@@ -112,42 +101,34 @@ export class Limiter {
     perMinute('tokens', estimatedTokens)
     const q = p.quota
     const start = q ? periodStart(now, q.period, q.resetTime, q.timezone) : 0
-    // Reserved only where a budget can refuse it.
-    const reservedUsd = q?.budgetUsd !== null && q?.budgetUsd !== undefined ? (options.estimatedCostUsd ?? 0) : 0
+    const reservedUsd = reservedCost(q, options)
     if (q) {
       const verdict = this.store.reserveQuota(key.id, start, estimatedTokens, { requests: q.requests, tokens: q.tokens, budgetUsd: q.budgetUsd }, reservedUsd)
       if (!verdict.allowed) {
         rollback()
-        const resetsIn = periodEnd(now, q.period, q.resetTime, q.timezone) - now
-        const what = verdict.exceeded === 'budget' ? `budget of $${q.budgetUsd}` : `${verdict.exceeded} quota`
-        throw tooMany('quota_exceeded', `This key has used its ${q.period === 'day' ? 'daily' : 'monthly'} ${what}; it resets in ${formatReset(resetsIn)}.`, resetsIn, headers)
+        throw quotaRefusal(q, verdict.exceeded, now, headers)
       }
     }
 
     let settled = false
     return {
       headers,
-      settle: ({ usage, costUsd, failedBeforeUpstream }) => {
+      settle: (outcome) => {
         if (settled) return
         settled = true
         if (p.maxConcurrent !== null) this.store.release(buckets.concurrent)
-        // Nothing reached an upstream: the token estimate is given back. Otherwise what the
-        // upstream reported replaces the estimate; with no report the estimate stands.
-        const actual = failedBeforeUpstream ? 0 : usage ? usage.promptTokens + usage.completionTokens : estimatedTokens
-        const delta = actual - estimatedTokens
+        const delta = tokenDelta(outcome, estimatedTokens)
         const at = this.now()
         if (p.tpm !== null && delta !== 0) this.store.adjust(buckets.tpm, delta, p.tpm, MINUTE, at)
-        if (q) this.store.addUsage(key.id, start, { requests: 0, tokens: delta, costUsd: costUsd - reservedUsd })
+        if (q) this.store.addUsage(key.id, start, { requests: 0, tokens: delta, costUsd: outcome.costUsd - reservedUsd })
       },
     }
   }
 
   /** The optional per-address limit (per /64 for IPv6), checked before authentication. */
   admitIp(ip: string, rpm: number): void {
-    const r = this.store.take(`ip:${addressUnit(ip)}`, 1, rpm, MINUTE, this.now())
-    if (!r.allowed) {
-      throw tooMany('rate_limited', `Too many requests from your address (${rpm} per minute).`, r.retryAfterMs, {})
-    }
+    const r = this.store.take(ipBucket(ip), 1, rpm, MINUTE, this.now())
+    if (!r.allowed) throw ipRefusal(rpm, r.retryAfterMs)
   }
 
   /**
@@ -156,14 +137,10 @@ export class Limiter {
    */
   admitLogin(ip: string | null, perAddress: number, overall: number): void {
     const now = this.now()
-    const mine = this.store.take(`login:${ip === null ? 'unknown' : addressUnit(ip)}`, 1, perAddress, MINUTE, now)
-    if (!mine.allowed) {
-      throw tooMany('rate_limited', `Too many login attempts from your address (${perAddress} per minute).`, mine.retryAfterMs, {})
-    }
-    const all = this.store.take('login-all', 1, overall, MINUTE, now)
-    if (!all.allowed) {
-      throw tooMany('rate_limited', `Too many login attempts (${overall} per minute over all addresses).`, all.retryAfterMs, {})
-    }
+    const mine = this.store.take(loginBucket(ip), 1, perAddress, MINUTE, now)
+    if (!mine.allowed) throw loginRefusal(perAddress, mine.retryAfterMs)
+    const all = this.store.take(LOGIN_ALL_BUCKET, 1, overall, MINUTE, now)
+    if (!all.allowed) throw overallLoginRefusal(overall, all.retryAfterMs)
   }
 }
 
