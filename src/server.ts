@@ -34,7 +34,9 @@ import { dotenvReport } from './config/dotenv.ts'
 import { VERSION } from './version.ts'
 import { Limiter, type Limits } from './gateway/access/limits/limiter.ts'
 import { createSharedState, type SharedState } from './server/shared-state.ts'
-import { MemoryLimitStore } from './gateway/access/limits/store.ts'
+import { MemoryLimitStore, type CountedLimitStore } from './gateway/access/limits/store.ts'
+import { FileLimitStore } from './scale/limits-file.ts'
+import { hostname } from 'node:os'
 import { ipMatcher } from './lib/cidr.ts'
 import { periodStart } from './lib/periods.ts'
 import { createUsageStore } from './storage/usage-store.ts'
@@ -43,6 +45,9 @@ import { createManagedStore } from './storage/managed-store.ts'
 import { ManagedConfig } from './server/managed-config.ts'
 import { secretKeySource } from './server/secret-key.ts'
 import { SealError } from './lib/seal.ts'
+
+/** This process among several instances: host and process id (shown in /health and the logs). */
+export const INSTANCE_ID = `${hostname()}:${process.pid}`
 
 /** How often the client-key version is checked: edits from other processes apply this fast. */
 const KEY_POLL_MS = 250
@@ -65,6 +70,11 @@ export interface ServerOptions {
   now?: () => number
   /** Where SLUICE_SECRET_KEY is read from; the process environment by default. */
   env?: Record<string, string | undefined>
+  /**
+   * One of `server.workers` processes sharing the port: limits go through the shared limits file
+   * (unless Redis holds them), and only worker 0 runs the periodic jobs.
+   */
+  worker?: { index: number; limitsFile: string }
 }
 
 export interface RunningServer {
@@ -144,11 +154,14 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   config = inForce(fileConfig)
 
   const usageStore = createUsageStore(database.background)
-  const limitStore = new MemoryLimitStore()
+  // Workers of one machine count in one file (Redis, when configured, is shared anyway).
+  const memoryStore = options.worker && !config.redis ? null : new MemoryLimitStore()
+  const fileStore = memoryStore ? null : new FileLimitStore(options.worker!.limitsFile, options.worker!.index)
+  const limitStore: CountedLimitStore = memoryStore ?? fileStore!
   for (const row of await usageStore.since(clock() - 32 * 86_400_000)) limitStore.load(row.keyId, row.periodStart, row.usage)
   const now = clock
   // With Redis, every instance shares the client keys' limits; the memory store stays the fallback.
-  const shared: SharedState | null = config.redis ? createSharedState(config.redis, { local: limitStore, logger, now }) : null
+  const shared: SharedState | null = config.redis ? createSharedState(config.redis, { local: memoryStore!, logger, now }) : null
   const limiter: Limits = shared?.limiter ?? new Limiter(limitStore, now)
 
   await keyStore.syncConfigKeys(config.auth.keys)
@@ -298,7 +311,9 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       for (const listener of listeners) listener(row)
     },
   })
-  const retention = setInterval(() => void prune(), 3_600_000)
+  // Periodic jobs run once per machine: in the only process, or in worker 0.
+  const runsJobs = !options.worker || options.worker.index === 0
+  const retention = setInterval(() => void (runsJobs && prune()), 3_600_000)
   async function prune(): Promise<void> {
     try {
       const removed = await usage.prune(clock() - config.logging.retention_days * 86_400_000)
@@ -310,7 +325,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       logger.error({ err: (err as Error).message }, 'could not prune the request log')
     }
   }
-  void prune()
+  if (runsJobs) void prune()
 
   let server: ReturnType<typeof Bun.serve> | null = null
   let draining = false
@@ -357,6 +372,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
           // So is one whose limits are not shared (or are refused) while Redis cannot be reached.
           status: draining ? 'shutting_down' : !databaseOk || !storage.writable || gateway.providers().some((p) => p.circuit !== 'closed') || (shared && !shared.healthy()) ? 'degraded' : 'ok',
           version: VERSION,
+          instance: { id: INSTANCE_ID, ...(options.worker ? { worker: options.worker.index } : {}) },
           uptime_s: Math.round((clock() - startedAt) / 1000),
           database: { reachable: databaseOk, ...storage },
           providers: gateway.providers(),
@@ -406,6 +422,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       await storedResponses.flush().catch((err) => logger.error({ err: (err as Error).message }, 'could not write the stored responses'))
     } finally {
       gateway.runtime().catalog.stop()
+      fileStore?.close()
       database.close()
     }
   }
@@ -416,6 +433,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   }
   try {
     server = Bun.serve({
+      // Workers share the port; the kernel spreads connections over them.
+      reusePort: options.worker !== undefined,
       hostname: config.server.host,
       port: config.server.port,
       // Above our own limit, so the 413 comes from the gateway in the API's error shape.

@@ -11,6 +11,7 @@ import { createInput, keysCommand } from './keys.ts'
 import { accountsCommand } from './accounts.ts'
 import { STARTER_CONFIG } from './init-template.ts'
 import { systemdUnit } from './service.ts'
+import { LIMITS_FILE_ENV, runWorkers, WORKER_ENV, workerReady } from '../server/workers.ts'
 import { resolve } from 'node:path'
 
 type Out = { write(text: string): unknown }
@@ -71,7 +72,7 @@ export async function runCli(argv: string[], out: Out = process.stdout, err: Out
         return 0
       }
       default:
-        return await serve(args.overrides, err)
+        return await serve(args.overrides, err, argv)
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -100,11 +101,17 @@ function init(path: string, force: boolean, out: Out, err: Out): number {
   return 0
 }
 
-async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out): Promise<number> {
+async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out, argv: string[]): Promise<number> {
   const config = loadConfig(overrides)
+  const workerIndex = process.env[WORKER_ENV]
+  // Several workers: this process only starts and watches them.
+  if (config.server.workers > 1 && workerIndex === undefined) {
+    return runWorkers(config, argv, (line) => void err.write(line + '\n'), (url, created) => void err.write(firstRunBanner(url, created, config)))
+  }
+  const worker = workerIndex !== undefined ? { index: Number(workerIndex), limitsFile: process.env[LIMITS_FILE_ENV] ?? '' } : undefined
   let running
   try {
-    running = await startServer(config, { reloadConfig: () => loadConfig(overrides) })
+    running = await startServer(config, { reloadConfig: () => loadConfig(overrides), worker })
   } catch (e) {
     const code = (e as { code?: string }).code
     if (code === 'EADDRINUSE') {
@@ -116,7 +123,9 @@ async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out): Pro
     err.write(`sluice: could not start: ${String((e as Error)?.message ?? e).split('\n')[0]}\n`)
     return 1
   }
-  err.write(firstRunBanner(running.url, running.created, config))
+  // The primary printed the banner for its workers.
+  if (!worker) err.write(firstRunBanner(running.url, running.created, config))
+  else workerReady()
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       running.logger.info({ signal }, 'signal received')

@@ -38,6 +38,7 @@ export interface ConfigOverrides {
   port?: string
   db?: string
   logLevel?: string
+  workers?: string
 }
 
 type Env = Record<string, string | undefined>
@@ -191,6 +192,7 @@ function resolveConfig(
       body_timeout_ms: file.server?.body_timeout_ms ?? 30_000,
       shutdown_grace_ms: file.server?.shutdown_grace_ms ?? 30_000,
       trusted_proxies: file.server?.trusted_proxies ?? [],
+      workers: pickWorkers(flags.workers, '--workers') ?? pickWorkers(env.SLUICE_WORKERS, 'SLUICE_WORKERS') ?? file.server?.workers ?? 1,
     },
     admin: { token: nonEmpty(env.SLUICE_ADMIN_TOKEN) ?? nonEmpty(file.admin?.token) ?? null, docs: file.admin?.docs ?? false },
     limits: { ip_rpm: file.limits?.ip_rpm ?? null },
@@ -245,6 +247,13 @@ function resolveConfig(
     if (!Number.isInteger(n) || n < 0 || n > 65535) {
       throw new ConfigError(source, [`${from}: expected a port number 0-65535, got "${value}"`])
     }
+    return n
+  }
+
+  function pickWorkers(value: string | undefined, from: string): number | undefined {
+    if (value === undefined || value === '') return undefined
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError(source, [`${from}: expected a number of worker processes 1-64, got "${value}"`])
     return n
   }
 

@@ -13,7 +13,7 @@ export const APPLIED_ON_RELOAD = [
 ] as const
 
 export const RESTART_REQUIRED = [
-  'server.host', 'server.port', 'server.max_body_bytes', 'admin.docs', 'logging.queue_size', 'database', 'secrets', 'redis',
+  'server.host', 'server.port', 'server.max_body_bytes', 'server.workers', 'admin.docs', 'logging.queue_size', 'database', 'secrets', 'redis',
 ] as const
 
 /** Where the config came from: not a setting. */

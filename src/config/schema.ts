@@ -133,6 +133,8 @@ export const ConfigFile = T.Object(
           shutdown_grace_ms: T.Optional(T.Integer({ minimum: 0 })),
           /** Peers whose X-Forwarded-For is believed (reverse proxies in front of sluice). */
           trusted_proxies: T.Optional(T.Array(T.String({ minLength: 1 }))),
+          /** Processes sharing the port (each connection goes to one); limits hold across them. */
+          workers: T.Optional(T.Integer({ minimum: 1, maximum: 64 })),
         },
         strict,
       ),
@@ -357,6 +359,7 @@ export interface Config {
     body_timeout_ms: number
     shutdown_grace_ms: number
     trusted_proxies: readonly string[]
+    workers: number
   }
   admin: { token: string | null; docs: boolean }
   limits: { ip_rpm: number | null }

@@ -1,4 +1,4 @@
-import type { MemoryLimitStore } from '../gateway/access/limits/store.ts'
+import type { CountedLimitStore } from '../gateway/access/limits/store.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ClientKeyStore } from '../storage/client-key-store.ts'
 import { storageFailure } from '../storage/storage-errors.ts'
@@ -10,7 +10,7 @@ interface PendingWrites {
 }
 
 export interface StateFlusherParts {
-  limits: MemoryLimitStore
+  limits: CountedLimitStore
   usage: UsageStore
   keys: ClientKeyStore
   /** Disabled upstream keys, kept responses. */

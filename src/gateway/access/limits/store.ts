@@ -35,6 +35,14 @@ export interface LimitStore {
   usage(keyId: string, periodStart: number): PeriodUsage
 }
 
+/** A store whose quota usage the server seeds from the database and writes back as increments. */
+export interface CountedLimitStore extends LimitStore {
+  /** Seeds a key's usage for its current period (from the database, at start). */
+  load(keyId: string, periodStart: number, usage: PeriodUsage): void
+  /** What this process added since the last call, as increments for the database. */
+  takeDirty(): Array<{ keyId: string; periodStart: number; usage: PeriodUsage }>
+}
+
 /** Below this many buckets nothing is swept. */
 const SWEEP_FLOOR = 10_000
 /** A large map is swept at least this often, so that it shrinks back once a burst of new addresses is over. */
@@ -46,7 +54,7 @@ const SWEEP_EVERY_MS = 60_000
  * (one per client address that ever called) are swept: whenever the map has doubled since the
  * last sweep, which keeps the cost per insert constant, and once a minute while it is large.
  */
-export class MemoryLimitStore implements LimitStore {
+export class MemoryLimitStore implements CountedLimitStore {
   private buckets = new Map<string, number>()
   private sweepAtSize = SWEEP_FLOOR
   private lastSweep = -Infinity
