@@ -40,7 +40,6 @@ beforeAll(async () => {
   })
   dir = mkdtempSync(join(tmpdir(), 'sluice-workers-'))
   const config = {
-    server: { workers: 3 },
     log: { level: "warn" },
     admin: { token: ADMIN },
     auth: { keys: [
@@ -51,7 +50,8 @@ beforeAll(async () => {
     providers: [{ name: 'up', type: 'openai', base_url: `http://127.0.0.1:${upstream.port}/v1`, keys: ['sk-upstream-00000000001'], models: ['m', 'slow'] }],
   }
   writeFileSync(join(dir, 'sluice.json'), JSON.stringify(config))
-  proc = Bun.spawn([BINARY, '--config', join(dir, 'sluice.json'), '--port', '0', '--db', `file:${join(dir, 'sluice.db')}`], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir }, stdout: 'pipe', stderr: 'pipe' })
+  // The README's form: --workers on the command line.
+  proc = Bun.spawn([BINARY, '--config', join(dir, 'sluice.json'), '--workers', '3', '--port', '0', '--db', `file:${join(dir, 'sluice.db')}`], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir }, stdout: 'pipe', stderr: 'pipe' })
   void (async () => {
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) output += new TextDecoder().decode(chunk)
   })()
