@@ -3,7 +3,7 @@
 //   bun bench/usage-queries.ts [--rows N] [--db PATH]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { openDatabase } from '../src/storage/database.ts'
+import { openSqlite } from '../src/storage/database.ts'
 import { createRequestWriter, type LogRow } from '../src/storage/request-writer.ts'
 import { createUsageQueries } from '../src/storage/usage-queries.ts'
 import { machine } from './proc.ts'
@@ -16,7 +16,7 @@ const ROOT = resolve(import.meta.dir, '..')
 const DAY = 86_400_000
 
 const fresh = !existsSync(path)
-const db = await openDatabase(`file:${path}`)
+const db = await openSqlite(`file:${path}`)
 const now = Date.now()
 if (fresh) {
   console.error(`seeding ${ROWS.toLocaleString()} rows into ${path}...`)

@@ -27,9 +27,11 @@ export async function bootstrapSecrets(config: Config, settings: SettingsStore, 
     if (stored) {
       adminTokenHash = stored
     } else {
-      created.adminToken = 'sluice-admin-' + randomToken(40)
-      adminTokenHash = sha256Hex(created.adminToken)
-      await settings.set(ADMIN_TOKEN_SETTING, adminTokenHash)
+      const token = 'sluice-admin-' + randomToken(40)
+      // Instances starting together on one shared database: the first token stored is the one, and
+      // only the instance that stored it shows it.
+      adminTokenHash = await settings.claim(ADMIN_TOKEN_SETTING, sha256Hex(token))
+      if (adminTokenHash === sha256Hex(token)) created.adminToken = token
     }
   }
   if (config.auth.required && config.auth.keys.length === 0 && (await keys.count()) === 0) {

@@ -89,7 +89,7 @@ export interface RunningServer {
 }
 
 function secretsOf(config: Config): string[] {
-  return [...config.providers.flatMap((p) => p.keys), ...config.auth.keys.map((k) => k.key), config.admin.token ?? '', ...redisSecrets(config)].filter(
+  return [...config.providers.flatMap((p) => p.keys), ...config.auth.keys.map((k) => k.key), config.admin.token ?? '', config.database.auth_token ?? '', ...redisSecrets(config)].filter(
     (s) => s.length > 0,
   )
 }
@@ -122,7 +122,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   // shutdown measure real time.
   const clock = options.now ?? Date.now
   const startedAt = clock()
-  const database = await openDatabase(config.database.url, config.database.auth_token)
+  const database = await openDatabase(config.database.url, config.database.auth_token, { poolSize: config.database.pool_size })
   // Writes the request path triggers (last use, usage, disabled keys) go through `background`: one
   // short try, queued again on failure. A lock held by another process never holds the event loop.
   const keyStore = createClientKeyStore(database.db, database.client, database.background)

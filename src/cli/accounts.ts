@@ -19,7 +19,7 @@ const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOStrin
  * are sealed with the same key as the server's, never printed.
  */
 export async function accountsCommand(config: Config, sub: string, target: string | null, files: string[], label: string | undefined, out: Out, err: Out): Promise<number> {
-  const database = await openDatabase(config.database.url, config.database.auth_token)
+  const database = await openDatabase(config.database.url, config.database.auth_token, { poolSize: config.database.pool_size })
   try {
     const keySource = secretKeySource(process.env, config.secrets.key_file, database.filePath)
     const sealing = () => {

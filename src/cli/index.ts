@@ -1,5 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { ConfigError, loadConfig, loadDatabaseConfig } from '../config/load.ts'
+import { unsharedLimitsWarning } from '../config/shared-database.ts'
 import { startServer } from '../server.ts'
 import { databaseUrlProblem, DatabaseOpenError } from '../storage/database.ts'
 import { VERSION } from '../version.ts'
@@ -126,6 +127,8 @@ async function serve(overrides: Parameters<typeof loadConfig>[0], err: Out, argv
   // The primary printed the banner for its workers.
   if (!worker) err.write(firstRunBanner(running.url, running.created, config))
   else workerReady()
+  const unshared = unsharedLimitsWarning(config)
+  if (unshared) running.logger.warn({ setting: 'database.allow_unshared_limits' }, unshared)
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       running.logger.info({ signal }, 'signal received')

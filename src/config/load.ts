@@ -20,6 +20,7 @@ import {
 import { describeSchemaErrors } from './errors.ts'
 import { MIN_SECRET_CHARS, parseExpiry, policyProblems, toPolicy } from './key-policy.ts'
 import { parseCidr } from '../lib/cidr.ts'
+import { resolveDatabase, unsharedLimitsProblem } from './shared-database.ts'
 
 /** A config that cannot be used; `problems` name each field and what was expected. */
 export class ConfigError extends Error {
@@ -78,7 +79,8 @@ export function loadDatabaseConfig(overrides: ConfigOverrides = {}, env: Env = p
     database = raw?.database && typeof raw.database === 'object' ? raw.database : {}
   }
   const url = databaseUrl(overrides.db ?? env.SLUICE_DB, typeof database.url === 'string' ? database.url : undefined, path, cwd)
-  return { url, auth_token: typeof database.auth_token === 'string' && database.auth_token ? database.auth_token : null, source: path }
+  const resolved = resolveDatabase(url, { auth_token: typeof database.auth_token === 'string' ? database.auth_token : undefined })
+  return { url: resolved.url, auth_token: resolved.auth_token, source: path }
 }
 
 /**
@@ -180,6 +182,9 @@ function resolveConfig(
   })
 
   const redis = resolveRedis(file.redis, problems)
+  const database = resolveDatabase(databaseUrl(flags.db ?? env.SLUICE_DB, file.database?.url, path, cwd), file.database)
+  const unshared = unsharedLimitsProblem(database, redis)
+  if (unshared) problems.push(unshared)
 
   if (problems.length > 0) throw new ConfigError(source, problems)
 
@@ -211,10 +216,7 @@ function resolveConfig(
     },
     metrics: { public: file.metrics?.public ?? false },
     prices: file.prices ?? {},
-    database: {
-      url: databaseUrl(flags.db ?? env.SLUICE_DB, file.database?.url, path, cwd),
-      auth_token: nonEmpty(file.database?.auth_token) ?? null,
-    },
+    database,
     secrets: { key_file: file.secrets?.key_file ? resolve(path ? dirname(path) : cwd, file.secrets.key_file) : null },
     redis,
     log: { level },

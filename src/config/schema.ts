@@ -171,7 +171,18 @@ export const ConfigFile = T.Object(
     /** USD per million tokens, by `provider/model` or model name. */
     prices: T.Optional(T.Record(T.String({ minLength: 1 }), PriceSchema)),
     database: T.Optional(
-      T.Object({ url: T.Optional(T.String({ minLength: 1 })), auth_token: T.Optional(T.String()) }, strict),
+      T.Object(
+        {
+          url: T.Optional(T.String({ minLength: 1 })),
+          /** A libSQL server's token, or the PostgreSQL password when the URL has none. */
+          auth_token: T.Optional(T.String()),
+          /** PostgreSQL: connections per process. */
+          pool_size: T.Optional(T.Integer({ minimum: 1, maximum: 100 })),
+          /** PostgreSQL without redis: start anyway, each instance counting limits on its own. */
+          allow_unshared_limits: T.Optional(T.Boolean()),
+        },
+        strict,
+      ),
     ),
     /**
      * The key that seals upstream keys added in the dashboard (and account credentials) in the
@@ -334,18 +345,18 @@ export interface StaticKeyConfig {
   metadata: Record<string, unknown> | null
 }
 
-export interface PriceConfig {
-  prompt: number
-  completion: number
-  cached_prompt?: number
-}
-
 export interface RedisConfig {
   /** `redis://` or `rediss://` (TLS), with the password if there is one: never logged. */
   url: string
   /** The deadline of every Redis call; past it, the failure policy decides. */
   timeout_ms: number
   on_failure: RedisFailurePolicy
+}
+
+export interface PriceConfig {
+  prompt: number
+  completion: number
+  cached_prompt?: number
 }
 
 /** The resolved configuration: defaults, file, environment and flags merged, validated, frozen. */
@@ -367,7 +378,11 @@ export interface Config {
   logging: { bodies: 'none' | 'errors' | 'all'; sample_rate: number; max_body_bytes: number; retention_days: number; queue_size: number }
   metrics: { public: boolean }
   prices: Readonly<Record<string, PriceConfig>>
-  database: { url: string; auth_token: string | null }
+  /**
+   * `url` never holds a PostgreSQL password (it is shown and logged): that is `auth_token`, the
+   * server's credential, as for a libSQL server.
+   */
+  database: { url: string; auth_token: string | null; pool_size: number; allow_unshared_limits: boolean }
   /** Where the sealing key is read from (absolute), when the file names one. */
   secrets: { key_file: string | null }
   log: { level: LogLevel }

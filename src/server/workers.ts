@@ -51,7 +51,7 @@ function freePort(host: string): number {
  * passes SIGHUP on (each reloads) and SIGTERM/SIGINT (each drains), and exits when they all have.
  */
 export async function runWorkers(config: Config, args: readonly string[], log: (line: string) => void, onReady: (url: string, created: BootstrapResult['created']) => void): Promise<number> {
-  const database = await openDatabase(config.database.url, config.database.auth_token)
+  const database = await openDatabase(config.database.url, config.database.auth_token, { poolSize: config.database.pool_size })
   let boot: BootstrapResult
   let limitsFile: string
   try {

@@ -1,7 +1,7 @@
-import type { Client } from '@libsql/client'
 import { eq, sql } from 'drizzle-orm'
 import { randomToken } from '../lib/crypto.ts'
-import type { Db } from './database.ts'
+import { isPg, rawQuery, type Db, type RawClient, type SqliteDb } from './engine.ts'
+import { pgAccountQueries } from './pg/account-queries.ts'
 import { accounts, settings } from './schema.ts'
 
 /** An account as stored: its credentials still sealed. */
@@ -17,9 +17,42 @@ export interface StoredAccount {
   updatedAt: number
 }
 
-const VERSION_SETTING = 'accounts_version'
+export const ACCOUNTS_VERSION_SETTING = 'accounts_version'
 
-const fromRow = (r: typeof accounts.$inferSelect): StoredAccount => ({
+type Row = typeof accounts.$inferSelect
+type Insert = typeof accounts.$inferInsert
+
+/** A change to one account, written with a version bump in one transaction. */
+export type AccountWrite = { op: 'insert'; row: Insert } | { op: 'update'; id: string; set: Partial<Insert> } | { op: 'delete'; id: string }
+
+/** What the account store needs from its engine. */
+export interface AccountQueries {
+  list(): Promise<Row[]>
+  get(id: string): Promise<Row | null>
+  write(change: AccountWrite): Promise<void>
+}
+
+function sqliteAccountQueries(db: SqliteDb): AccountQueries {
+  const bump = () =>
+    db
+      .insert(settings)
+      .values({ key: ACCOUNTS_VERSION_SETTING, value: '1', updatedAt: new Date() })
+      .onConflictDoUpdate({ target: settings.key, set: { value: sql`CAST(${settings.value} AS INTEGER) + 1`, updatedAt: new Date() } })
+  return {
+    list: async () => db.select().from(accounts).orderBy(accounts.createdAt),
+    async get(id) {
+      const [row] = await db.select().from(accounts).where(eq(accounts.id, id))
+      return row ?? null
+    },
+    async write(w) {
+      const change =
+        w.op === 'insert' ? db.insert(accounts).values(w.row) : w.op === 'update' ? db.update(accounts).set(w.set).where(eq(accounts.id, w.id)) : db.delete(accounts).where(eq(accounts.id, w.id))
+      await db.batch([bump(), change])
+    },
+  }
+}
+
+const fromRow = (r: Row): StoredAccount => ({
   id: r.id,
   provider: r.provider,
   label: r.label,
@@ -35,49 +68,39 @@ const fromRow = (r: typeof accounts.$inferSelect): StoredAccount => ({
  * Accounts of module and flow providers. Every change bumps a version in the same batch, which
  * running servers poll: an account added by `sluice accounts login` is in the pool within a second.
  */
-export function createAccountStore(db: Db, client: Client) {
-  const bump = () =>
-    db
-      .insert(settings)
-      .values({ key: VERSION_SETTING, value: '1', updatedAt: new Date() })
-      .onConflictDoUpdate({ target: settings.key, set: { value: sql`CAST(${settings.value} AS INTEGER) + 1`, updatedAt: new Date() } })
+export function createAccountStore(db: Db, client: RawClient) {
+  const q = isPg(db) ? pgAccountQueries(db) : sqliteAccountQueries(db)
   return {
     async list(): Promise<StoredAccount[]> {
-      return (await db.select().from(accounts).orderBy(accounts.createdAt)).map(fromRow)
+      return (await q.list()).map(fromRow)
     },
     async get(id: string): Promise<StoredAccount | null> {
-      const [row] = await db.select().from(accounts).where(eq(accounts.id, id))
+      const row = await q.get(id)
       return row ? fromRow(row) : null
     },
     async create(input: { provider: string; label: string | null; sealedCredentials: string; expiresAt: number | null }, now: number): Promise<StoredAccount> {
       const id = 'acct_' + randomToken(16)
       const at = new Date(now)
-      await db.batch([
-        db.insert(accounts).values({ id, provider: input.provider, label: input.label, credentials: input.sealedCredentials, expiresAt: input.expiresAt === null ? null : new Date(input.expiresAt), createdAt: at, updatedAt: at }),
-        bump(),
-      ])
+      await q.write({ op: 'insert', row: { id, provider: input.provider, label: input.label, credentials: input.sealedCredentials, expiresAt: input.expiresAt === null ? null : new Date(input.expiresAt), createdAt: at, updatedAt: at } })
       return (await this.get(id))!
     },
     /** New credentials (a refresh, a rotated token): written before they are used. */
     async saveCredentials(id: string, sealedCredentials: string, expiresAt: number | null, now: number): Promise<void> {
-      await db.batch([
-        db.update(accounts).set({ credentials: sealedCredentials, expiresAt: expiresAt === null ? null : new Date(expiresAt), updatedAt: new Date(now) }).where(eq(accounts.id, id)),
-        bump(),
-      ])
+      await q.write({ op: 'update', id, set: { credentials: sealedCredentials, expiresAt: expiresAt === null ? null : new Date(expiresAt), updatedAt: new Date(now) } })
     },
     async setEnabled(id: string, enabled: boolean, reason: string | null, now: number): Promise<boolean> {
       if (!(await this.get(id))) return false
-      await db.batch([db.update(accounts).set({ enabled, disabledReason: enabled ? null : reason, updatedAt: new Date(now) }).where(eq(accounts.id, id)), bump()])
+      await q.write({ op: 'update', id, set: { enabled, disabledReason: enabled ? null : reason, updatedAt: new Date(now) } })
       return true
     },
     async remove(id: string): Promise<boolean> {
       if (!(await this.get(id))) return false
-      await db.batch([db.delete(accounts).where(eq(accounts.id, id)), bump()])
+      await q.write({ op: 'delete', id })
       return true
     },
     async version(): Promise<number> {
-      const rs = await client.execute({ sql: 'SELECT value FROM settings WHERE key = ?', args: [VERSION_SETTING] })
-      return rs.rows[0] ? Number(rs.rows[0][0]) : 0
+      const [row] = await rawQuery(client, 'SELECT value FROM settings WHERE key = ?', [ACCOUNTS_VERSION_SETTING])
+      return row ? Number(row.value) : 0
     },
   }
 }

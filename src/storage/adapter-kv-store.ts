@@ -1,8 +1,38 @@
 import { and, eq, gt, lte } from 'drizzle-orm'
 import { kvEntryText, type JsonValue, type KvStore } from '../adapters/kit/kv.ts'
 import type { Sealing } from '../adapters/accounts.ts'
-import type { Db } from './database.ts'
+import { isPg, sameEngine, type Db, type SqliteDb } from './engine.ts'
+import { pgAdapterKvQueries } from './pg/adapter-kv-queries.ts'
 import { adapterKv } from './schema.ts'
+
+export type KvRow = typeof adapterKv.$inferSelect
+
+/** What the adapter value store needs from its engine. */
+export interface AdapterKvQueries {
+  /** An account's values that are live at `now`. */
+  load(provider: string, account: string, now: Date): Promise<KvRow[]>
+  /** With one short try (`background`), like `remove`: adapters call them while serving a request. */
+  upsert(row: KvRow): Promise<void>
+  remove(provider: string, account: string, key: string): Promise<void>
+  /** Deletes values expired at `now`; how many. */
+  prune(now: Date): Promise<number>
+}
+
+function sqliteAdapterKvQueries(db: SqliteDb, background: SqliteDb): AdapterKvQueries {
+  return {
+    load: async (provider, account, now) =>
+      db.select().from(adapterKv).where(and(eq(adapterKv.provider, provider), eq(adapterKv.account, account), gt(adapterKv.expiresAt, now))),
+    async upsert(row) {
+      await background.insert(adapterKv).values(row).onConflictDoUpdate({ target: [adapterKv.provider, adapterKv.account, adapterKv.key], set: { value: row.value, expiresAt: row.expiresAt } })
+    },
+    async remove(provider, account, key) {
+      await background.delete(adapterKv).where(and(eq(adapterKv.provider, provider), eq(adapterKv.account, account), eq(adapterKv.key, key)))
+    },
+    async prune(now) {
+      return (await db.delete(adapterKv).where(lte(adapterKv.expiresAt, now)).returning({ key: adapterKv.key })).length
+    },
+  }
+}
 
 const MAX_VALUE_BYTES = 64 * 1024
 const MAX_ENTRIES_PER_ACCOUNT = 10_000
@@ -13,6 +43,7 @@ const MAX_ENTRIES_PER_ACCOUNT = 10_000
  * then served from memory; a write goes to memory at once and to the database in the same call.
  */
 export function createAdapterKvStore(db: Db, background: Db, sealing: () => Sealing | null, now: () => number, onError: (err: Error) => void) {
+  const q = isPg(db) ? pgAdapterKvQueries(db, sameEngine(db, background)) : sqliteAdapterKvQueries(db, sameEngine(db, background))
   const accounts = new Map<string, Promise<Map<string, { text: string; expiresAt: number }>>>()
   const load = (provider: string, account: string) => {
     const id = `${provider}\u0000${account}`
@@ -22,7 +53,7 @@ export function createAdapterKvStore(db: Db, background: Db, sealing: () => Seal
         const entries = new Map<string, { text: string; expiresAt: number }>()
         const box = sealing()
         if (!box) return entries
-        const rows = await db.select().from(adapterKv).where(and(eq(adapterKv.provider, provider), eq(adapterKv.account, account), gt(adapterKv.expiresAt, new Date(now()))))
+        const rows = await q.load(provider, account, new Date(now()))
         for (const r of rows) {
           try {
             entries.set(r.key, { text: box.open(r.value), expiresAt: r.expiresAt.getTime() })
@@ -59,19 +90,18 @@ export function createAdapterKvStore(db: Db, background: Db, sealing: () => Seal
           const box = sealing()
           if (!box) return
           const row = { provider, account, key, value: box.seal(text), expiresAt: new Date(expiresAt) }
-          await background.insert(adapterKv).values(row).onConflictDoUpdate({ target: [adapterKv.provider, adapterKv.account, adapterKv.key], set: { value: row.value, expiresAt: row.expiresAt } }).catch(onError)
+          await q.upsert(row).catch(onError)
         },
         async delete(key) {
           const entries = await load(provider, account)
           entries.delete(key)
-          await background.delete(adapterKv).where(and(eq(adapterKv.provider, provider), eq(adapterKv.account, account), eq(adapterKv.key, key))).catch(onError)
+          await q.remove(provider, account, key).catch(onError)
         },
       }
     },
     /** Drops expired values; run with the request log's retention. */
     async prune(): Promise<number> {
-      const removed = await db.delete(adapterKv).where(lte(adapterKv.expiresAt, new Date(now()))).returning({ key: adapterKv.key })
-      return removed.length
+      return q.prune(new Date(now()))
     },
   }
 }

@@ -1,8 +1,8 @@
-import { count, eq, sql } from 'drizzle-orm'
+import { and, count, eq, sql, type SQL } from 'drizzle-orm'
 import type { KeyPolicy, StaticKeyConfig } from '../config/schema.ts'
 import { randomToken, sha256Hex } from '../lib/crypto.ts'
-import type { Client } from '@libsql/client'
-import type { Db } from './database.ts'
+import { isPg, rawQuery, sameEngine, type Db, type RawClient, type SqliteDb } from './engine.ts'
+import { pgClientKeyQueries } from './pg/client-key-queries.ts'
 import { clientKeys, settings } from './schema.ts'
 
 export const CLIENT_KEY_PREFIX = 'sk-sluice-'
@@ -39,6 +39,66 @@ export interface KeyChanges {
 }
 
 type Row = typeof clientKeys.$inferSelect
+type Insert = typeof clientKeys.$inferInsert
+
+/** Rows whose columns equal all of these (every row when none is given). */
+export type KeyFilter = Partial<Pick<Row, 'id' | 'keyHash' | 'name' | 'source'>>
+
+/** A change to the keys, written with the others of its call and a version bump, in one transaction. */
+export type KeyWrite =
+  | { op: 'insert'; row: Insert }
+  | { op: 'upsert'; row: Insert; set: Partial<Insert> }
+  | { op: 'update'; id: string; set: Partial<Insert> }
+
+/** What the client-key store needs from its engine. */
+export interface ClientKeyQueries {
+  select(filter: KeyFilter, limit?: number): Promise<Row[]>
+  count(): Promise<number>
+  /** The version bump first, then the writes: every writer takes the same lock first, so none deadlock. */
+  write(writes: readonly KeyWrite[]): Promise<void>
+  /** Last-use times, with one short try (`background`). */
+  touch(lastUsed: ReadonlyArray<readonly [id: string, at: number]>): Promise<void>
+}
+
+function sqliteClientKeyQueries(db: SqliteDb, background: SqliteDb): ClientKeyQueries {
+  const bump = () =>
+    db
+      .insert(settings)
+      .values({ key: VERSION_SETTING, value: '1', updatedAt: new Date() })
+      .onConflictDoUpdate({
+        target: settings.key,
+        set: { value: sql`CAST(${settings.value} AS INTEGER) + 1`, updatedAt: new Date() },
+      })
+  const build = (w: KeyWrite) =>
+    w.op === 'insert'
+      ? db.insert(clientKeys).values(w.row)
+      : w.op === 'upsert'
+        ? db.insert(clientKeys).values(w.row).onConflictDoUpdate({ target: clientKeys.id, set: w.set })
+        : db.update(clientKeys).set(w.set).where(eq(clientKeys.id, w.id))
+  return {
+    async select(filter, limit) {
+      const query = db.select().from(clientKeys).where(keyWhere(filter, clientKeys))
+      return limit === undefined ? query : query.limit(limit)
+    },
+    async count() {
+      const [row] = await db.select({ n: count() }).from(clientKeys)
+      return row?.n ?? 0
+    },
+    async write(writes) {
+      await db.batch([bump(), ...writes.map(build)])
+    },
+    async touch(lastUsed) {
+      const [first, ...rest] = lastUsed.map(([id, at]) => background.update(clientKeys).set({ lastUsedAt: new Date(at) }).where(eq(clientKeys.id, id)))
+      if (first) await background.batch([first, ...rest])
+    },
+  }
+}
+
+/** The condition of a filter, on either engine's table. */
+export function keyWhere(filter: KeyFilter, table: { [K in keyof KeyFilter]-?: Parameters<typeof eq>[0] }): SQL | undefined {
+  const parts = (Object.keys(filter) as (keyof KeyFilter)[]).filter((k) => filter[k] !== undefined).map((k) => eq(table[k], filter[k]))
+  return parts.length ? and(...parts) : undefined
+}
 
 function fromRow(r: Row): StoredClientKey {
   return {
@@ -90,10 +150,6 @@ function policyColumns(p: KeyPolicy) {
   }
 }
 
-/**
- * Client keys in the database, stored as hashes. Every change bumps a version number in the same
- * batch, which running servers poll to pick up edits made by the admin API or the CLI.
- */
 /** A key brought in whose secret is already stored (under any name). */
 export class DuplicateKeyError extends Error {
   constructor() {
@@ -104,28 +160,24 @@ export class DuplicateKeyError extends Error {
 /** Keys brought from elsewhere must be long enough not to be guessed. */
 export const MIN_IMPORTED_KEY_CHARS = 20
 
-export function createClientKeyStore(db: Db, client: Client, background: Db = db) {
-  const bump = () =>
-    db
-      .insert(settings)
-      .values({ key: VERSION_SETTING, value: '1', updatedAt: new Date() })
-      .onConflictDoUpdate({
-        target: settings.key,
-        set: { value: sql`CAST(${settings.value} AS INTEGER) + 1`, updatedAt: new Date() },
-      })
-
+/**
+ * Client keys in the database, stored as hashes. Every change bumps a version number in the same
+ * batch, which running servers poll to pick up edits made by the admin API or the CLI.
+ */
+export function createClientKeyStore(db: Db, client: RawClient, background: Db = db) {
+  const q = isPg(db) ? pgClientKeyQueries(db, sameEngine(db, background)) : sqliteClientKeyQueries(db, sameEngine(db, background))
   return {
     async list(): Promise<StoredClientKey[]> {
-      return (await db.select().from(clientKeys)).map(fromRow)
+      return (await q.select({})).map(fromRow)
     },
 
     async findByHash(keyHash: string): Promise<StoredClientKey | null> {
-      const rows = await db.select().from(clientKeys).where(eq(clientKeys.keyHash, keyHash)).limit(1)
-      return rows[0] ? fromRow(rows[0]) : null
+      const [row] = await q.select({ keyHash }, 1)
+      return row ? fromRow(row) : null
     },
 
     async get(id: string): Promise<StoredClientKey | null> {
-      const [row] = await db.select().from(clientKeys).where(eq(clientKeys.id, id))
+      const [row] = await q.select({ id })
       return row ? fromRow(row) : null
     },
 
@@ -133,19 +185,16 @@ export function createClientKeyStore(db: Db, client: Client, background: Db = db
     async resolve(idOrName: string): Promise<StoredClientKey | null | 'ambiguous'> {
       const byId = await this.get(idOrName)
       if (byId) return byId
-      const rows = (await db.select().from(clientKeys).where(eq(clientKeys.name, idOrName))).map(fromRow).filter((k) => k.revokedAt === null)
+      const rows = (await q.select({ name: idOrName })).map(fromRow).filter((k) => k.revokedAt === null)
       return rows.length === 1 ? rows[0]! : rows.length > 1 ? 'ambiguous' : null
     },
 
-    async count(): Promise<number> {
-      const [row] = await db.select({ n: count() }).from(clientKeys)
-      return row?.n ?? 0
-    },
+    count: (): Promise<number> => q.count(),
 
     /** Polled several times a second: one plain query, no query building. */
     async version(): Promise<number> {
-      const rs = await client.execute({ sql: 'SELECT value FROM settings WHERE key = ?', args: [VERSION_SETTING] })
-      return rs.rows[0] ? Number(rs.rows[0][0]) : 0
+      const [row] = await rawQuery(client, 'SELECT value FROM settings WHERE key = ?', [VERSION_SETTING])
+      return row ? Number(row.value) : 0
     },
 
     async create(
@@ -156,8 +205,8 @@ export function createClientKeyStore(db: Db, client: Client, background: Db = db
       const secret = input.secret ?? CLIENT_KEY_PREFIX + randomToken(40)
       if (input.secret !== undefined && (await this.findByHash(sha256Hex(secret)))) throw new DuplicateKeyError()
       const id = 'key_' + randomToken(16)
-      await db.batch([
-        db.insert(clientKeys).values({
+      await q.write([
+        { op: 'insert', row: {
           id,
           name: input.name,
           prefix: secret.slice(0, Math.min(CLIENT_KEY_PREFIX.length + 4, Math.floor(secret.length / 3))),
@@ -169,20 +218,19 @@ export function createClientKeyStore(db: Db, client: Client, background: Db = db
           expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
           metadata: input.metadata ?? null,
           ...policyColumns(input.policy),
-        }),
-        bump(),
+        } },
       ])
       return { record: (await this.get(id))!, secret }
     },
 
     async update(id: string, changes: KeyChanges, now = Date.now()): Promise<StoredClientKey | null> {
-      const set: Partial<typeof clientKeys.$inferInsert> = { updatedAt: new Date(now) }
+      const set: Partial<Insert> = { updatedAt: new Date(now) }
       if (changes.name !== undefined) set.name = changes.name
       if (changes.enabled !== undefined) set.enabled = changes.enabled
       if (changes.expiresAt !== undefined) set.expiresAt = changes.expiresAt === null ? null : new Date(changes.expiresAt)
       if (changes.metadata !== undefined) set.metadata = changes.metadata
       if (changes.policy) Object.assign(set, policyColumns(changes.policy))
-      await db.batch([db.update(clientKeys).set(set).where(eq(clientKeys.id, id)), bump()])
+      await q.write([{ op: 'update', id, set }])
       return this.get(id)
     },
 
@@ -190,10 +238,7 @@ export function createClientKeyStore(db: Db, client: Client, background: Db = db
       const key = await this.get(id)
       if (!key) return false
       if (key.revokedAt === null) {
-        await db.batch([
-          db.update(clientKeys).set({ revokedAt: new Date(now), updatedAt: new Date(now) }).where(eq(clientKeys.id, id)),
-          bump(),
-        ])
+        await q.write([{ op: 'update', id, set: { revokedAt: new Date(now), updatedAt: new Date(now) } }])
       }
       return true
     },
@@ -204,9 +249,9 @@ export function createClientKeyStore(db: Db, client: Client, background: Db = db
      * config is revoked.
      */
     async syncConfigKeys(keys: readonly StaticKeyConfig[], now = Date.now()): Promise<void> {
-      const existing = (await db.select().from(clientKeys).where(eq(clientKeys.source, 'config'))).map(fromRow)
+      const existing = (await q.select({ source: 'config' })).map(fromRow)
       const wanted = new Map(keys.map((k) => [`cfg_${k.name}`, k]))
-      const writes = []
+      const writes: KeyWrite[] = []
       for (const [id, k] of wanted) {
         const values = {
           name: k.name,
@@ -224,26 +269,19 @@ export function createClientKeyStore(db: Db, client: Client, background: Db = db
           before.revokedAt === null && before.expiresAt === k.expiresAt &&
           JSON.stringify([before.policy, before.metadata]) === JSON.stringify([k.policy, k.metadata])
         if (same) continue
-        writes.push(
-          db
-            .insert(clientKeys)
-            .values({ id, source: 'config', createdAt: new Date(now), ...values })
-            .onConflictDoUpdate({ target: clientKeys.id, set: values }),
-        )
+        writes.push({ op: 'upsert', row: { id, source: 'config', createdAt: new Date(now), ...values }, set: values })
       }
       for (const e of existing) {
         if (!wanted.has(e.id) && e.revokedAt === null) {
-          writes.push(db.update(clientKeys).set({ revokedAt: new Date(now), updatedAt: new Date(now) }).where(eq(clientKeys.id, e.id)))
+          writes.push({ op: 'update', id: e.id, set: { revokedAt: new Date(now), updatedAt: new Date(now) } })
         }
       }
-      if (writes.length > 0) await db.batch([bump(), ...writes])
+      if (writes.length > 0) await q.write(writes)
     },
 
     /** Last-use times, written in one batch off the request path, with one short try (`background`). */
     async touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
-      if (lastUsed.size === 0) return
-      const [first, ...rest] = [...lastUsed].map(([id, at]) => background.update(clientKeys).set({ lastUsedAt: new Date(at) }).where(eq(clientKeys.id, id)))
-      await background.batch([first!, ...rest])
+      if (lastUsed.size > 0) await q.touch([...lastUsed])
     },
   }
 }

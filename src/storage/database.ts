@@ -1,13 +1,16 @@
 import { existsSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
-import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
+import { drizzle } from 'drizzle-orm/libsql'
+import { DatabaseOpenError, type Database, type SqliteDatabase } from './engine.ts'
 import { migrate } from './migrate.ts'
+import { openPostgres, type PostgresOptions } from './pg/database.ts'
+import { isPostgresUrl, parsePostgresUrl } from './pg/url.ts'
 import * as schema from './schema.ts'
 import { retryWhileBusy, storageFailure } from './storage-errors.ts'
 import { createStorageHealth, type StorageHealth } from './storage-health.ts'
 
-export type Db = LibSQLDatabase<typeof schema>
+export { DatabaseOpenError, isPg, type Database, type Db, type PgDb, type PostgresDatabase, type RawClient, type SqliteDatabase, type SqliteDb } from './engine.ts'
 
 /**
  * How long one SQLite call may wait for a lock held by someone else. The file client is
@@ -18,31 +21,18 @@ export const BUSY_TIMEOUT_MS = 20
 /** How long a write that someone waits for (admin API, CLI, start-up) keeps trying a locked database. */
 export const PATIENT_WRITE_MS = 5000
 
-export interface Database {
-  /** For reads and for writes someone waits for: a locked database is tried again for a while. */
-  db: Db
-  client: Client
-  /** For the background writes (usage, last use, key state): one short try, the caller retries later. */
-  background: Db
-  backgroundClient: Client
-  /** The file behind a `file:` URL; null for a libSQL server. */
-  filePath: string | null
-  /** What the writes have seen: /health reports it. */
-  health: StorageHealth
-  /** Cheap liveness check for /health. */
-  ping(): Promise<boolean>
-  close(): void
-}
-
-/** The database could not be opened or is damaged; the message names the file and the problem, on one line. */
-export class DatabaseOpenError extends Error {}
-
 const SCHEMES = ['file:', 'libsql:', 'http:', 'https:', 'ws:', 'wss:']
 
 /** What is wrong with a database URL before anything is opened, or null; `sluice check` and start-up share it. */
 export function databaseUrlProblem(url: string): string | null {
+  if (isPostgresUrl(url)) {
+    const target = parsePostgresUrl(url)
+    return typeof target === 'string' ? target : null
+  }
   if (!SCHEMES.some((s) => url.startsWith(s))) {
-    return `database URL "${url}" has no scheme: write "file:${url}" for a file, or a libsql:// or https:// URL for a server`
+    // Not repeated when it may carry a password (a URL with a mistyped scheme).
+    if (url.includes('@')) return `database URL ${url.slice(0, url.indexOf(':') + 1)}… has no scheme sluice knows: file:, libsql://, https:// or postgres://`
+    return `database URL "${url}" has no scheme: write "file:${url}" for a file, a libsql:// or https:// URL for a libSQL server, or a postgres:// URL for PostgreSQL`
   }
   const path = filePathOf(url)
   if (path === null || path === ':memory:' || path === '') return null
@@ -129,11 +119,24 @@ function isWrite(stmt: unknown): boolean {
   return typeof sql === 'string' && WRITE.test(sql)
 }
 
+/** PostgreSQL only: the pool size. */
+export type OpenOptions = PostgresOptions
+
+/**
+ * Opens the database a URL names: PostgreSQL for `postgres://` (`authToken` is then the password,
+ * when the URL has none), libSQL for the rest. The schema is brought up to date; any failure is a
+ * DatabaseOpenError naming the database and the problem.
+ */
+export async function openDatabase(url: string, authToken?: string | null, options: OpenOptions = {}): Promise<Database> {
+  if (isPostgresUrl(url)) return openPostgres(url, authToken ?? null, options)
+  return openSqlite(url, authToken)
+}
+
 /**
  * Opens (and creates) the libSQL database, checks a file for damage and brings the schema up to
  * date. Any failure is a DatabaseOpenError naming the file and the problem.
  */
-export async function openDatabase(url: string, authToken?: string | null): Promise<Database> {
+export async function openSqlite(url: string, authToken?: string | null): Promise<SqliteDatabase> {
   const problem = databaseUrlProblem(url)
   if (problem) throw new DatabaseOpenError(problem)
   const filePath = filePathOf(url)
@@ -163,6 +166,7 @@ export async function openDatabase(url: string, authToken?: string | null): Prom
     const opened = raw
     const fast = watched(raw, health, 0)
     return {
+      engine: 'sqlite',
       db: drizzle(client, { schema }),
       client,
       background: drizzle(fast, { schema }),

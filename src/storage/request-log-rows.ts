@@ -38,10 +38,10 @@ export const insertRows = (n: number) =>
 export const INSERT_JSON_SQL = `INSERT INTO requests (${COLUMNS.map(([c]) => c).join(', ')})
   SELECT ${COLUMNS.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?)`
 
-const DAILY_SUMS = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'cost_usd']
+export const DAILY_SUMS = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'cost_usd']
 export const DAILY_UPSERT = `INSERT INTO usage_daily (day, key_id, model, provider, ${DAILY_SUMS.join(', ')}) VALUES (?, ?, ?, ?, ${DAILY_SUMS.map(() => '?').join(', ')})
   ON CONFLICT (day, key_id, model, provider) DO UPDATE SET ${DAILY_SUMS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`
-const HOURLY_SUMS = ['requests', 'errors', 'rate_limited', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'latency_sum_ms', ...Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => `l${i}`)]
+export const HOURLY_SUMS = ['requests', 'errors', 'rate_limited', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'latency_sum_ms', ...Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => `l${i}`)]
 export const HOURLY_UPSERT = `INSERT INTO usage_hourly (hour, ${HOURLY_SUMS.join(', ')}) VALUES (?, ${HOURLY_SUMS.map(() => '?').join(', ')})
   ON CONFLICT (hour) DO UPDATE SET ${HOURLY_SUMS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`
 

@@ -1,5 +1,6 @@
 import type { InStatement } from '@libsql/client'
-import type { Database } from './database.ts'
+import type { Database } from './engine.ts'
+import { pgLogBatch } from './pg/request-log-batch.ts'
 import { openLogFile } from './request-log-file.ts'
 import { aggregate, DAILY_UPSERT, HOURLY_UPSERT, INSERT_JSON_SQL, rowValues, type LogRow } from './request-log-rows.ts'
 import { isBusy, storageFailure } from './storage-errors.ts'
@@ -7,7 +8,7 @@ import { isBusy, storageFailure } from './storage-errors.ts'
 export type { LogRow } from './request-log-rows.ts'
 
 export interface WriterOptions {
-  /** The database file, for the fast prepared-statement path; absent for a libSQL server. */
+  /** The database file, for the fast prepared-statement path; absent for a libSQL server and for PostgreSQL. */
   filePath?: string
   /** Records held at most; beyond that new ones are dropped and counted. */
   maxQueue: number
@@ -57,9 +58,11 @@ export function createRequestWriter(database: Database, options: WriterOptions):
   // For a database file, a second connection with its statements prepared once; opened on the
   // first batch and tried again with every batch until it opens, so a failure is reported.
   let file: ReturnType<typeof openLogFile> | null = null
+  let pg: ReturnType<typeof pgLogBatch> | null = null
 
   async function writeBatch(rows: LogRow[]): Promise<void> {
     const values = rows.map(rowValues)
+    if (database.engine === 'postgres') return (pg ??= pgLogBatch(database.backgroundClient))(values)
     if (options.filePath) return (file ??= openLogFile(options.filePath)).write(values)
     // Plain SQL through the client: building these with the query builder cost more CPU than
     // everything else a request does.

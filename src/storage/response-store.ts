@@ -1,9 +1,46 @@
 import { and, eq, gt, lt } from 'drizzle-orm'
 import type { StoredResponse } from '../gateway/ports.ts'
 import type { Logger } from '../observability/logger.ts'
-import type { Db } from './database.ts'
+import { isPg, type Db, type SqliteDb } from './engine.ts'
+import { pgResponseQueries } from './pg/response-queries.ts'
 import { storedResponses } from './schema.ts'
 
+export type ResponseRow = typeof storedResponses.$inferSelect
+
+/** What the response store needs from its engine. */
+export interface ResponseQueries {
+  /** Rows whose id is already stored are left as they are. */
+  insert(rows: readonly ResponseRow[]): Promise<void>
+  /** The live row of that id and client key. */
+  find(id: string, clientKeyId: string, now: Date): Promise<ResponseRow | null>
+  /** Whether a row was deleted. */
+  remove(id: string, clientKeyId: string): Promise<boolean>
+  /** Deletes rows expired before `now`; how many. */
+  prune(now: Date): Promise<number>
+}
+
+function sqliteResponseQueries(db: SqliteDb): ResponseQueries {
+  return {
+    async insert(rows) {
+      await db.insert(storedResponses).values([...rows]).onConflictDoNothing()
+    },
+    async find(id, clientKeyId, now) {
+      const [row] = await db
+        .select()
+        .from(storedResponses)
+        .where(and(eq(storedResponses.id, id), eq(storedResponses.clientKeyId, clientKeyId), gt(storedResponses.expiresAt, now)))
+        .limit(1)
+      return row ?? null
+    },
+    async remove(id, clientKeyId) {
+      const gone = await db.delete(storedResponses).where(and(eq(storedResponses.id, id), eq(storedResponses.clientKeyId, clientKeyId))).returning({ id: storedResponses.id })
+      return gone.length > 0
+    },
+    async prune(now) {
+      return (await db.delete(storedResponses).where(lt(storedResponses.expiresAt, now)).returning({ id: storedResponses.id })).length
+    },
+  }
+}
 
 /**
  * Stored responses. A save is kept in memory until its row is written, so a client that continues
@@ -16,6 +53,7 @@ const WRITE_DELAY_MS = 50
 
 
 export function createResponseStore(db: Db, logger: Logger, now: () => number = Date.now) {
+  const q = isPg(db) ? pgResponseQueries(db) : sqliteResponseQueries(db)
   const pending = new Map<string, StoredResponse>()
   let timer: ReturnType<typeof setTimeout> | null = null
   let writing: Promise<void> | null = null
@@ -25,13 +63,10 @@ export function createResponseStore(db: Db, logger: Logger, now: () => number = 
     const batch = [...pending.values()].slice(0, BATCH)
     if (batch.length === 0) return
     try {
-      await db
-        .insert(storedResponses)
-        .values(batch.map((r) => ({
-          id: r.id, clientKeyId: r.clientKeyId, createdAt: new Date(r.createdAt), expiresAt: new Date(r.expiresAt),
-          input: r.serialized?.input ?? JSON.stringify(r.input), response: r.serialized?.response ?? JSON.stringify(r.response),
-        })))
-        .onConflictDoNothing()
+      await q.insert(batch.map((r) => ({
+        id: r.id, clientKeyId: r.clientKeyId, createdAt: new Date(r.createdAt), expiresAt: new Date(r.expiresAt),
+        input: r.serialized?.input ?? JSON.stringify(r.input), response: r.serialized?.response ?? JSON.stringify(r.response),
+      })))
       for (const r of batch) if (pending.get(r.id) === r) pending.delete(r.id)
     } catch (err) {
       logger.warn({ err: (err as Error).message, count: batch.length }, 'could not store responses; will retry')
@@ -53,12 +88,7 @@ export function createResponseStore(db: Db, logger: Logger, now: () => number = 
     async get(id: string, clientKeyId: string): Promise<StoredResponse | null> {
       const held = pending.get(id)
       if (held) return held.clientKeyId === clientKeyId && held.expiresAt > now() ? held : null
-      const rows = await db
-        .select()
-        .from(storedResponses)
-        .where(and(eq(storedResponses.id, id), eq(storedResponses.clientKeyId, clientKeyId), gt(storedResponses.expiresAt, new Date(now()))))
-        .limit(1)
-      const r = rows[0]
+      const r = await q.find(id, clientKeyId, new Date(now()))
       if (!r) return null
       return { id: r.id, clientKeyId: r.clientKeyId, createdAt: r.createdAt.getTime(), expiresAt: r.expiresAt.getTime(), input: JSON.parse(r.input), response: JSON.parse(r.response) }
     },
@@ -76,17 +106,13 @@ export function createResponseStore(db: Db, logger: Logger, now: () => number = 
       const held = pending.get(id)
       const mine = held !== undefined && held.clientKeyId === clientKeyId
       if (mine) pending.delete(id)
-      const gone = await db
-        .delete(storedResponses)
-        .where(and(eq(storedResponses.id, id), eq(storedResponses.clientKeyId, clientKeyId)))
-        .returning({ id: storedResponses.id })
-      return gone.length > 0 || mine
+      const gone = await q.remove(id, clientKeyId)
+      return gone || mine
     },
     /** Deletes expired responses; returns how many. */
     async prune(): Promise<number> {
       for (const [id, r] of pending) if (r.expiresAt <= now()) pending.delete(id)
-      const gone = await db.delete(storedResponses).where(lt(storedResponses.expiresAt, new Date(now()))).returning({ id: storedResponses.id })
-      return gone.length
+      return q.prune(new Date(now()))
     },
     /** Writes everything still pending (the server's flusher, and on stop). */
     async flush(): Promise<void> {

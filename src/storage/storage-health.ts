@@ -1,11 +1,11 @@
-import { storageFailure, type StorageFailure } from './storage-errors.ts'
+import { isBusyCode, storageFailure, type StorageFailure } from './storage-errors.ts'
 
 /** A lock held this long by another process makes the database count as locked, not just busy. */
 export const LOCKED_AFTER_MS = 2000
 
 export interface StorageReport {
   writable: boolean
-  /** The failing write's code and SQLite's message, while writes fail. */
+  /** The failing write's code and the database's message, while writes fail. */
   error?: string
   /** Since when writes have been failing, ISO 8601. */
   failing_since?: string
@@ -33,8 +33,7 @@ export function createStorageHealth(now: () => number = Date.now) {
     },
     report(): StorageReport {
       if (!failure) return { writable: true }
-      const busy = failure.code === 'SQLITE_BUSY' || failure.code === 'SQLITE_LOCKED'
-      if (busy && now() - failure.since < LOCKED_AFTER_MS) return { writable: true }
+      if (isBusyCode(failure.code) && now() - failure.since < LOCKED_AFTER_MS) return { writable: true }
       return { writable: false, error: failure.reason, failing_since: new Date(failure.since).toISOString() }
     },
   }

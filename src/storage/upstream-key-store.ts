@@ -1,5 +1,6 @@
 import { and, eq } from 'drizzle-orm'
-import type { Db } from './database.ts'
+import { isPg, sameEngine, type Db, type SqliteDb } from './engine.ts'
+import { pgUpstreamKeyQueries } from './pg/upstream-key-queries.ts'
 import { disabledUpstreamKeys } from './schema.ts'
 
 export interface DisabledKeyRow {
@@ -7,6 +8,33 @@ export interface DisabledKeyRow {
   fingerprint: string
   reason: string
   disabledAt: number
+}
+
+/** What the upstream-key store needs from its engine. */
+export interface UpstreamKeyQueries {
+  list(): Promise<DisabledKeyRow[]>
+  /** With one short try (`background`): it runs on the request path. */
+  upsert(row: DisabledKeyRow): Promise<void>
+  remove(provider: string, fingerprint: string): Promise<void>
+}
+
+function sqliteUpstreamKeyQueries(db: SqliteDb, background: SqliteDb): UpstreamKeyQueries {
+  return {
+    async list() {
+      const rows = await db.select().from(disabledUpstreamKeys)
+      return rows.map((r) => ({ provider: r.provider, fingerprint: r.fingerprint, reason: r.reason, disabledAt: r.disabledAt.getTime() }))
+    },
+    async upsert(row) {
+      const values = { ...row, disabledAt: new Date(row.disabledAt) }
+      await background
+        .insert(disabledUpstreamKeys)
+        .values(values)
+        .onConflictDoUpdate({ target: [disabledUpstreamKeys.provider, disabledUpstreamKeys.fingerprint], set: values })
+    },
+    async remove(provider, fingerprint) {
+      await db.delete(disabledUpstreamKeys).where(and(eq(disabledUpstreamKeys.provider, provider), eq(disabledUpstreamKeys.fingerprint, fingerprint)))
+    },
+  }
 }
 
 const keyOf = (provider: string, fingerprint: string) => `${provider}\u0000${fingerprint}`
@@ -17,21 +45,17 @@ const keyOf = (provider: string, fingerprint: string) => `${provider}\u0000${fin
  * pending and `flush()`, run by the server's flusher, writes it later.
  */
 export function createUpstreamKeyStore(db: Db, background: Db = db) {
+  const q = isPg(db) ? pgUpstreamKeyQueries(db, sameEngine(db, background)) : sqliteUpstreamKeyQueries(db, sameEngine(db, background))
   const pending = new Map<string, DisabledKeyRow>()
   async function write(row: DisabledKeyRow): Promise<void> {
-    const values = { ...row, disabledAt: new Date(row.disabledAt) }
-    await background
-      .insert(disabledUpstreamKeys)
-      .values(values)
-      .onConflictDoUpdate({ target: [disabledUpstreamKeys.provider, disabledUpstreamKeys.fingerprint], set: values })
+    await q.upsert(row)
     // Only what was written leaves the queue: a newer row for the key may have arrived meanwhile.
     const k = keyOf(row.provider, row.fingerprint)
     if (pending.get(k) === row) pending.delete(k)
   }
   return {
     async listDisabled(): Promise<DisabledKeyRow[]> {
-      const rows = await db.select().from(disabledUpstreamKeys)
-      const stored = rows.map((r) => ({ provider: r.provider, fingerprint: r.fingerprint, reason: r.reason, disabledAt: r.disabledAt.getTime() }))
+      const stored = await q.list()
       const unwritten = [...pending.values()].filter((p) => !stored.some((s) => s.provider === p.provider && s.fingerprint === p.fingerprint))
       return [...stored, ...unwritten]
     },
@@ -41,9 +65,7 @@ export function createUpstreamKeyStore(db: Db, background: Db = db) {
     },
     async clearDisabled(provider: string, fingerprint: string): Promise<void> {
       pending.delete(keyOf(provider, fingerprint))
-      await db
-        .delete(disabledUpstreamKeys)
-        .where(and(eq(disabledUpstreamKeys.provider, provider), eq(disabledUpstreamKeys.fingerprint, fingerprint)))
+      await q.remove(provider, fingerprint)
     },
     /** Writes the disabled keys that could not be written when they happened. */
     async flush(): Promise<void> {

@@ -1,6 +1,7 @@
-import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm'
-import type { Database } from './database.ts'
-import { LATENCY_BUCKETS_MS, requestLog, usageDaily, usageHourly } from './schema.ts'
+import { rawQuery, type Database } from './engine.ts'
+import { pgUsageEngine } from './pg/usage-engine.ts'
+import { LATENCY_BUCKETS_MS } from './schema.ts'
+import { sqliteUsageEngine, type RequestRow, type UsageTotals } from './usage-engine.ts'
 
 export type GroupBy = 'day' | 'key' | 'model' | 'provider'
 
@@ -78,61 +79,20 @@ function exactQuantile(sorted: number[], q: number): number | null {
 const SPAN = { '1h': HOUR, '24h': 24 * HOUR, '30d': 30 * 24 * HOUR } as const
 const STEP = { '1h': 60_000, '24h': HOUR, '30d': 24 * HOUR } as const
 const RAW_GROUP = { model: 'model', key: 'key_id', provider: 'provider' } as const
-const DAILY_GROUP = { model: usageDaily.model, key: usageDaily.keyId, provider: usageDaily.provider } as const
+/** 1 for an error row, 0 otherwise: PostgreSQL does not sum booleans. */
+const IS_ERROR = 'CASE WHEN status >= 400 THEN 1 ELSE 0 END'
 
 /** The dashboard's and the admin API's reads: aggregates first, raw rows only where needed. */
 export function createUsageQueries(database: Database) {
-  const { db, client } = database
+  const { client } = database
+  const engine = database.engine === 'postgres' ? pgUsageEngine(database) : sqliteUsageEngine(database)
   return {
-    async usage(f: UsageFilter) {
-      const where: SQL[] = []
-      if (f.from) where.push(gte(usageDaily.day, f.from))
-      if (f.to) where.push(lte(usageDaily.day, f.to))
-      if (f.keyId) where.push(eq(usageDaily.keyId, f.keyId))
-      if (f.model) where.push(eq(usageDaily.model, f.model))
-      if (f.provider) where.push(eq(usageDaily.provider, f.provider))
-      const columns = { day: usageDaily.day, key: usageDaily.keyId, model: usageDaily.model, provider: usageDaily.provider }
-      const groups = f.groupBy.map((g) => columns[g])
-      const query = db
-        .select({
-          ...Object.fromEntries(f.groupBy.map((g) => [g, columns[g]])),
-          requests: sql<number>`sum(${usageDaily.requests})`,
-          errors: sql<number>`sum(${usageDaily.errors})`,
-          prompt_tokens: sql<number>`sum(${usageDaily.promptTokens})`,
-          completion_tokens: sql<number>`sum(${usageDaily.completionTokens})`,
-          cached_tokens: sql<number>`sum(${usageDaily.cachedTokens})`,
-          reasoning_tokens: sql<number>`sum(${usageDaily.reasoningTokens})`,
-          cost_usd: sql<number>`sum(${usageDaily.costUsd})`,
-        })
-        .from(usageDaily)
-        .where(where.length ? and(...where) : undefined)
-      return groups.length ? query.groupBy(...groups).orderBy(...groups) : query
-    },
+    usage: (f: UsageFilter): Promise<UsageTotals[]> => engine.usage(f),
 
-    async requests(f: RequestFilter) {
-      const where: SQL[] = []
-      if (f.status === 'ok') where.push(lt(requestLog.status, 400))
-      else if (f.status === 'error') where.push(gte(requestLog.status, 400))
-      else if (typeof f.status === 'number') where.push(eq(requestLog.status, f.status))
-      if (f.keyId) where.push(eq(requestLog.keyId, f.keyId))
-      if (f.model) where.push(eq(requestLog.model, f.model))
-      if (f.errorType) where.push(eq(requestLog.errorType, f.errorType))
-      if (f.fromTs !== undefined) where.push(gte(requestLog.ts, f.fromTs))
-      if (f.toTs !== undefined) where.push(lte(requestLog.ts, f.toTs))
-      if (f.before !== undefined) where.push(lt(requestLog.id, f.before))
-      return db
-        .select()
-        .from(requestLog)
-        .where(where.length ? and(...where) : undefined)
-        .orderBy(desc(requestLog.id))
-        .limit(f.limit)
-    },
+    requests: (f: RequestFilter): Promise<RequestRow[]> => engine.requests(f),
 
     /** One row of the request log, every column; undefined when there is none. */
-    async request(id: number) {
-      const [found] = await db.select().from(requestLog).where(eq(requestLog.id, id)).limit(1)
-      return found
-    },
+    request: (id: number): Promise<RequestRow | undefined> => engine.request(id),
 
     /** Totals and a series for the last hour (per minute), day (per hour) or 30 days (per day). */
     async overview(window: '1h' | '24h' | '30d', now: number) {
@@ -140,7 +100,7 @@ export function createUsageQueries(database: Database) {
       const step = window === '1h' ? 60_000 : window === '24h' ? HOUR : 24 * HOUR
       const from = Math.floor((now - span) / step) * step + step
       const fromHour = Math.floor(from / HOUR) * HOUR
-      const hours = await db.select().from(usageHourly).where(gte(usageHourly.hour, fromHour)).orderBy(usageHourly.hour)
+      const hours = await engine.hours(fromHour)
       const hist: number[] = Array(BUCKETS).fill(0)
       const addHist = (h: Record<string, unknown>) => {
         for (let i = 0; i < BUCKETS; i++) hist[i]! += Number(h[`l${i}`] ?? 0)
@@ -155,13 +115,14 @@ export function createUsageQueries(database: Database) {
       }
       if (window === '1h') {
         // Minutes come from the raw log (an hour of rows, through the ts index).
-        const rs = await client.execute({
-          sql: `SELECT (ts / 60000) * 60000 AS minute, count(*) AS n, sum(status >= 400) AS errors, sum(status = 429) AS limited,
+        const rows = await rawQuery(
+          client,
+          `SELECT (ts / 60000) * 60000 AS minute, count(*) AS n, sum(${IS_ERROR}) AS errors, sum(CASE WHEN status = 429 THEN 1 ELSE 0 END) AS limited,
                   sum(coalesce(prompt_tokens, 0)) AS pt, sum(coalesce(completion_tokens, 0)) AS ct, sum(coalesce(cost_usd, 0)) AS cost,
                   sum(latency_ms) AS lat FROM requests WHERE ts >= ? GROUP BY minute`,
-          args: [from],
-        })
-        for (const r of rs.rows) {
+          [from],
+        )
+        for (const r of rows) {
           const p = point(Number(r.minute))
           p.requests += Number(r.n)
           p.errors += Number(r.errors)
@@ -230,16 +191,16 @@ export function createUsageQueries(database: Database) {
         const p95: (number | null)[] = t.map(() => null)
         if (q.window === '1h') {
           source = 'request_log'
-          const rs = await client.execute({ sql: 'SELECT ts, latency_ms FROM requests WHERE ts >= ? ORDER BY latency_ms', args: [from] })
+          const rows = await rawQuery(client, 'SELECT ts, latency_ms FROM requests WHERE ts >= ? ORDER BY latency_ms', [from])
           const per = t.map(() => [] as number[])
-          for (const r of rs.rows) per[index(Number(r.ts))]?.push(Number(r.latency_ms))
+          for (const r of rows) per[index(Number(r.ts))]?.push(Number(r.latency_ms))
           per.forEach((v, i) => {
             p50[i] = exactQuantile(v, 0.5)
             p95[i] = exactQuantile(v, 0.95)
           })
         } else {
           source = 'usage_hourly'
-          const hours = await db.select().from(usageHourly).where(gte(usageHourly.hour, from)).orderBy(usageHourly.hour)
+          const hours = await engine.hours(from)
           const hists = t.map(() => Array(BUCKETS).fill(0) as number[])
           for (const h of hours) {
             const hist = hists[index(h.hour)]
@@ -263,32 +224,21 @@ export function createUsageQueries(database: Database) {
       if (q.window === '1h' || (q.window === '24h' && q.by)) {
         source = 'request_log'
         const g = q.by ? RAW_GROUP[q.by] : 'NULL'
-        const rs = await client.execute({
-          sql: `SELECT (ts / ${step}) * ${step} AS at, ${g} AS g, count(*) AS n, sum(status >= 400) AS e,
+        const found = await rawQuery(
+          client,
+          `SELECT (ts / ${step}) * ${step} AS at, ${g} AS g, count(*) AS n, sum(${IS_ERROR}) AS e,
                   sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)) AS tok, sum(coalesce(cost_usd, 0)) AS cost
                 FROM requests WHERE ts >= ? GROUP BY at, g`,
-          args: [from],
-        })
-        rows = rs.rows.map((r) => ({ at: Number(r.at), g: r.g == null ? null : String(r.g), n: Number(r.n), e: Number(r.e), tok: Number(r.tok), cost: Number(r.cost) }))
+          [from],
+        )
+        rows = found.map((r) => ({ at: Number(r.at), g: r.g == null ? null : String(r.g), n: Number(r.n), e: Number(r.e), tok: Number(r.tok), cost: Number(r.cost) }))
       } else if (!q.by) {
         source = 'usage_hourly'
-        const hours = await db.select().from(usageHourly).where(gte(usageHourly.hour, Math.floor(from / HOUR) * HOUR))
+        const hours = await engine.hours(Math.floor(from / HOUR) * HOUR)
         rows = hours.map((h) => ({ at: h.hour, g: null, n: h.requests, e: h.errors, tok: h.promptTokens + h.completionTokens, cost: h.costUsd }))
       } else {
         source = 'usage_daily'
-        const col = DAILY_GROUP[q.by]
-        const found = await db
-          .select({
-            day: usageDaily.day,
-            g: col,
-            n: sql<number>`sum(${usageDaily.requests})`,
-            e: sql<number>`sum(${usageDaily.errors})`,
-            tok: sql<number>`sum(${usageDaily.promptTokens} + ${usageDaily.completionTokens})`,
-            cost: sql<number>`sum(${usageDaily.costUsd})`,
-          })
-          .from(usageDaily)
-          .where(gte(usageDaily.day, new Date(from).toISOString().slice(0, 10)))
-          .groupBy(usageDaily.day, col)
+        const found = await engine.dailyBy(new Date(from).toISOString().slice(0, 10), q.by)
         rows = found.map((r) => ({ at: Date.parse(r.day + 'T00:00:00Z'), g: r.g === '' ? null : r.g, n: Number(r.n), e: Number(r.e), tok: Number(r.tok), cost: Number(r.cost) }))
       }
 
@@ -328,21 +278,23 @@ export function createUsageQueries(database: Database) {
       const t: number[] = []
       for (let at = from; at <= q.now; at += step) t.push(at)
       const g = RAW_GROUP[q.by]
-      const counts = await client.execute({ sql: `SELECT ${g} AS g, count(*) AS n FROM requests WHERE ts >= ? GROUP BY g ORDER BY n DESC, g`, args: [from] })
-      const top = counts.rows.slice(0, q.top).map((r) => (r.g == null ? null : String(r.g)))
+      const counts = await rawQuery(client, `SELECT ${g} AS g, count(*) AS n FROM requests WHERE ts >= ? GROUP BY g ORDER BY n DESC, g`, [from])
+      const top = counts.slice(0, q.top).map((r) => (r.g == null ? null : String(r.g)))
       const named = top.filter((x): x is string => x !== null)
-      const hasOther = counts.rows.length > q.top
+      const hasOther = counts.length > q.top
       // Rows of the groups left out are one group; the rank is ceil(q × n), in whole numbers.
       const grp = `CASE WHEN ${g} IS NULL THEN ${top.includes(null) ? "'n'" : "'o'"}${named.length ? ` WHEN ${g} IN (${named.map(() => '?').join(', ')}) THEN 'g' || ${g}` : ''} ELSE 'o' END`
-      const rs = await client.execute({
-        sql: `SELECT at, grp, latency_ms FROM (
+      // Subqueries named, as PostgreSQL before 16 requires.
+      const ranked = await rawQuery(
+        client,
+        `SELECT at, grp, latency_ms FROM (
                 SELECT at, grp, latency_ms, row_number() OVER (PARTITION BY at, grp ORDER BY latency_ms) AS rn, count(*) OVER (PARTITION BY at, grp) AS cnt
-                FROM (SELECT (ts / ${step}) * ${step} AS at, ${grp} AS grp, latency_ms FROM requests WHERE ts >= ?)
-              ) WHERE rn = max(1, (${q.quantile === 'p50' ? 50 : 95} * cnt + 99) / 100)`,
-        args: [...named, from],
-      })
+                FROM (SELECT (ts / ${step}) * ${step} AS at, ${grp} AS grp, latency_ms FROM requests WHERE ts >= ?) AS grouped
+              ) AS numbered WHERE rn = ${engine.greatest}(1, (${q.quantile === 'p50' ? 50 : 95} * cnt + 99) / 100)`,
+        [...named, from],
+      )
       const values = new Map<string, (number | null)[]>()
-      for (const r of rs.rows) {
+      for (const r of ranked) {
         const i = Math.floor((Number(r.at) - from) / step)
         if (i < 0 || i >= t.length) continue
         const key = String(r.grp)
@@ -357,20 +309,7 @@ export function createUsageQueries(database: Database) {
     },
 
     /** Deletes raw rows older than `before`, in chunks; aggregates stay. Returns rows removed. */
-    async prune(before: number, chunk = 5000): Promise<number> {
-      let removed = 0
-      for (;;) {
-        const rs = await client.execute({
-          sql: 'DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? ORDER BY id LIMIT ?)',
-          args: [before, chunk],
-        })
-        removed += rs.rowsAffected
-        if (rs.rowsAffected < chunk) break
-      }
-      // execute() steps a statement once, which frees one page; executeMultiple runs it through.
-      if (removed > 0) await client.executeMultiple('PRAGMA incremental_vacuum;')
-      return removed
-    },
+    prune: (before: number, chunk = 5000): Promise<number> => engine.prune(before, chunk),
   }
 }
 

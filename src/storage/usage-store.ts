@@ -1,5 +1,6 @@
 import { gte, sql } from 'drizzle-orm'
-import type { Db } from './database.ts'
+import { isPg, type Db, type SqliteDb } from './engine.ts'
+import { pgUsageQueries } from './pg/usage-store-queries.ts'
 import { clientKeyUsage } from './schema.ts'
 
 export interface UsageRow {
@@ -8,19 +9,26 @@ export interface UsageRow {
   usage: { requests: number; tokens: number; costUsd: number }
 }
 
-/** Per-key quota usage by period, loaded at start and flushed in batches as increments. */
-export function createUsageStore(db: Db) {
+/** What the usage store needs from its engine. */
+export interface UsageStoreQueries {
+  since(from: number): Promise<UsageRow[]>
+  /** Adds each row's usage to what is stored (several processes share the table), never below zero. */
+  add(rows: readonly UsageRow[]): Promise<void>
+}
+
+type Stored = typeof clientKeyUsage.$inferSelect
+export const usageRow = (r: Stored): UsageRow => ({
+  keyId: r.keyId,
+  periodStart: r.periodStart.getTime(),
+  usage: { requests: r.requests, tokens: r.tokens, costUsd: r.costUsd },
+})
+
+function sqliteUsageQueries(db: SqliteDb): UsageStoreQueries {
   return {
-    async since(from: number): Promise<UsageRow[]> {
-      const rows = await db.select().from(clientKeyUsage).where(gte(clientKeyUsage.periodStart, new Date(from)))
-      return rows.map((r) => ({
-        keyId: r.keyId,
-        periodStart: r.periodStart.getTime(),
-        usage: { requests: r.requests, tokens: r.tokens, costUsd: r.costUsd },
-      }))
+    async since(from) {
+      return (await db.select().from(clientKeyUsage).where(gte(clientKeyUsage.periodStart, new Date(from)))).map(usageRow)
     },
-    async save(rows: readonly UsageRow[]): Promise<void> {
-      if (rows.length === 0) return
+    async add(rows) {
       const [first, ...rest] = rows.map((r) =>
         db
           .insert(clientKeyUsage)
@@ -35,7 +43,18 @@ export function createUsageStore(db: Db) {
             },
           }),
       )
-      await db.batch([first!, ...rest])
+      if (first) await db.batch([first, ...rest])
+    },
+  }
+}
+
+/** Per-key quota usage by period, loaded at start and flushed in batches as increments. */
+export function createUsageStore(db: Db) {
+  const q = isPg(db) ? pgUsageQueries(db) : sqliteUsageQueries(db)
+  return {
+    since: (from: number): Promise<UsageRow[]> => q.since(from),
+    async save(rows: readonly UsageRow[]): Promise<void> {
+      if (rows.length > 0) await q.add(rows)
     },
   }
 }

@@ -29,14 +29,16 @@ export interface ProcessGatewayOptions {
   dir?: string
   /** The config file's name in `dir` (several gateways sharing a directory and its database). */
   configFile?: string
+  /** The database URL (`--db`); `test.db` in `dir` by default. */
+  db?: string
 }
 
-/** Starts `sluice --config <file>` on 127.0.0.1, port 0, with a temporary database (`test.db` in `dir`). */
+/** Starts `sluice --config <file>` on 127.0.0.1, port 0, with a temporary database (`test.db` in `dir`, unless `db` names one). */
 export async function startProcessGateway(config: object, options: ProcessGatewayOptions = {}): Promise<ProcessGateway> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-proc-'))
   const path = join(dir, options.configFile ?? 'sluice.json')
   writeFileSync(path, JSON.stringify(config))
-  const proc = Bun.spawn([process.execPath, '--max-http-header-size=262144', ENTRY, '--config', path, '--port', '0', '--host', '127.0.0.1', '--db', `file:${join(dir, 'test.db')}`], {
+  const proc = Bun.spawn([process.execPath, '--max-http-header-size=262144', ENTRY, '--config', path, '--port', '0', '--host', '127.0.0.1', '--db', options.db ?? `file:${join(dir, 'test.db')}`], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', HOME: dir, SLUICE_ADMIN_TOKEN: PROCESS_ADMIN_TOKEN, ...options.env },
     stdout: 'pipe',

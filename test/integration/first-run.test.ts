@@ -26,7 +26,7 @@ describe('zero-config first start', () => {
     const env = { OPENAI_API_KEY: 'sk-upstream-zero-config-1', OPENAI_BASE_URL: mock.baseUrl }
     const config = loadConfig({ port: '0' }, env, dir)
     expect(config.database.url).toBe(`file:${join(dir, 'sluice.db')}`)
-    const first = await startServer({ ...config, database: { url: `file:${join(dir, 'sluice.db')}`, auth_token: null } }, quiet)
+    const first = await startServer({ ...config, database: { ...config.database, url: `file:${join(dir, 'sluice.db')}`, auth_token: null } }, quiet)
     const { adminToken, clientKey } = first.created
     expect(adminToken).toMatch(/^sluice-admin-[A-Za-z0-9]{40}$/)
     expect(clientKey).toMatch(/^sk-sluice-[A-Za-z0-9]{40}$/)
@@ -47,7 +47,7 @@ describe('zero-config first start', () => {
     expect(raw).not.toContain(clientKey!)
     expect(raw).toContain(new Bun.CryptoHasher('sha256').update(clientKey!).digest('hex'))
 
-    const second = await startServer({ ...config, database: { url: `file:${join(dir, 'sluice.db')}`, auth_token: null } }, quiet)
+    const second = await startServer({ ...config, database: { ...config.database, url: `file:${join(dir, 'sluice.db')}`, auth_token: null } }, quiet)
     expect(second.created).toEqual({})
     const again = new OpenAI({ apiKey: clientKey!, baseURL: `${second.url}/v1`, maxRetries: 0 })
     await again.chat.completions.create({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] })
@@ -57,7 +57,7 @@ describe('zero-config first start', () => {
   test('auth.required: false serves without a client key and creates none', async () => {
     const config = loadConfig({ port: '0' }, { OPENAI_API_KEY: 'sk-u', OPENAI_BASE_URL: mock.baseUrl }, dir)
     const open = await startServer(
-      { ...config, auth: { required: false, keys: [] }, database: { url: `file:${join(dir, 'open.db')}`, auth_token: null } },
+      { ...config, auth: { required: false, keys: [] }, database: { ...config.database, url: `file:${join(dir, 'open.db')}`, auth_token: null } },
       quiet,
     )
     expect(open.created.clientKey).toBeUndefined()

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { openDatabase } from '../../src/storage/database.ts'
+import type { Database } from '../../src/storage/database.ts'
 import { createRequestWriter, type LogRow } from '../../src/storage/request-writer.ts'
 import { createUsageQueries, type TrendQuery } from '../../src/storage/usage-queries.ts'
+import { storageEngines } from '../helpers/engines.ts'
 import { CLIENT_KEY, startGateway, type TestGateway } from '../helpers/gateway.ts'
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts'
 
@@ -32,19 +30,18 @@ const ROWS = [
 const sum = (v: (number | null)[]) => v.reduce<number>((a, b) => a + (b ?? 0), 0)
 const valueAt = (r: { t: number[]; series: { values: (number | null)[] }[] }, s: number, iso: string) => r.series[s]!.values[r.t.indexOf(at(iso))]
 
-describe('trends from known rows', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-trends-'))
+// The same rows and answers on each storage engine.
+for (const engine of storageEngines('trends')) describe.skipIf(engine.skip !== null)(`trends from known rows (${engine.name})`, () => {
   let trends: (q: Partial<TrendQuery>) => Promise<any>
-  let db: Awaited<ReturnType<typeof openDatabase>>
+  let db: Database
   beforeAll(async () => {
-    db = await openDatabase(`file:${join(dir, 't.db')}`)
+    db = await engine.open()
     const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 1000, batchSize: 100, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
     for (const r of ROWS) writer.enqueue(r)
     await writer.stop()
     const q = createUsageQueries(db)
     trends = (over) => q.trends({ window: '1h', metric: 'requests', top: 5, now: NOW, ...over })
   })
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   test('the last hour by minute, from the raw log: counts, errors, tokens, cost', async () => {
     const r = await trends({})

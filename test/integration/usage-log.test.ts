@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 import OpenAI from 'openai'
 import { fingerprint } from '../../src/lib/crypto.ts'
-import { openDatabase } from '../../src/storage/database.ts'
+import { openSqlite } from '../../src/storage/database.ts'
 import { createRequestWriter, type LogRow } from '../../src/storage/request-writer.ts'
 import { createUsageQueries } from '../../src/storage/usage-queries.ts'
 import { CLIENT_KEY, eventually, startGateway, type TestGateway } from '../helpers/gateway.ts'
@@ -50,7 +50,7 @@ describe('the request log writer', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   test('batches rows with their daily and hourly aggregates, all written on stop (prepared statements on a file)', async () => {
-    const db = await openDatabase(`file:${join(dir, 'a.db')}`)
+    const db = await openSqlite(`file:${join(dir, 'a.db')}`)
     const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
     for (let i = 0; i < 1234; i++) writer.enqueue(row({ requestId: `r${i}`, ttftMs: i, keyId: i % 2 ? 'k1' : 'k2', status: i % 10 === 0 ? 500 : 200 }))
     await writer.stop()
@@ -68,7 +68,7 @@ describe('the request log writer', () => {
   })
 
   test('a backlog is written a batch per turn of the event loop, so requests run in between', async () => {
-    const db = await openDatabase(`file:${join(dir, 'f.db')}`)
+    const db = await openSqlite(`file:${join(dir, 'f.db')}`)
     const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 10_000, batchSize: 100, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
     for (let i = 0; i < 99; i++) writer.enqueue(row())
     writer.enqueue(row()) // the hundredth starts a flush
@@ -87,7 +87,7 @@ describe('the request log writer', () => {
   })
 
   test('the same through the client, as for a libSQL server', async () => {
-    const db = await openDatabase(`file:${join(dir, 'a2.db')}`)
+    const db = await openSqlite(`file:${join(dir, 'a2.db')}`)
     const writer = createRequestWriter(db, { maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
     for (let i = 0; i < 1234; i++) writer.enqueue(row({ keyId: i % 2 ? 'k1' : 'k2' }))
     await writer.stop()
@@ -99,7 +99,7 @@ describe('the request log writer', () => {
   })
 
   test('a full queue drops new records and counts them', async () => {
-    const db = await openDatabase(`file:${join(dir, 'b.db')}`)
+    const db = await openSqlite(`file:${join(dir, 'b.db')}`)
     let reported = 0
     const writer = createRequestWriter(db, { maxQueue: 10, batchSize: 1000, flushMs: 60_000, onError: () => {}, onDropped: (n) => (reported = n) })
     for (let i = 0; i < 15; i++) writer.enqueue(row())
@@ -110,7 +110,7 @@ describe('the request log writer', () => {
 
   test('a locked database delays the flush, not the requests; nothing is lost', async () => {
     const path = join(dir, 'c.db')
-    const db = await openDatabase(`file:${path}`)
+    const db = await openSqlite(`file:${path}`)
     await db.client.execute('PRAGMA busy_timeout = 100')
     let errors = 0
     const writer = createRequestWriter(db, { filePath: db.filePath!, maxQueue: 10_000, batchSize: 500, flushMs: 50, onError: () => errors++, onDropped: () => {} })
@@ -131,7 +131,7 @@ describe('the request log writer', () => {
   })
 
   test('a database file the writer cannot open: the error is reported, the rows stay queued', async () => {
-    const db = await openDatabase(`file:${join(dir, 'e.db')}`)
+    const db = await openSqlite(`file:${join(dir, 'e.db')}`)
     const errors: string[] = []
     const writer = createRequestWriter(db, { filePath: join(dir, 'missing-dir', 'e.db'), maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: (err) => errors.push((err as Error).message), onDropped: () => {} })
     for (let i = 0; i < 3; i++) writer.enqueue(row())
@@ -145,7 +145,7 @@ describe('the request log writer', () => {
   })
 
   test('retention prunes raw rows and keeps the aggregates', async () => {
-    const db = await openDatabase(`file:${join(dir, 'd.db')}`)
+    const db = await openSqlite(`file:${join(dir, 'd.db')}`)
     const writer = createRequestWriter(db, { maxQueue: 10_000, batchSize: 500, flushMs: 60_000, onError: () => {}, onDropped: () => {} })
     const old = Date.now() - 40 * 86_400_000
     const body = 'x'.repeat(2000)

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createGatewayMetrics } from '../../src/gateway-metrics.ts'
-import { openDatabase } from '../../src/storage/database.ts'
+import { openSqlite } from '../../src/storage/database.ts'
 import { createRequestWriter, type LogRow } from '../../src/storage/request-writer.ts'
-import { retryWhileBusy, storageFailure, storageRefusal } from '../../src/storage/storage-errors.ts'
+import { isBusy, retryWhileBusy, storageFailure, storageRefusal } from '../../src/storage/storage-errors.ts'
 import { createStorageHealth, LOCKED_AFTER_MS } from '../../src/storage/storage-health.ts'
 import { createUpstreamKeyStore } from '../../src/storage/upstream-key-store.ts'
 
@@ -35,6 +35,25 @@ describe('storage failures', () => {
       message: 'The database is locked by another process (SQLITE_BUSY: database is locked); try again shortly.',
       retryAfterMs: 1000,
     })
+  })
+
+  test('PostgreSQL failures (Bun\'s client) are read as the same kinds; the statement\'s own errors are not storage failures', () => {
+    const pgError = (code: string, errno: string | undefined, message: string) => Object.assign(new Error(message), { name: 'PostgresError', code, errno })
+    const server = (errno: string, message: string) => pgError('ERR_POSTGRES_SERVER_ERROR', errno, message)
+    expect(storageFailure(server('55P03', 'canceling statement due to lock timeout'))).toEqual({ code: 'PG_BUSY', reason: '55P03: canceling statement due to lock timeout' })
+    expect(isBusy(server('40P01', 'deadlock detected'))).toBe(true)
+    expect(storageFailure(server('53100', 'could not extend file'))?.code).toBe('PG_FULL')
+    expect(storageFailure(server('25006', 'cannot execute INSERT in a read-only transaction'))?.code).toBe('PG_READONLY')
+    expect(storageFailure(server('57P01', 'terminating connection due to administrator command'))?.code).toBe('PG_UNAVAILABLE')
+    expect(storageFailure(pgError('ERR_POSTGRES_CONNECTION_REFUSED', undefined, 'Failed to connect'))).toEqual({ code: 'PG_UNAVAILABLE', reason: 'ERR_POSTGRES_CONNECTION_REFUSED: Failed to connect' })
+    expect(storageFailure(server('23505', 'duplicate key value violates unique constraint'))).toBeNull()
+    expect(storageFailure(server('42P01', 'relation "x" does not exist'))).toBeNull()
+    // Through drizzle's wrapper, as the stores see them.
+    expect(storageFailure(Object.assign(new Error('Failed query: update ...'), { cause: server('55P03', 'lock timeout') }))?.code).toBe('PG_BUSY')
+    expect(storageRefusal(pgError('ERR_POSTGRES_CONNECTION_CLOSED', undefined, 'Connection closed'))).toEqual({ message: 'The database server cannot be reached (ERR_POSTGRES_CONNECTION_CLOSED: Connection closed).' })
+    const health = createStorageHealth(() => 0)
+    health.failed(server('55P03', 'lock timeout'))
+    expect(health.report()).toEqual({ writable: true })
   })
 
   test('a brief lock is contention; one that lasts, or a full or failing database, is reported until a write succeeds', () => {
@@ -68,7 +87,7 @@ describe('storage failures', () => {
 
   test('a connection that met a lock is not left on an old snapshot: later reads see new rows, later writes succeed', async () => {
     const path = join(dir, 'snapshot.db')
-    const database = await openDatabase(`file:${path}`)
+    const database = await openSqlite(`file:${path}`)
     await database.client.execute('CREATE TABLE probe (n INTEGER)')
     const other = new Libsql(path)
     other.exec('PRAGMA busy_timeout = 1000')
@@ -86,7 +105,7 @@ describe('storage failures', () => {
 
   test('the request log on a locked database: one try per flush, not per request; rows left at stop are counted as lost', async () => {
     const path = join(dir, 'locked.db')
-    const database = await openDatabase(`file:${path}`)
+    const database = await openSqlite(`file:${path}`)
     const errors: string[] = []
     const lost: Array<[number, string]> = []
     const writer = createRequestWriter(database, {
@@ -118,7 +137,7 @@ describe('storage failures', () => {
 
   test('a disabled key that could not be written stays pending and is written by the next flush', async () => {
     const path = join(dir, 'keys.db')
-    const database = await openDatabase(`file:${path}`)
+    const database = await openSqlite(`file:${path}`)
     const store = createUpstreamKeyStore(database.db, database.background)
     const holder = new Libsql(path)
     holder.exec('BEGIN IMMEDIATE')
