@@ -324,6 +324,7 @@ export function resolveProvider(
     sticky: p.sticky ?? isModule,
     priority: p.priority ?? 0,
     weight: p.weight ?? null,
+    max_concurrent_per_key: p.max_concurrent_per_key ?? null,
     fake_stream: p.fake_stream ?? false,
     stream_only: p.stream_only ?? false,
     default_max_tokens: p.default_max_tokens ?? DEFAULT_MAX_TOKENS,
@@ -462,6 +463,7 @@ function providersFromEnv(env: Env, timeouts: TimeoutsConfig): ProviderConfig[] 
       module: null,
       priority: 0,
       weight: null,
+      max_concurrent_per_key: null,
     })
   }
   return providers

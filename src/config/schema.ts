@@ -37,6 +37,8 @@ export const ProviderSchema = T.Object(
     sticky: T.Optional(T.Boolean()),
     fake_stream: T.Optional(T.Boolean()),
     stream_only: T.Optional(T.Boolean()),
+    /** Requests at once per key or account (a web account that serves one conversation at a time). */
+    max_concurrent_per_key: T.Optional(T.Integer({ minimum: 1 })),
     /** Where several providers serve a model: a higher priority is tried first (default 0). */
     priority: T.Optional(T.Integer({ minimum: -1000, maximum: 1000 })),
     /** Among providers of one priority serving a model: their share of first tries (default: the order of the file). */
@@ -281,6 +283,8 @@ export interface ProviderConfig {
   api: Exclude<ProviderApi, 'auto'>
   /** Regular expressions (sources) of models that only serve the Responses API. */
   responses_only_models: readonly string[]
+  /** Requests at once per key; null: no cap. */
+  max_concurrent_per_key: number | null
   /** Higher is tried first where several providers serve a model. */
   priority: number
   /** Share of first tries among providers of the same priority; null keeps the order of the file. */

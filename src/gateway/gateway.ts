@@ -301,6 +301,8 @@ export function createGateway(initial: Runtime, deps: GatewayDeps): Gateway {
       renderError: input.renderStreamError,
     }
     const succeeded = (s: Success) => {
+      // The key is held (where its provider caps requests per key) until the answer is over.
+      trace.onDone(s.release)
       record.ttfbMs = deps.now() - record.startedAt
       const stickyKey = sticky.value()
       if (plan.sticky && stickyKey) rt.router.pin(stickyKey, s.target.label, s.key.fingerprint)

@@ -16,6 +16,7 @@ export const provider = (name: string, models?: string[], filters: string[] | nu
   module: null,
   priority: 0,
   weight: null,
+  max_concurrent_per_key: null,
   proxy: null,
   sticky: false,
   fake_stream: false,

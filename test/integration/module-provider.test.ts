@@ -221,4 +221,39 @@ describe('type: module, an adapter file as the last mile', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  test('max_concurrent_per_key: an account serves one request at a time; the others wait for a free one', async () => {
+    const active = new Map<string, number>()
+    let peak = 0
+    const service = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      async fetch(req) {
+        const who = req.headers.get('authorization') ?? ''
+        active.set(who, (active.get(who) ?? 0) + 1)
+        peak = Math.max(peak, active.get(who)!)
+        await Bun.sleep(200)
+        active.set(who, active.get(who)! - 1)
+        return Response.json({ text: 'one at a time' })
+      },
+    })
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cap-'))
+    writeFileSync(join(dir, 'one.ts'), `export default (sluice) => ({ apiVersion: 1, protocol: 'openai-chat', async handle(request, ctx) {
+      const res = await ctx.fetch(ctx.options.url, { method: 'POST', headers: { authorization: ctx.account.credentials.token }, body: '{}' })
+      return sluice.chat.completion({ model: request.model, text: (await sluice.read.json(res, 65536)).text })
+    } })\n`)
+    const g = await startGateway({ auth: { keys: [{ name: 'tester', key: CLIENT_KEY }] }, providers: [{ name: 'one', type: 'module', path: join(dir, 'one.ts'), options: { url: `http://127.0.0.1:${service.port}` }, allow_private: true, models: ['m'], keys: ['account-one-000001', 'account-two-000002'], max_concurrent_per_key: 1 }] })
+    try {
+      const ask = () => fetch(`${g.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }) })
+      const statuses = (await Promise.all([ask(), ask(), ask(), ask()])).map((r) => r.status).sort()
+      expect(peak).toBe(1)
+      expect(statuses).toEqual([200, 200, 429, 429])
+      // Both accounts were given back: the next two are served at once.
+      expect((await Promise.all([ask(), ask()])).map((r) => r.status)).toEqual([200, 200])
+    } finally {
+      await g.stop()
+      service.stop(true)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

@@ -78,7 +78,7 @@ export class ModelCatalog {
         name: config.name,
         config,
         adapter,
-        pool: new KeyPool(config.keys, before?.pool, adapter.readLimits, config.key_labels),
+        pool: new KeyPool(config.keys, before?.pool, adapter.readLimits, config.key_labels, config.max_concurrent_per_key),
         breakers: before?.breakers.hasSettings(options.breaker.failure_threshold, options.breaker.open_ms) ? before.breakers : new CircuitBreakers(options.breaker.failure_threshold, options.breaker.open_ms, (c) => {
           if (c.state === 'open') this.logger.warn({ provider: config.name, model: c.model, until: new Date(c.reopensAt!).toISOString() }, 'circuit opened: the model keeps failing; paused')
           else this.logger.info({ provider: config.name, model: c.model }, 'circuit closed: the model answers again')

@@ -16,6 +16,8 @@ export interface KeyState {
   cooldownUntil: number
   /** Rests that hold for one model only (an upstream's per-model quota), by model. */
   modelCooldowns: Map<string, number> | null
+  /** Requests on this key now (counted where the provider caps them per key). */
+  inflight: number
   /** Consecutive 429s without a hint, for the exponential default cooldown. */
   strikes: number
   disabled: { reason: string; at: number } | null
@@ -51,11 +53,15 @@ export function availableAt(s: KeyState, now: number, model?: string): number {
  * Chooses a key: the preferred one (stickiness) when it is usable, else the least recently used
  * usable key. With none usable, says when the first frees up, or that all are disabled.
  */
-export function pickKey(states: readonly KeyState[], now: number, prefer?: string, model?: string): KeyPick {
+/** A key at its cap of requests at once is busy: looked at again after this long. */
+const BUSY_RETRY_MS = 1000
+
+export function pickKey(states: readonly KeyState[], now: number, prefer?: string, model?: string, cap: number | null = null): KeyPick {
   let best: KeyState | null = null
   let earliest = Infinity
   for (const s of states) {
-    const at = availableAt(s, now, model)
+    let at = availableAt(s, now, model)
+    if (at === 0 && cap !== null && s.inflight >= cap) at = now + BUSY_RETRY_MS
     if (at === 0) {
       if (prefer !== undefined && s.fingerprint === prefer) return { kind: 'key', state: s }
       if (!best || s.lastUsedSeq < best.lastUsedSeq) best = s
@@ -80,6 +86,8 @@ export class KeyPool {
     /** The provider type's reader of its limit headers. */
     private readonly readLimits: (headers: Headers, now: number) => UpstreamLimits = () => NO_LIMITS,
     labels: readonly (string | null)[] = [],
+    /** Requests at once per key (an account that serves one conversation at a time); null: no cap. */
+    private readonly cap: number | null = null,
   ) {
     // Keys that did not change keep what was learned about them (config reload).
     this.states = keys.map((key, i) => {
@@ -94,14 +102,21 @@ export class KeyPool {
     return this.states.map((s) => s.key)
   }
 
+  /** A key for a request; where keys are capped, the request holds it until `release`. */
   pick(now: number, prefer?: string, model?: string): KeyPick {
-    const pick = pickKey(this.states, now, prefer, model)
+    const pick = pickKey(this.states, now, prefer, model, this.cap)
     // Marked at once, so concurrent requests spread over the pool.
     if (pick.kind === 'key') {
       pick.state.lastUsedAt = now
       pick.state.lastUsedSeq = ++this.sequence
+      if (this.cap !== null) pick.state.inflight++
     }
     return pick
+  }
+
+  /** The request that picked the key is over (answered, failed, or gone). */
+  release(s: KeyState): void {
+    if (this.cap !== null && s.inflight > 0) s.inflight--
   }
 
   succeeded(s: KeyState, headers: Headers, now: number): void {
@@ -192,6 +207,7 @@ function freshState(key: string): KeyState {
     lastUsedSeq: 0,
     cooldownUntil: 0,
     modelCooldowns: null,
+    inflight: 0,
     strikes: 0,
     disabled: null,
     requests: null,

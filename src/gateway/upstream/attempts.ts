@@ -22,6 +22,8 @@ export type Success = Extract<AttemptResult, { ok: true }> & {
   waitedMs: number
   /** What the answer may be at most (the config in force when the attempt ran). */
   limits: Config['upstream']
+  /** Gives the key back to its pool (providers that cap requests per key); call once the answer is over. */
+  release: () => void
   /** Bounds the usage this upstream reports; absurd values are logged once per request. */
   usageBound: UsageBound
 }
@@ -97,7 +99,9 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
     input.onAttempt?.(target, attempts, key)
     const mode = input.modeFor(target)
     const began = now()
-    const result = await attempt({
+    let result: Awaited<ReturnType<typeof attempt>>
+    try {
+      result = await attempt({
       operation: input.operationFor(target),
       passHeaders: input.passHeaders,
       target,
@@ -109,9 +113,15 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       limits: config.upstream,
       logger: deps.logger,
       collect: input.collectFor?.(target),
-    })
+      })
+    } catch (err) {
+      target.provider.pool.release(key)
+      throw err
+    }
     waitedMs += now() - began
     const { pool } = target.provider
+    // A failed attempt gives its key back at once; an answer holds it until the request is over (see Success.release).
+    if (!result.ok) pool.release(key)
     const breaker = target.provider.breakers.get(target.upstreamModel)
 
     deps.onOutcome?.(
@@ -123,7 +133,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       pool.succeeded(key, result.headers, now())
       deps.onLatency(target.label, now() - began)
       const usageBound = boundFor(target.provider.name, config.upstream.max_reported_tokens, deps.logger)
-      return { ...result, target, key, mode, attempts, waitedMs, limits: config.upstream, usageBound }
+      return { ...result, target, key, mode, attempts, waitedMs, limits: config.upstream, usageBound, release: () => pool.release(key) }
     }
 
     const { verdict } = result

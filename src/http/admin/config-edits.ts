@@ -4,7 +4,7 @@ import { fingerprint, randomToken } from '../../lib/crypto.ts'
 import type { SecretBox } from '../../lib/seal.ts'
 
 /** Provider fields kept as they are; the secret ones (keys, headers, proxy) are sealed. */
-const PLAIN_FIELDS = ['type', 'base_url', 'models', 'timeouts', 'sticky', 'fake_stream', 'stream_only', 'default_max_tokens', 'api', 'responses_only_models', 'priority', 'weight'] as const
+const PLAIN_FIELDS = ['type', 'base_url', 'models', 'timeouts', 'sticky', 'fake_stream', 'stream_only', 'default_max_tokens', 'api', 'responses_only_models', 'priority', 'weight', 'max_concurrent_per_key'] as const
 const MAX_KEYS = 1000
 const MAX_KEY_CHARS = 4096
 
