@@ -119,4 +119,36 @@ describe('several workers on one machine', () => {
     const after = await fetch(`${url}/health`).then(() => 'answered', () => 'refused')
     expect(after).toBe('refused')
   }, 40_000)
+
+  test('workers: 2 from an empty directory: one set of first-start secrets, printed once, accepted by both workers', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'sluice-workers-first-'))
+    writeFileSync(join(fresh, 'sluice.json'), JSON.stringify({ server: { workers: 2 }, providers: [{ name: 'up', type: 'openai', base_url: `http://127.0.0.1:${upstream.port}/v1`, keys: ['sk-upstream-00000000001'], models: ['m'] }] }))
+    const first = Bun.spawn([BINARY, '--config', join(fresh, 'sluice.json'), '--port', '0', '--db', `file:${join(fresh, 'sluice.db')}`], { cwd: fresh, env: { PATH: process.env.PATH ?? '', HOME: fresh }, stdout: 'pipe', stderr: 'pipe' })
+    let text = ''
+    void (async () => {
+      for await (const chunk of first.stderr as ReadableStream<Uint8Array>) text += new TextDecoder().decode(chunk)
+    })()
+    try {
+      const deadline = Date.now() + 20_000
+      while (!/client key:.*\n[\s\S]*\n\n/.test(text) && Date.now() < deadline) await Bun.sleep(20)
+      const base = /ready: (http:\/\/127\.0\.0\.1:\d+)/.exec(text)![1]!
+      const admin = /admin token:\s+(\S+)/.exec(text)![1]!
+      const client = /client key:\s+(\S+)/.exec(text)![1]!
+      expect(text.match(/admin token: /g)).toHaveLength(1)
+      expect(text.match(/client key: /g)).toHaveLength(1)
+      const workers = new Set<number>()
+      for (let i = 0; i < 40 && workers.size < 2; i++) {
+        const res = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${client}`, 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }) })
+        expect(res.status).toBe(200)
+        const keys = await fetch(`${base}/admin/api/keys`, { headers: { authorization: `Bearer ${admin}`, connection: 'close' } })
+        expect(keys.status).toBe(200)
+        workers.add(((await (await fetch(`${base}/health`, { headers: { connection: 'close' } })).json()) as any).instance.worker)
+      }
+      expect(workers.size).toBe(2)
+    } finally {
+      first.kill('SIGTERM')
+      await first.exited
+      rmSync(fresh, { recursive: true, force: true })
+    }
+  }, 40_000)
 })
