@@ -122,6 +122,24 @@ describe('accounts: device-code login, refresh with rotation, invalid_grant', ()
     oauth.state.ttlS = 3600
   })
 
+  test('a refresh that fails for now rests the account (429, retry later) without disabling it; it serves again once the server is back', async () => {
+    oauth.state.failRefresh = 'server_error'
+    oauth.state.access.clear()
+    const res = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'oauth-large', messages: [{ role: 'user', content: 'hi' }] }) })
+    // The only account rests: all keys cooling, the client is told when to come back.
+    expect(res.status).toBe(429)
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect((await cli(['accounts', 'list'])).out).toContain('active')
+    const { data } = (await (await fetch(`${gw.url}/admin/api/providers`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as any
+    expect(data[0].keys_detail[0].state).toBe('cooling')
+    oauth.state.failRefresh = null
+    // Re-enabled by hand rather than waiting out the 30 s rest.
+    const fp = data[0].keys_detail[0].fingerprint
+    expect((await fetch(`${gw.url}/admin/api/providers/oauth/keys/${fp}/enable`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(200)
+    const ok = await new OpenAI({ apiKey: CLIENT_KEY, baseURL: gw.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'oauth-large', messages: [{ role: 'user', content: 'hi' }] })
+    expect(ok.choices[0]!.message.content).toBe('Hi from OAuth')
+  })
+
   test('invalid_grant disables the account with the reason, which accounts list shows; remove deletes it', async () => {
     oauth.state.failRefresh = 'invalid_grant'
     oauth.state.access.clear()
