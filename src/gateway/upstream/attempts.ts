@@ -133,7 +133,7 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       pool.succeeded(key, result.headers, now())
       deps.onLatency(target.label, now() - began)
       const usageBound = boundFor(target.provider.name, config.upstream.max_reported_tokens, deps.logger)
-      return { ...result, target, key, mode, attempts, waitedMs, limits: config.upstream, usageBound, release: () => pool.release(key) }
+      return { ...result, target, key, mode, attempts, waitedMs, limits: config.upstream, usageBound, release: releaser(pool, key) }
     }
 
     const { verdict } = result
@@ -178,6 +178,14 @@ export async function runAttempts(input: AttemptsInput, deps: AttemptsDeps): Pro
       }
     }
   }
+}
+
+/**
+ * Gives a key back to its pool. Made outside the attempt loop on purpose: a closure made there
+ * would keep the loop's whole scope (the request body among it) alive until the answer is over.
+ */
+function releaser(pool: Target['provider']['pool'], key: KeyState): () => void {
+  return () => pool.release(key)
 }
 
 /** A usage bound that logs the first absurd value it sees and stays quiet after. */
