@@ -12,6 +12,8 @@ export interface MetricSources {
   queue(): { depth: number; dropped: number; lost?: number }
   /** With Redis: whether it answers, and the client-key admissions counted in memory or refused while it did not. */
   redis?(): { up: boolean; fallback: number; refused: number }
+  /** This instance among several (host:pid, and its worker index if it is one): the `sluice_instance_info` labels. */
+  instance?: { id: string; worker?: number }
 }
 
 /** Every metric sluice exports on /metrics. Labels never carry keys, users or prompts. */
@@ -19,6 +21,11 @@ export function createGatewayMetrics(sources: MetricSources) {
   const registry = new Registry()
   const startedAt = Date.now() / 1000
   registry.add(new Gauge('sluice_build_info', 'Version of the running sluice.', (g) => g.set({ version: VERSION }, 1)))
+  const instance = sources.instance
+  if (instance) {
+    const labels = { instance: instance.id, version: VERSION, ...(instance.worker !== undefined ? { worker: String(instance.worker) } : {}) }
+    registry.add(new Gauge('sluice_instance_info', 'This instance among several sharing a database: host:pid, version and worker index.', (g) => g.set(labels, 1)))
+  }
   registry.add(new Gauge('process_start_time_seconds', 'Start time of the process since the epoch, in seconds.', (g) => g.set({}, startedAt)))
   registry.add(new Gauge('process_resident_memory_bytes', 'Resident memory of the process, in bytes.', (g) => g.set({}, process.memoryUsage().rss)))
   registry.add(new Gauge('process_heap_used_bytes', 'JavaScript heap in use, in bytes.', (g) => g.set({}, process.memoryUsage().heapUsed)))
@@ -74,12 +81,33 @@ export function createGatewayMetrics(sources: MetricSources) {
   const ttftSeries = new SeriesLookup(([route]) => ttft.seriesOf({ route: String(route) }))
   const attemptSeries = new SeriesLookup(([provider, outcome]) => attempts.series({ provider: String(provider), outcome: String(outcome) }))
 
+  // API requests finished in each of the last 60 seconds, for the heartbeat's requests per minute.
+  const perSecond = new Uint32Array(60)
+  let second = Math.floor(Date.now() / 1000)
+  const advance = () => {
+    const now = Math.floor(Date.now() / 1000)
+    if (now - second >= 60) perSecond.fill(0)
+    else for (let s = second + 1; s <= now; s++) perSecond[s % 60] = 0
+    second = Math.max(second, now)
+  }
+
   return {
     render: () => registry.render(),
+    /** API requests (under /v1/) finished in the last minute. */
+    requestsPerMinute(): number {
+      advance()
+      let sum = 0
+      for (const n of perSecond) sum += n
+      return sum
+    },
     attempt(provider: string, outcome: string) {
       attemptSeries.get(provider, outcome).value++
     },
     request(r: RequestRecord, latencyMs: number) {
+      if (r.path.startsWith('/v1/')) {
+        advance()
+        perSecond[second % 60] = (perSecond[second % 60] ?? 0) + 1
+      }
       const route = ROUTES.has(r.path) ? r.path : r.path.startsWith('/v1/models/') ? '/v1/models/{id}' : 'other'
       const routed = r.provider !== undefined
       requestSeries.get(route, routed ? (r.model ?? 'none') : 'none', r.provider ?? 'none', r.status ?? 0).value++

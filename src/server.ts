@@ -42,6 +42,7 @@ import { periodStart } from './lib/periods.ts'
 import { createUsageStore } from './storage/usage-store.ts'
 import { isBusy } from './storage/storage-errors.ts'
 import { createManagedStore } from './storage/managed-store.ts'
+import { createInstanceStore, startHeartbeat } from './storage/instance-store.ts'
 import { ManagedConfig } from './server/managed-config.ts'
 import { secretKeySource } from './server/secret-key.ts'
 import { SealError } from './lib/seal.ts'
@@ -59,6 +60,8 @@ const IDLE_TIMEOUT_S = 10
 const FLUSH_MS = 1000
 /** How long start-up waits for Redis before serving with the failure policy. */
 const REDIS_START_WAIT_MS = 2000
+/** How often this instance writes its heartbeat (the admin API's instances). */
+const HEARTBEAT_MS = 5000
 
 export interface ServerOptions {
   /** Log destination (tests capture lines here); stdout by default. */
@@ -122,6 +125,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   // shutdown measure real time.
   const clock = options.now ?? Date.now
   const startedAt = clock()
+  // The heartbeat's start time is the wall clock's, whatever clock the gateway runs on.
+  const startedAtWall = Date.now()
   const database = await openDatabase(config.database.url, config.database.auth_token, { poolSize: config.database.pool_size })
   // Writes the request path triggers (last use, usage, disabled keys) go through `background`: one
   // short try, queued again on failure. A lock held by another process never holds the event loop.
@@ -222,7 +227,12 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     onOutcome: (provider, outcome) => metrics.attempt(provider, outcome),
     onKeyEvent: shared ? (event) => shared.upstreamKey(event) : undefined,
   })
+  // The live tail's watchers; with Redis, rows from the other instances reach them too.
+  const listeners = new Set<(row: unknown) => void>()
   shared?.link({
+    liveRow(row) {
+      for (const listener of listeners) listener(row)
+    },
     flush,
     usageSince: (from) => usageStore.since(from),
     quotaKeys: async () => (await keyStore.list()).flatMap((k) => (k.revokedAt === null && k.policy.quota ? [{ id: k.id, quota: k.policy.quota }] : [])),
@@ -293,13 +303,15 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   })
   writer.start()
   const usage = createUsageQueries(database)
-  const listeners = new Set<(row: unknown) => void>()
+  const instances = createInstanceStore(database.db, database.background)
+  let heartbeat: { stop(): Promise<void> } | null = null
   let traces: Traces | null = null
   const metrics = createGatewayMetrics({
     keyStates: () => gateway.providers().map((p) => ({ provider: p.name, ...p.keys })),
     inflight: () => traces?.inflight ?? { requests: 0, streams: 0 },
     queue: () => ({ depth: writer.depth, dropped: writer.dropped, lost: writer.lost }),
     redis: shared ? () => shared.metrics() : undefined,
+    instance: { id: INSTANCE_ID, worker: options.worker?.index },
   })
   const sink = createRequestSink({
     config: () => config,
@@ -308,7 +320,11 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     metrics,
     scrub,
     publish(row) {
-      for (const listener of listeners) listener(row)
+      const share = shared?.live.wanted() ?? false
+      if (listeners.size === 0 && !share) return
+      const tagged = { ...row, instance: INSTANCE_ID }
+      for (const listener of listeners) listener(tagged)
+      if (share) shared!.live.publish(tagged)
     },
   })
   // Periodic jobs run once per machine: in the only process, or in worker 0.
@@ -385,7 +401,11 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     live: {
       subscribe(listener) {
         listeners.add(listener)
-        return () => listeners.delete(listener)
+        shared?.live.watchers(listeners.size)
+        return () => {
+          listeners.delete(listener)
+          shared?.live.watchers(listeners.size)
+        }
       },
     },
     metricsText: () => metrics.render(),
@@ -402,6 +422,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       }
     },
     adminTokenHash: () => boot.adminTokenHash,
+    instances: { self: INSTANCE_ID, list: () => instances.list(Date.now()) },
     reload: () => (reloading ??= reload().finally(() => (reloading = null))),
   }
   traces = new Traces(deps)
@@ -461,6 +482,23 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     throw err
   }
   const url = `http://${formatHost(config.server.host)}:${server.port}`
+  // Written on a timer with one short try, off the request path; a failed beat is the next one.
+  heartbeat = startHeartbeat(
+    instances,
+    () => ({
+      id: INSTANCE_ID,
+      host: hostname(),
+      version: VERSION,
+      worker: options.worker?.index ?? null,
+      startedAt: startedAtWall,
+      inflightRequests: traces?.inflight.requests ?? 0,
+      inflightStreams: traces?.inflight.streams ?? 0,
+      requestsPerMinute: metrics.requestsPerMinute(),
+    }),
+    Date.now,
+    HEARTBEAT_MS,
+    everyPowerOfTwo((err, count) => logger.warn({ ...storageFields(err), count }, 'could not write this instance\'s heartbeat')),
+  )
   // A .env in the working directory is read by the runtime on its own: say so, and name what it set.
   const dotenv = dotenvReport()
   for (const f of dotenv.files) logger.info({ file: f.path, names: f.names }, 'environment read from a .env file')
@@ -495,6 +533,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
         }
         await server!.stop(true)
         stopTimers()
+        await heartbeat?.stop()
         // Every completed request reaches the database before the process exits, unless it fails:
         // a lock is waited out for a while (sleeping), then what could not be written is counted.
         const saveBy = Date.now() + 5000
@@ -515,6 +554,15 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       })()
       return stopping
     },
+  }
+}
+
+/** A failure reported at its 1st, 2nd, 4th, 8th... time. */
+function everyPowerOfTwo(report: (err: Error, count: number) => void): (err: Error) => void {
+  let count = 0
+  return (err) => {
+    count++
+    if ((count & (count - 1)) === 0) report(err, count)
   }
 }
 

@@ -17,6 +17,7 @@ import { usageRoutes } from './admin/usage.ts'
 import { configRoutes } from './admin/config-routes.ts'
 import { accountRoutes } from './admin/accounts.ts'
 import { playgroundRoutes } from './admin/playground.ts'
+import { instanceRoutes } from './admin/instances.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { Traces } from './traces.ts'
 import { addCorsHeaders, corsPreflight, isCorsPath } from './cors.ts'
@@ -86,6 +87,7 @@ export function createApp(deps: Deps, traces = new Traces(deps)) {
     .use(configRoutes(deps, traces))
     .use(accountRoutes(deps, traces))
     .use(playgroundRoutes(deps, traces))
+    .use(instanceRoutes(deps, traces))
     .use(dashboardRoutes(deps, traces))
 }
 

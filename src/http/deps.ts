@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.ts'
 import type { Limits } from '../gateway/access/limits/limiter.ts'
 import type { ClientKeyStore } from '../storage/client-key-store.ts'
 import type { UsageQueries } from '../storage/usage-queries.ts'
+import type { InstanceView } from '../storage/instance-store.ts'
 import type { Sessions } from './sessions.ts'
 import type { ManagedConfig } from '../server/managed-config.ts'
 import type { AccountDirectory } from '../adapters/accounts.ts'
@@ -62,7 +63,10 @@ export interface Deps {
   /** Re-reads the config file and puts it in force if it is valid. */
   reload(): Promise<ReloadResult>
   usage: UsageQueries
+  /** The live tail: this instance's rows, and with Redis the other instances' summaries too. */
   live: { subscribe(listener: (row: unknown) => void): () => void }
+  /** The instances sharing the database (their heartbeats); `self` is this one's id. */
+  instances?: { self: string; list(): Promise<InstanceView[]> }
   metricsText(): string
   uptimeSeconds(): number
   sessions: Sessions

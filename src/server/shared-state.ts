@@ -3,7 +3,7 @@ import type { MemoryLimitStore } from '../gateway/access/limits/store.ts'
 import type { UpstreamKeyEvent } from '../gateway/routing/key-events.ts'
 import { randomToken } from '../lib/crypto.ts'
 import type { Logger } from '../observability/logger.ts'
-import { createBroadcast, type Broadcast } from '../scale/redis/broadcast.ts'
+import { createBroadcast, createLiveRelay, type Broadcast, type LiveRelay } from '../scale/redis/broadcast.ts'
 import { createRedis, type RedisState } from '../scale/redis/client.ts'
 import { RedisLimitStore } from '../scale/redis/limit-store.ts'
 import { SharedLimiter } from '../scale/shared-limiter.ts'
@@ -24,6 +24,8 @@ export interface SharedStateLinks extends Pick<ResyncParts, 'flush' | 'usageSinc
   refreshClientKeys(): Promise<void>
   /** Disabled upstream keys as the database has them, put in force (after a reconnect). */
   syncDisabledKeys(): Promise<void>
+  /** A request summary from another instance, for this one's live-tail watchers. */
+  liveRow?(row: Record<string, unknown>): void
 }
 
 export interface SharedState {
@@ -35,6 +37,8 @@ export interface SharedState {
   /** Tells the other instances (once linked). */
   upstreamKey(event: UpstreamKeyEvent): void
   clientKeysChanged(): void
+  /** The live tail across instances: whether anyone watches anywhere, a row to share, how many watch here. */
+  live: Pick<LiveRelay, 'wanted' | 'publish' | 'watchers'>
   /** Resolves once Redis answers, or false after `withinMs`. */
   ready(withinMs: number): Promise<boolean>
   healthy(): boolean
@@ -79,11 +83,16 @@ export function createSharedState(config: RedisConfig, parts: SharedStateParts):
   })
   let broadcast: Broadcast | null = null
   let resync: { run(): void; stop(): void } | null = null
+  let relay: LiveRelay | null = null
+  // Watchers counted before the link are told once it exists.
+  let watchers = 0
   function link(links: SharedStateLinks): void {
     broadcast = createBroadcast(redis, instanceId, {
       upstreamKey: (event) => links.applyKeyEvent(event),
       clientKeysChanged: () => void links.refreshClientKeys().catch((err) => logger.warn({ err: (err as Error).message }, 'could not refresh client keys')),
     })
+    relay = createLiveRelay(redis, instanceId, { row: (row) => links.liveRow?.(row) })
+    relay.watchers(watchers)
     resync = createResync({
       store,
       limiter,
@@ -121,6 +130,14 @@ export function createSharedState(config: RedisConfig, parts: SharedStateParts):
     link,
     upstreamKey: (event) => broadcast?.upstreamKey(event),
     clientKeysChanged: () => broadcast?.clientKeysChanged(),
+    live: {
+      wanted: () => relay?.wanted() ?? false,
+      publish: (row) => relay?.publish(row),
+      watchers(count) {
+        watchers = count
+        relay?.watchers(count)
+      },
+    },
     async ready(withinMs) {
       const up = await redis.whenUp(withinMs).then(() => true, () => false)
       if (!up && shared === null) {
@@ -136,6 +153,7 @@ export function createSharedState(config: RedisConfig, parts: SharedStateParts):
       stopWatching()
       resync?.stop()
       broadcast?.close()
+      relay?.close()
       store.close()
       redis.close()
     },

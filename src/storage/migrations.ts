@@ -9,6 +9,7 @@ import m5 from '../../drizzle/0005_stored_responses.sql' with { type: 'text' }
 import m6 from '../../drizzle/0006_managed_entries.sql' with { type: 'text' }
 import m7 from '../../drizzle/0007_accounts.sql' with { type: 'text' }
 import m8 from '../../drizzle/0008_adapter_kv.sql' with { type: 'text' }
+import m9 from '../../drizzle/0009_instances.sql' with { type: 'text' }
 
 /** Migration SQL by journal tag, embedded in the binary so nothing is read from disk at run time. */
 export const migrationSql: Record<string, string> = {
@@ -21,6 +22,7 @@ export const migrationSql: Record<string, string> = {
   '0006_managed_entries': m6,
   '0007_accounts': m7,
   '0008_adapter_kv': m8,
+  '0009_instances': m9,
 }
 
 export { journal }

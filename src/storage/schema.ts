@@ -239,3 +239,28 @@ export const adapterKv = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.provider, t.account, t.key] }), index('adapter_kv_expires_idx').on(t.expiresAt)],
 )
+
+/**
+ * The sluice processes sharing this database, each writing a heartbeat every few seconds: what the
+ * dashboard's instances panel lists. A row not seen for an hour is deleted.
+ */
+export const instances = sqliteTable(
+  'instances',
+  {
+    /** host:pid, as /health shows it. */
+    id: text('id').primaryKey(),
+    host: text('host').notNull(),
+    version: text('version').notNull(),
+    /** Its index among `server.workers`; null for a process of its own. */
+    worker: integer('worker'),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+    lastSeen: integer('last_seen', { mode: 'timestamp_ms' }).notNull(),
+    /** Set by a clean shutdown. */
+    stoppedAt: integer('stopped_at', { mode: 'timestamp_ms' }),
+    inflightRequests: integer('inflight_requests').notNull().default(0),
+    inflightStreams: integer('inflight_streams').notNull().default(0),
+    /** API requests finished in the minute before the heartbeat. */
+    requestsPerMinute: integer('requests_per_minute').notNull().default(0),
+  },
+  (t) => [index('instances_last_seen_idx').on(t.lastSeen)],
+)

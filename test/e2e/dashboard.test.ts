@@ -215,7 +215,7 @@ describe.if(run)('the dashboard in headless Chromium', () => {
     const p = await newPage({ locale: 'zh-CN' })
     await p.goto(`${gw.url}/dashboard#overview`)
     await p.locator('#trend canvas').waitFor()
-    expect(await p.locator('#tab-overview h2').textContent()).toBe('趋势')
+    expect(await p.locator('#tab-overview h2').first().textContent()).toBe('趋势')
     expect(await p.locator('#tmetric option').allTextContents()).toEqual(['请求数', '错误', '词元', '费用', '延迟'])
     expect(await p.locator('#tby option').allTextContents()).toEqual(['合计', '模型', '密钥', '上游'])
     expect((await p.locator('#trend .u-series .u-label').allTextContents()).slice(0, 2)).toEqual(['时间', '请求数'])

@@ -9,7 +9,7 @@ import * as sqlite from '../../src/storage/schema.ts'
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 type Rows<T extends keyof typeof sqlite & keyof typeof pg, K extends '$inferSelect' | '$inferInsert'> =
   (typeof sqlite)[T] extends { [k in K]: infer A } ? ((typeof pg)[T] extends { [k in K]: infer B } ? Same<A, B> : false) : false
-const TABLES = ['settings', 'clientKeys', 'clientKeyUsage', 'disabledUpstreamKeys', 'requestLog', 'usageDaily', 'usageHourly', 'storedResponses', 'managedEntries', 'accounts', 'adapterKv'] as const
+const TABLES = ['settings', 'clientKeys', 'clientKeyUsage', 'disabledUpstreamKeys', 'requestLog', 'usageDaily', 'usageHourly', 'storedResponses', 'managedEntries', 'accounts', 'adapterKv', 'instances'] as const
 type Table = (typeof TABLES)[number]
 const sameRows: { [T in Table]: [Rows<T, '$inferSelect'>, Rows<T, '$inferInsert'>] } = {
   settings: [true, true],
@@ -24,6 +24,7 @@ const sameRows: { [T in Table]: [Rows<T, '$inferSelect'>, Rows<T, '$inferInsert'
   managedEntries: [true, true],
   accounts: [true, true],
   adapterKv: [true, true],
+  instances: [true, true],
 }
 
 test('the PostgreSQL schema mirrors every SQLite table, column for column', () => {

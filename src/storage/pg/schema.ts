@@ -213,3 +213,20 @@ export const adapterKv = pgTable(
   },
   (t) => [primaryKey({ columns: [t.provider, t.account, t.key] }), index('adapter_kv_expires_idx').on(t.expiresAt)],
 )
+
+export const instances = pgTable(
+  'instances',
+  {
+    id: text('id').primaryKey(),
+    host: text('host').notNull(),
+    version: text('version').notNull(),
+    worker: integer('worker'),
+    startedAt: instant('started_at').notNull(),
+    lastSeen: instant('last_seen').notNull(),
+    stoppedAt: instant('stopped_at'),
+    inflightRequests: integer('inflight_requests').notNull().default(0),
+    inflightStreams: integer('inflight_streams').notNull().default(0),
+    requestsPerMinute: integer('requests_per_minute').notNull().default(0),
+  },
+  (t) => [index('instances_last_seen_idx').on(t.lastSeen)],
+)
