@@ -21,16 +21,25 @@ export function ensureWrk(): void {
 /** The line sluice prints on stderr once it listens; its first group is the base URL. */
 export const SLUICE_READY = /ready: (http:\/\/[\d.]+:\d+)/
 
+export interface BenchConfigVariant {
+  /** The file's name in `dir`; `sluice.yaml` by default. */
+  file?: string
+  /** More fields of the client key (YAML flow mappings), e.g. `quota: { period: day, requests: 1000000000 }`. */
+  key?: string
+  /** More top-level YAML, e.g. a `redis:` or `database:` section. */
+  extra?: string
+}
+
 /** The gateway's config for every bench: one client key with limits far above any load, the mock as provider. */
-export function writeBenchConfig(dir: string, upstream: string): string {
-  const path = join(dir, 'sluice.yaml')
+export function writeBenchConfig(dir: string, upstream: string, variant: BenchConfigVariant = {}): string {
+  const path = join(dir, variant.file ?? 'sluice.yaml')
   writeFileSync(
     path,
     `admin: { token: bench-admin-token-0123456789 }
-auth: { keys: [{ name: bench, key: ${KEY}, rpm: 100000000, tpm: 100000000000, max_concurrent: 100000 }] }
+auth: { keys: [{ name: bench, key: ${KEY}, rpm: 100000000, tpm: 100000000000, max_concurrent: 100000${variant.key ? `, ${variant.key}` : ''} }] }
 providers:
   - { name: mock, type: openai, base_url: "${upstream}/v1", keys: [bench-upstream-1, bench-upstream-2], models: [bench-json, bench-s50-d0, bench-s50-d2, bench-s50-d20] }
-`,
+${variant.extra ?? ''}`,
   )
   return path
 }

@@ -5,13 +5,20 @@
 // bench/peers/portkey with its pins; needs Node). `--no-peers` skips it.
 // `--baseline PATH` adds another sluice binary (an earlier build) to the same interleaved run, so a
 // change is shown before and after on the same machine at the same time.
-//   bun bench/run.ts [--smoke] [--rounds N] [--seconds N] [--no-build] [--no-peers] [--baseline PATH]
+// `--scale` adds the scale-out targets beside the embedded default (bench/scale-targets.ts):
+// `sluice_redis`, limits shared through a Redis the bench starts on 127.0.0.1 (a client key with
+// rpm, tpm, concurrency and a quota), and `sluice_pg`, a temporary PostgreSQL cluster as the
+// request-log store; each is skipped with a note when redis-server or PostgreSQL is absent. Without
+// the flag (and so in `--smoke`, as CI runs it) neither is started. A `--scale` run saves its
+// report to bench/results/scale.{json,md}, leaving latest.* alone.
+//   bun bench/run.ts [--smoke] [--scale] [--rounds N] [--seconds N] [--no-build] [--no-peers] [--baseline PATH]
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BUN, ROOT, SLUICE_READY, ensureWrk, start, streams, wrk, writeBenchConfig } from './harness.ts'
 import { cpuMs, machine, peakRss, rssBytes } from './proc.ts'
+import { startScaleTargets } from './scale-targets.ts'
 
 const args = process.argv.slice(2)
 const flag = (name: string) => args.includes(name)
@@ -24,6 +31,7 @@ const ROUNDS = option('--rounds', SMOKE ? 1 : 3)
 const SECONDS = option('--seconds', SMOKE ? 2 : 5)
 const STREAMS_AT_ONCE = SMOKE ? 200 : 1000
 const PEERS = !SMOKE && !flag('--no-peers')
+const SCALE = flag('--scale')
 const BASELINE = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] ?? null : null
 /** Installs the Portkey peer from its committed lockfile on first use; null when Node is missing. */
 function ensurePortkey(): string | null {
@@ -81,6 +89,9 @@ async function main() {
     const baseline = await start(cmd, {}, SLUICE_READY, 'stderr')
     targets.baseline = { url: baseline.match[1]!, pid: baseline.proc.pid }
   }
+  const scale = SCALE ? await startScaleTargets(work, upstream) : null
+  for (const note of scale?.notes ?? []) console.error(note)
+  Object.assign(targets, scale?.targets ?? {})
   const portkeyEntry = PEERS ? ensurePortkey() : null
   if (PEERS && !portkeyEntry) console.error('Portkey peer skipped: needs node and npm')
   if (portkeyEntry) {
@@ -97,7 +108,7 @@ async function main() {
   // A Gemini client in front of the chat mock: the model is in the URL.
   const geminiBody = JSON.stringify({ systemInstruction: { parts: [{ text: 'Be brief.' }] }, contents: [{ role: 'user', parts: [{ text: 'Say something short.' }] }] })
   type Row = Record<string, number[]>
-  const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, baseline: {}, passthrough_parse: {}, portkey: {} }
+  const results: Record<string, Row> = { direct: {}, passthrough: {}, sluice: {}, baseline: {}, sluice_redis: {}, sluice_pg: {}, passthrough_parse: {}, portkey: {} }
   const add = (target: string, figure: string, value: number) => ((results[target]![figure] ??= []).push(value))
 
   // Warm up every path (connections, JIT), streams included, before measuring: a gateway in
@@ -235,7 +246,7 @@ async function main() {
     ['cpu_us_per_request_c16', 'CPU per request, c=16 (µs)'], ['cpu_us_per_translated_request', 'CPU per translated request, c=16 (µs)'],
     ['cpu_us_per_responses_translated', 'CPU per Responses request on chat, c=16 (µs)'], ['cpu_us_per_gemini_translated', 'CPU per Gemini request on chat, c=16 (µs)'], ['responses_stream_ttfb_ms', 'translated Responses stream, first byte (ms)'],
   ]
-  const columns = ['direct', 'passthrough', 'sluice', ...(targets.baseline ? ['baseline'] : []), ...(targets.portkey ? ['portkey'] : [])]
+  const columns = ['direct', 'passthrough', 'sluice', ...['baseline', 'sluice_redis', 'sluice_pg', 'portkey'].filter((t) => targets[t])]
   let table = `| figure | ${columns.join(' | ')} |\n|---|${columns.map(() => '---:').join('|')}|\n`
   for (const [key, label] of figures) table += `| ${label} | ${columns.map((c) => fmt(m(c, key))).join(' | ')} |\n`
   const blank = ' |'.repeat(columns.length - 3)
@@ -247,13 +258,16 @@ async function main() {
   for (const b of budget) verdicts += `| ${b.figure} (${b.rule}) | ${fmt(b.value)} ${b.unit} | ${fmt(b.limit)} ${b.unit} | ${b.ok ? 'ok' : 'OVER'} |\n`
   const info = machine()
   const header = `${new Date().toISOString()} · ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB · Bun ${info.bun} · ${ROUNDS} round(s) of ${SECONDS} s${SMOKE ? ' (smoke)' : ''}`
-  console.log(`\n${header}\n\n${table}\n${verdicts}`)
+  const notes = (scale?.notes ?? []).map((n) => `- ${n}\n`).join('')
+  console.log(`\n${header}\n\n${table}\n${verdicts}${notes && `\n${notes}`}`)
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
   const report = { date: new Date().toISOString(), machine: info, smoke: SMOKE, rounds: ROUNDS, seconds: SECONDS, results, budget }
   if (!SMOKE) {
-    writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2))
-    writeFileSync(join(ROOT, 'bench/results/latest.md'), `${header}\n\n${table}\n${verdicts}`)
+    const name = SCALE ? 'scale' : 'latest'
+    writeFileSync(join(ROOT, `bench/results/${name}.json`), JSON.stringify({ ...report, notes: scale?.notes ?? [] }, null, 2))
+    writeFileSync(join(ROOT, `bench/results/${name}.md`), `${header}\n\n${table}\n${verdicts}${notes && `\n${notes}`}`)
   }
+  await scale?.stop()
   rmSync(work, { recursive: true, force: true })
 
   if (SMOKE) {
