@@ -181,7 +181,7 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
   keySync.start(KEY_POLL_MS)
   managed.start(MANAGED_POLL_MS)
   accounts.start(MANAGED_POLL_MS)
-  const state = new StateFlusher({ limits: limitStore, usage: usageStore, keys: keyStore, others: [upstreamKeys, storedResponses], logger })
+  const state = new StateFlusher({ limits: limitStore, usage: usageStore, keys: keyStore, others: [upstreamKeys, storedResponses], logger, ledger: shared?.limiter.ledger })
   const flush = () => state.flush()
   const flusher = setInterval(() => void flush(), FLUSH_MS)
   // Follows the config on reload.
@@ -233,8 +233,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
     liveRow(row) {
       for (const listener of listeners) listener(row)
     },
-    flush,
-    usageSince: (from) => usageStore.since(from),
+    seedCut: (from) => usageStore.seedCut(from),
+    ensureCut: () => usageStore.ensureCut(),
     quotaKeys: async () => (await keyStore.list()).flatMap((k) => (k.revokedAt === null && k.policy.quota ? [{ id: k.id, quota: k.policy.quota }] : [])),
     applyKeyEvent: (event) => void gateway.applyKeyEvent(event),
     refreshClientKeys: () => keySync.refresh(),

@@ -13,10 +13,9 @@
  * lock admins out of the dashboard that shows the outage.
  *
  * The memory store also keeps this instance's share of the quota usage, which the state flusher
- * adds to the database as increments (each instance its own, exactly once). Usage that Redis did
- * not hear of (admissions counted in memory, settles that could not be sent) is kept aside and
- * given to the resync that follows a reconnect, which adds it where Redis kept its counters and
- * drops it where Redis was reseeded from the database (which has it).
+ * adds to the database as increments (each instance its own, exactly once). The ledger
+ * (usage-ledger.ts) notes which of it Redis counted, so that the sync after a reconnect or a
+ * reseed adds to Redis exactly what it lacks.
  */
 import type { RedisFailurePolicy } from '../config/schema.ts'
 import type { ClientKey } from '../gateway/access/client-keys.ts'
@@ -30,15 +29,12 @@ import { GatewayError } from '../gateway/errors.ts'
 import { periodEnd, periodStart } from '../lib/periods.ts'
 import { RedisUnavailableError } from './redis/client.ts'
 import type { RedisLimitStore } from './redis/limit-store.ts'
+import { UsageLedger, type UsageDelta } from './usage-ledger.ts'
 
 export type SharedStore = Pick<RedisLimitStore, 'take' | 'adjust' | 'acquire' | 'release' | 'reserveQuota' | 'addUsage' | 'usage'>
 
-/** Quota usage of one key in one period, as an increment. */
-export interface UsageDelta {
-  keyId: string
-  periodStart: number
-  usage: PeriodUsage
-}
+/** Additions a sync sends at once: the client pipelines them. */
+const SYNC_BATCH = 200
 
 export interface SharedLimiterDeps {
   store: SharedStore
@@ -49,10 +45,13 @@ export interface SharedLimiterDeps {
   now: () => number
   /** A failed call that was not an outage (an error reply, a bug): worth a log line. */
   onError?(err: unknown): void
+  /** Usage was counted that Redis lacks while it answers: a sync is due. */
+  onLacking?(): void
 }
 
 /** Whether a failed call surely never reached Redis, so that sending it again cannot count it twice. */
-const neverSent = (err: unknown) => err instanceof RedisUnavailableError && (err.reason === 'down' || err.reason === 'open' || err.reason === 'closed')
+const neverSent = (err: unknown) =>
+  err instanceof RedisUnavailableError && (err.reason === 'down' || err.reason === 'open' || err.reason === 'closed' || err.reason === 'unseeded' || err.reason === 'moved')
 
 const unavailable = () =>
   new GatewayError('limits_unavailable', "This key's limits are kept in a shared store that cannot be reached now; try again shortly.", {
@@ -63,12 +62,20 @@ const unavailable = () =>
 export class SharedLimiter implements Limits {
   /** Client-key admissions counted in memory (`local`) or refused (`reject`) because Redis could not be used. */
   readonly counts = { fallback: 0, refused: 0 }
+  /** What of this instance's quota usage Redis counted; the state flusher tells it of every save. */
+  readonly ledger = new UsageLedger()
+  /** The generation of Redis's counters this instance last synced with. */
+  private generation: number | null = null
   private readonly fallback: Limiter
-  private readonly unsent = new Map<string, UsageDelta>()
-  private resyncing = false
 
   constructor(private readonly deps: SharedLimiterDeps) {
-    this.fallback = new Limiter(noting(deps.local, (row) => this.missed(row)), deps.now)
+    this.fallback = new Limiter(
+      noting(deps.local, (row) => {
+        this.ledger.note(row, null)
+        this.lacking()
+      }),
+      deps.now,
+    )
   }
 
   admitRequest(key: ClientKey): MaybePromise<Record<string, string>> {
@@ -135,25 +142,27 @@ export class SharedLimiter implements Limits {
   }
 
   /**
-   * For a resync: the usage Redis has not heard of. Until `resynced`, more of it is kept aside
-   * too rather than sent, so that the resync alone decides where it goes.
+   * Adds to Redis (of `generation`) the usage it lacks; rejects when it could not add all of it (the
+   * rest waits for the next sync), `moved` when Redis changed generation meanwhile.
    */
-  takeUnsent(): UsageDelta[] {
-    this.resyncing = true
-    const rows = [...this.unsent.values()]
-    this.unsent.clear()
-    return rows
-  }
-
-  /** The resync is over; `unplaced` rows (it failed before them) wait for the next one. */
-  resynced(unplaced: readonly UsageDelta[], succeeded: boolean): void {
-    for (const row of unplaced) this.keep(row)
-    this.resyncing = !succeeded
-    if (!succeeded) return
-    // Usage that came while it ran happened after the database was read: Redis needs it.
-    const waiting = [...this.unsent.values()]
-    this.unsent.clear()
-    for (const row of waiting) this.missed(row)
+  async syncWith(generation: number): Promise<void> {
+    const rows = this.ledger.lacking(generation)
+    try {
+      for (let i = 0; i < rows.length; i += SYNC_BATCH) {
+        // Settled, not raced: every call of the batch is over before a failure is handled.
+        const results = await Promise.allSettled(
+          rows.slice(i, i + SYNC_BATCH).map(async ({ row, added }) => {
+            await this.deps.store.addUsage(row.keyId, row.periodStart, row.usage, row.periodEnd, generation)
+            added()
+          }),
+        )
+        const failure = results.find((r) => r.status === 'rejected')
+        if (failure) throw failure.reason
+      }
+      this.generation = generation
+    } finally {
+      this.ledger.synced()
+    }
   }
 
   private async admitShared(key: ClientKey, estimatedTokens: number, options: AdmitOptions): Promise<Admission> {
@@ -202,7 +211,11 @@ export class SharedLimiter implements Limits {
       throw refusal
     }
     // This instance's share, for the database.
-    if (period) this.deps.local.addUsage(key.id, period.start, { requests: 1, tokens: estimatedTokens, costUsd: reservedUsd })
+    if (period) {
+      const usage = { requests: 1, tokens: estimatedTokens, costUsd: reservedUsd }
+      this.deps.local.addUsage(key.id, period.start, usage)
+      this.ledger.note({ keyId: key.id, periodStart: period.start, usage, periodEnd: period.end }, v!.generation)
+    }
     return { headers, settle: this.settler(key, estimatedTokens, reservedUsd, period, gotSlot) }
   }
 
@@ -220,9 +233,21 @@ export class SharedLimiter implements Limits {
       if (tpm !== null && delta !== 0) this.quietly(store.adjust(b.tpm, delta, tpm, MINUTE))
       const cost = outcome.costUsd - reservedUsd
       if (!period || (delta === 0 && cost === 0)) return
-      const row = { keyId: key.id, periodStart: period.start, usage: { requests: 0, tokens: delta, costUsd: cost } }
+      const row = { keyId: key.id, periodStart: period.start, usage: { requests: 0, tokens: delta, costUsd: cost }, periodEnd: period.end }
       local.addUsage(row.keyId, row.periodStart, row.usage)
-      store.addUsage(row.keyId, row.periodStart, row.usage, period.end).catch((err) => (neverSent(err) ? this.keep(row) : this.noteError(err)))
+      const entry = this.ledger.note(row, undefined)
+      store.addUsage(row.keyId, row.periodStart, row.usage, period.end).then(
+        (generation) => this.ledger.resolve(entry, generation),
+        (err) => {
+          if (!neverSent(err)) {
+            // It may have been counted: taken as counted, rather than risk counting it twice.
+            this.noteError(err)
+            return this.ledger.resolve(entry, this.generation)
+          }
+          this.ledger.resolve(entry, null)
+          this.lacking()
+        },
+      )
     }
   }
 
@@ -237,19 +262,9 @@ export class SharedLimiter implements Limits {
     return admitLocally()
   }
 
-  /** Usage counted here that Redis did not get: sent now if it can be, else kept for the resync. */
-  private missed(row: UsageDelta): void {
-    if (!this.deps.redis.healthy || this.resyncing) return this.keep(row)
-    this.deps.store.addUsage(row.keyId, row.periodStart, row.usage).catch((err) => (neverSent(err) ? this.keep(row) : this.noteError(err)))
-  }
-
-  private keep(row: UsageDelta): void {
-    const k = `${row.keyId}\u0000${row.periodStart}`
-    const held = this.unsent.get(k)
-    if (!held) return void this.unsent.set(k, { ...row, usage: { ...row.usage } })
-    held.usage.requests += row.usage.requests
-    held.usage.tokens += row.usage.tokens
-    held.usage.costUsd += row.usage.costUsd
+  /** Usage Redis lacks while it answers (a failed call, counters not seeded yet): a sync adds it. */
+  private lacking(): void {
+    if (this.deps.redis.healthy) this.deps.onLacking?.()
   }
 
   /** A give-back or release that fails is not retried: a lease runs out, a minute window refills. */

@@ -8,17 +8,20 @@ import type { UsageRow } from '../storage/usage-store.ts'
 
 /** How far back the database is read: no quota period is longer than a month. */
 const LOOKBACK_MS = 32 * 86_400_000
-/** Reseeds sent at once: the client pipelines them. */
+/** Seeds sent at once: the client pipelines them. */
 const BATCH = 200
 const RETRY_MS = 1_000
+/** How soon to look again while another instance seeds. */
+const WAIT_FOR_SEED_MS = 200
 const NOTHING: PeriodUsage = { requests: 0, tokens: 0, costUsd: 0 }
 
 export interface ResyncParts {
-  store: Pick<RedisLimitStore, 'reseed' | 'addUsage' | 'markSeeded'>
-  limiter: Pick<SharedLimiter, 'takeUnsent' | 'resynced'>
-  /** Saves this instance's usage to the database; resolves to the error when it could not. */
-  flush(): Promise<unknown>
-  usageSince(from: number): Promise<UsageRow[]>
+  store: Pick<RedisLimitStore, 'generation' | 'claimSeeding' | 'seed' | 'finishSeeding'>
+  limiter: Pick<SharedLimiter, 'syncWith'>
+  /** Bumps the database's usage cut and reads the usage since `from`, in one transaction. */
+  seedCut(from: number): Promise<{ cut: number; rows: UsageRow[] }>
+  /** Makes sure the cut exists before anything is saved against it. */
+  ensureCut(): Promise<void>
   /** The client keys that have a quota (revoked ones left out). */
   quotaKeys(): Promise<Array<{ id: string; quota: QuotaPolicy }>>
   /** What else may have been missed while disconnected (messages): read again. */
@@ -30,63 +33,65 @@ export interface ResyncParts {
 const keyOf = (keyId: string, start: number) => `${keyId}\u0000${start}`
 
 /**
- * What runs after every (re)connect: the quota counters of the current periods reseeded from the
- * database where Redis lost them (it restarted empty), this instance's usage that Redis did not
- * hear of added where it kept them, then Redis marked as seeded. A failure is retried until it
- * succeeds; a resync asked for while one runs runs again after it.
+ * What runs after every (re)connect, and whenever usage was counted that Redis lacks: when Redis
+ * has no quota counters (it restarted empty), one instance (holding the seeding lock) sets the
+ * current periods from the database and names the generation; then this instance adds what that
+ * generation lacks of its usage (usage-ledger.ts) and reads what messages it may have missed. A
+ * failure is retried until it succeeds; a resync asked for while one runs runs again after it.
  */
-export function createResync(parts: ResyncParts): { run(): void; stop(): void } {
+export function createResync(parts: ResyncParts): { run(): void; soon(): void; stop(): void } {
   let running: Promise<void> | null = null
   let again = false
   let retry: ReturnType<typeof setTimeout> | null = null
   let stopped = false
+  let cutReady = false
 
-  async function once(): Promise<void> {
+  /** Seeds Redis from the database; the generation, or null when the lock was lost. */
+  async function seed(token: string): Promise<number | null> {
+    const { store, logger } = parts
+    const now = parts.now()
+    const { cut, rows } = await parts.seedCut(now - LOOKBACK_MS)
+    const stored = new Map(rows.map((r) => [keyOf(r.keyId, r.periodStart), r.usage]))
+    const keys = await parts.quotaKeys()
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const results = await Promise.allSettled(
+        keys.slice(i, i + BATCH).map(({ id, quota: q }) => {
+          const start = periodStart(now, q.period, q.resetTime, q.timezone)
+          // Every key is seeded, with nothing where the database has nothing.
+          return store.seed(token, id, start, stored.get(keyOf(id, start)) ?? NOTHING, periodEnd(now, q.period, q.resetTime, q.timezone))
+        }),
+      )
+      const failure = results.find((r) => r.status === 'rejected')
+      if (failure) throw failure.reason
+      if (results.some((r) => r.status === 'fulfilled' && !r.value)) return null
+    }
+    if (!(await store.finishSeeding(token, cut))) return null
+    logger.info({ keys: keys.length, generation: cut }, 'quota counters reseeded in Redis from the database')
+    return cut
+  }
+
+  /** Whether it is over; false: try again (soon when another instance is seeding). */
+  async function once(): Promise<boolean | 'wait'> {
     const { store, limiter, logger } = parts
-    const pending = new Map(limiter.takeUnsent().map((row) => [keyOf(row.keyId, row.periodStart), row]))
-    let ok = false
     try {
-      // The database must hold this instance's usage before it is read: a reseed includes it.
-      const failed = await parts.flush()
-      if (failed) throw failed
-      const now = parts.now()
-      const stored = new Map((await parts.usageSince(now - LOOKBACK_MS)).map((r) => [keyOf(r.keyId, r.periodStart), r.usage]))
-      const keys = await parts.quotaKeys()
-      let reseeded = 0
-      for (let i = 0; i < keys.length; i += BATCH) {
-        // Settled, not raced: every call of the batch is over before a failure is handled.
-        const results = await Promise.allSettled(
-          keys.slice(i, i + BATCH).map(async ({ id, quota: q }) => {
-            const start = periodStart(now, q.period, q.resetTime, q.timezone)
-            const end = periodEnd(now, q.period, q.resetTime, q.timezone)
-            const k = keyOf(id, start)
-            // Every key is reseeded, with nothing where the database has nothing, so that no period stays unseeded.
-            const applied = await store.reseed(id, start, stored.get(k) ?? NOTHING, end)
-            if (applied) reseeded++
-            const mine = pending.get(k)
-            // Where Redis was reseeded, the database (flushed above) already had this instance's usage.
-            if (mine && !applied) await store.addUsage(id, start, mine.usage, end)
-            pending.delete(k)
-          }),
-        )
-        const failure = results.find((r) => r.status === 'rejected')
-        if (failure) throw failure.reason
+      if (!cutReady) {
+        await parts.ensureCut()
+        cutReady = true
       }
-      await store.markSeeded()
-      // Left: other periods, or keys without a quota now. Redis has no use for them.
-      pending.clear()
-      ok = true
-      if (reseeded > 0) logger.info({ keys: keys.length, reseeded }, 'quota counters reseeded in Redis from the database')
+      let generation = await store.generation()
+      if (generation === null) {
+        const token = await store.claimSeeding()
+        if (token === null) return 'wait'
+        generation = await seed(token)
+        if (generation === null) return 'wait'
+      }
+      await limiter.syncWith(generation)
     } catch (err) {
       logger.warn({ err: (err as Error)?.message ?? String(err) }, 'could not resync the shared limits with Redis; retrying')
-    } finally {
-      limiter.resynced([...pending.values()], ok)
+      return false
     }
     await parts.catchUp().catch((err) => logger.warn({ err: (err as Error).message }, 'could not catch up after reconnecting to Redis'))
-    if (!ok && !stopped) {
-      retry = setTimeout(run, RETRY_MS)
-      retry.unref?.()
-    }
+    return true
   }
 
   function run(): void {
@@ -97,17 +102,27 @@ export function createResync(parts: ResyncParts): { run(): void; stop(): void } 
       again = true
       return
     }
-    running = once().finally(() => {
+    running = once().then((over) => {
       running = null
-      if (again) {
+      // While another instance seeds, asking again does not hurry it.
+      if (again && over !== 'wait') {
         again = false
-        run()
+        return run()
       }
+      again = false
+      if (over === true || stopped) return
+      retry = setTimeout(run, over === 'wait' ? WAIT_FOR_SEED_MS : RETRY_MS)
+      retry.unref?.()
     })
   }
 
   return {
     run,
+    /** A resync unless one runs or waits already: what a request path may call as often as it likes. */
+    soon() {
+      if (running) again = true
+      else if (!retry) run()
+    },
     stop() {
       stopped = true
       if (retry) clearTimeout(retry)

@@ -17,7 +17,7 @@ export interface SharedStateParts {
 }
 
 /** What the rest of the server gives once it is built (the resync and the messages need it). */
-export interface SharedStateLinks extends Pick<ResyncParts, 'flush' | 'usageSince' | 'quotaKeys'> {
+export interface SharedStateLinks extends Pick<ResyncParts, 'seedCut' | 'ensureCut' | 'quotaKeys'> {
   /** Another instance learned this about an upstream key. */
   applyKeyEvent(event: UpstreamKeyEvent): void
   /** The client keys changed (another instance said so, or a reconnect may have missed it). */
@@ -80,9 +80,10 @@ export function createSharedState(config: RedisConfig, parts: SharedStateParts):
     policy: config.on_failure,
     now: parts.now,
     onError: everyPowerOfTwo((count) => logger.warn({ redis: target, count }, 'a Redis call for the shared limits failed; counted per instance for now')),
+    onLacking: () => resync?.soon(),
   })
   let broadcast: Broadcast | null = null
-  let resync: { run(): void; stop(): void } | null = null
+  let resync: ReturnType<typeof createResync> | null = null
   let relay: LiveRelay | null = null
   // Watchers counted before the link are told once it exists.
   let watchers = 0
@@ -96,8 +97,8 @@ export function createSharedState(config: RedisConfig, parts: SharedStateParts):
     resync = createResync({
       store,
       limiter,
-      flush: links.flush,
-      usageSince: links.usageSince,
+      seedCut: links.seedCut,
+      ensureCut: links.ensureCut,
       quotaKeys: links.quotaKeys,
       catchUp: async () => {
         await links.syncDisabledKeys()

@@ -16,6 +16,8 @@ export interface StateFlusherParts {
   /** Disabled upstream keys, kept responses. */
   others: readonly PendingWrites[]
   logger: Logger
+  /** Told which flush took what was counted, and the usage cut each save saw (shared limits only). */
+  ledger?: { taken(): number; saved(batch: number, cut: number): void }
 }
 
 /**
@@ -48,15 +50,17 @@ export class StateFlusher {
   }
 
   private async once(): Promise<unknown> {
-    const { limits, usage, keys, others, logger } = this.parts
+    const { limits, usage, keys, others, logger, ledger } = this.parts
     for (const row of limits.takeDirty()) addUsageRow(this.unsaved, row)
+    const batch = ledger?.taken()
     // The batch leaves the queue now, and comes back (added) if it cannot be saved.
     const usageBatch = new Map(this.unsaved)
     this.unsaved.clear()
     const touchBatch = new Map(this.lastUsed)
     this.lastUsed.clear()
     try {
-      await usage.save([...usageBatch.values()])
+      const cut = await usage.save([...usageBatch.values()])
+      if (cut !== null && batch !== undefined) ledger?.saved(batch, cut)
       usageBatch.clear()
       await keys.touch(touchBatch)
       touchBatch.clear()

@@ -1,7 +1,14 @@
-import { gte, sql } from 'drizzle-orm'
+import { eq, gte, sql } from 'drizzle-orm'
 import { isPg, type Db, type SqliteDb } from './engine.ts'
 import { pgUsageQueries } from './pg/usage-store-queries.ts'
-import { clientKeyUsage } from './schema.ts'
+import { clientKeyUsage, settings } from './schema.ts'
+
+/**
+ * The usage cut, a counter in `settings`: a Redis seed bumps it in the transaction that reads the
+ * usage, and every save reads it in its own, so a save knows whether a seed's figures include it
+ * (see src/scale/usage-ledger.ts).
+ */
+export const USAGE_CUT_KEY = 'usage_cut'
 
 export interface UsageRow {
   keyId: string
@@ -12,8 +19,12 @@ export interface UsageRow {
 /** What the usage store needs from its engine. */
 export interface UsageStoreQueries {
   since(from: number): Promise<UsageRow[]>
-  /** Adds each row's usage to what is stored (several processes share the table), never below zero. */
-  add(rows: readonly UsageRow[]): Promise<void>
+  /** Adds each row's usage to what is stored (several processes share the table), never below zero; the cut seen. */
+  add(rows: readonly UsageRow[]): Promise<number>
+  /** Bumps the cut and reads the usage since `from`, in one transaction. */
+  seedCut(from: number): Promise<{ cut: number; rows: UsageRow[] }>
+  /** The cut row exists (a save that finds none cannot be ordered against a seed). */
+  ensureCut(): Promise<void>
 }
 
 type Stored = typeof clientKeyUsage.$inferSelect
@@ -43,7 +54,25 @@ function sqliteUsageQueries(db: SqliteDb): UsageStoreQueries {
             },
           }),
       )
-      if (first) await db.batch([first, ...rest])
+      // One transaction: the upserts take the write lock first, so the cut read after them is ordered against any seed.
+      const cut = db.select({ value: settings.value }).from(settings).where(eq(settings.key, USAGE_CUT_KEY))
+      const results = first ? await db.batch([first, ...rest, cut]) : [await cut]
+      return Number((results.at(-1) as Array<{ value: string }>)[0]?.value ?? 0)
+    },
+    async seedCut(from) {
+      const [bumped, rows] = await db.batch([
+        db
+          .update(settings)
+          .set({ value: sql`cast(cast(${settings.value} as integer) + 1 as text)`, updatedAt: new Date() })
+          .where(eq(settings.key, USAGE_CUT_KEY))
+          .returning({ value: settings.value }),
+        db.select().from(clientKeyUsage).where(gte(clientKeyUsage.periodStart, new Date(from))),
+      ])
+      if (!bumped[0]) throw new Error('the usage cut is missing from settings')
+      return { cut: Number(bumped[0].value), rows: rows.map(usageRow) }
+    },
+    async ensureCut() {
+      await db.insert(settings).values({ key: USAGE_CUT_KEY, value: '0', updatedAt: new Date() }).onConflictDoNothing()
     },
   }
 }
@@ -53,9 +82,12 @@ export function createUsageStore(db: Db) {
   const q = isPg(db) ? pgUsageQueries(db) : sqliteUsageQueries(db)
   return {
     since: (from: number): Promise<UsageRow[]> => q.since(from),
-    async save(rows: readonly UsageRow[]): Promise<void> {
-      if (rows.length > 0) await q.add(rows)
+    /** Adds the rows; the usage cut the save saw, or null when there was nothing to save. */
+    async save(rows: readonly UsageRow[]): Promise<number | null> {
+      return rows.length > 0 ? q.add(rows) : null
     },
+    seedCut: (from: number) => q.seedCut(from),
+    ensureCut: () => q.ensureCut(),
   }
 }
 

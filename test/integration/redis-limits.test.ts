@@ -96,6 +96,8 @@ describe.skipIf(!REDIS_SERVER)('shared limits in Redis', () => {
     await Promise.all([a.whenUp(5_000), b.whenUp(5_000)])
     storeA = limitStore(a)
     storeB = limitStore(b)
+    // The quota counters are of a generation (seeded); see 'reseed' below for one that is not.
+    expect(await storeA.finishSeeding((await storeA.claimSeeding())!, 1)).toBe(true)
   })
 
   afterAll(async () => {
@@ -139,7 +141,7 @@ describe.skipIf(!REDIS_SERVER)('shared limits in Redis', () => {
       expect(n).toBe(memoryAdmits(200, (m) => m.reserveQuota('rq', P, 10, limits).allowed))
       expect(n).toBe(37)
       expect(await storeA.usage('rq', P)).toEqual({ requests: 37, tokens: 370, costUsd: 0 })
-      expect(await storeB.reserveQuota('rq', P, 10, limits)).toEqual({ allowed: false, exceeded: 'requests' })
+      expect(await storeB.reserveQuota('rq', P, 10, limits)).toEqual({ allowed: false, exceeded: 'requests', generation: 1 })
     })
 
     test('token quota', async () => {
@@ -159,7 +161,7 @@ describe.skipIf(!REDIS_SERVER)('shared limits in Redis', () => {
       expect(n).toBe(memoryAdmits(200, (m) => m.reserveQuota('bq', P, 1, limits, 0.07).allowed))
       expect(n).toBe(15)
       expect((await storeA.usage('bq', P)).costUsd).toBeCloseTo(1.05, 9)
-      expect(await storeA.reserveQuota('bq', P, 1, limits, 0.07)).toEqual({ allowed: false, exceeded: 'budget' })
+      expect(await storeA.reserveQuota('bq', P, 1, limits, 0.07)).toEqual({ allowed: false, exceeded: 'budget', generation: 1 })
     })
 
     test('period hashes expire after the period ends, plus the margin', async () => {
@@ -182,7 +184,8 @@ describe.skipIf(!REDIS_SERVER)('shared limits in Redis', () => {
       const past = String(a.redisNow() - 1_000)
       expect(await a.evalScript(GCRA_TAKE, ['late:rate'], ['1', '10', String(MINUTE), past])).toEqual(['late'])
       expect(await a.evalScript(SLOT_ACQUIRE, ['late:slots'], ['5', 'lease-1', '5000', past])).toEqual(['late'])
-      expect(await a.evalScript(QUOTA_RESERVE, ['late:quota', 'late:seeded'], ['10', '0', '', '', '', String(Date.now() + MINUTE), past])).toEqual(['late'])
+      await a.send('SET', ['late:generation', '1'])
+      expect(await a.evalScript(QUOTA_RESERVE, ['late:quota', 'late:generation'], ['10', '0', '', '', '', String(Date.now() + MINUTE), past])).toEqual(['late'])
       for (const key of ['late:rate', 'late:slots', 'late:quota']) expect(await exists(key)).toBe(false)
       // The same calls with a deadline still ahead do apply.
       const ahead = String(a.deadline())
@@ -293,26 +296,33 @@ describe.skipIf(!REDIS_SERVER)('shared limits in Redis', () => {
 
   describe('reseed from a database checkpoint', () => {
     const checkpoint = { requests: 5, tokens: 500, costUsd: 0.25 }
+    const reason = (p: Promise<unknown>) => p.then(() => 'applied', (e: RedisUnavailableError) => e.reason)
 
-    test('fills an absent period and leaves a live one alone', async () => {
-      await storeA.markSeeded()
-      expect(await storeA.reseed('seed-absent', P, checkpoint)).toBe(true)
-      expect(await storeB.usage('seed-absent', P)).toEqual(checkpoint)
-      await storeA.reserveQuota('seed-live', P, 10, NO_LIMITS)
-      expect(await storeB.reseed('seed-live', P, checkpoint)).toBe(false)
-      expect(await storeB.usage('seed-live', P)).toEqual({ requests: 1, tokens: 10, costUsd: 0 })
-      // A second instance reseeding the same checkpoint changes nothing.
-      expect(await storeB.reseed('seed-absent', P, checkpoint)).toBe(false)
-      expect(await storeA.usage('seed-absent', P)).toEqual(checkpoint)
-    })
-
-    test('adds the checkpoint to a period that requests created before the reseed', async () => {
-      // A prefix whose marker was never set: a Redis that came back empty.
+    test('without a generation nothing is counted; one instance seeds under the lock, then counting starts', async () => {
+      // A prefix whose generation was never set: a Redis that came back empty.
       const fresh = limitStore(a, { prefix: 'empty:' })
-      await fresh.reserveQuota('seed-race', P, 10, NO_LIMITS)
-      expect(await fresh.reseed('seed-race', P, checkpoint)).toBe(true)
-      expect(await fresh.usage('seed-race', P)).toEqual({ requests: 6, tokens: 510, costUsd: 0.25 })
-      expect(await fresh.reseed('seed-race', P, checkpoint)).toBe(false)
+      const other = limitStore(b, { prefix: 'empty:' })
+      expect(await reason(fresh.reserveQuota('seed', P, 10, NO_LIMITS))).toBe('unseeded')
+      expect(await reason(fresh.addUsage('seed', P, { requests: 0, tokens: 5, costUsd: 0 }))).toBe('unseeded')
+      expect(await exists(`empty:quota:seed:${P}`)).toBe(false)
+      const token = await fresh.claimSeeding()
+      expect(token).not.toBeNull()
+      expect(await other.claimSeeding()).toBeNull()
+      expect(await other.seed('not-the-token', 'seed', P, { requests: 99, tokens: 0, costUsd: 0 })).toBe(false)
+      expect(await fresh.seed(token!, 'seed', P, checkpoint)).toBe(true)
+      // Seeded but not finished: still no counting.
+      expect(await reason(other.reserveQuota('seed', P, 10, NO_LIMITS))).toBe('unseeded')
+      expect(await other.finishSeeding('not-the-token', 7)).toBe(false)
+      expect(await fresh.finishSeeding(token!, 7)).toBe(true)
+      expect(await other.generation()).toBe(7)
+      expect(await other.usage('seed', P)).toEqual(checkpoint)
+      expect(await other.reserveQuota('seed', P, 10, NO_LIMITS)).toEqual({ allowed: true, generation: 7 })
+      // A sync meant for another generation applies nothing.
+      expect(await reason(fresh.addUsage('seed', P, { requests: 1, tokens: 0, costUsd: 0 }, undefined, 6))).toBe('moved')
+      expect(await fresh.addUsage('seed', P, { requests: 1, tokens: 0, costUsd: 0 }, undefined, 7)).toBe(7)
+      expect(await fresh.usage('seed', P)).toEqual({ requests: 7, tokens: 510, costUsd: 0.25 })
+      // The lock went with the finish: a late seed with the old token applies nothing.
+      expect(await fresh.seed(token!, 'seed', P, checkpoint)).toBe(false)
     })
   })
 
@@ -393,7 +403,9 @@ describe.skipIf(!REDIS_SERVER)('shared limits in Redis', () => {
       // Nothing issued while it was down reached the new server.
       expect(await exists('t:rate:restart:rpm')).toBe(false)
       expect(await exists('t:slots:restart:down')).toBe(false)
-      expect(await storeA.usage('restart', P)).toEqual({ requests: 0, tokens: 0, costUsd: 0 })
+      expect(await exists('t:quota:restart:' + P)).toBe(false)
+      // The server came back empty: no generation, so nothing is counted there until a seed.
+      expect(await storeA.usage('restart', P).then(() => 'counted', (e: RedisUnavailableError) => e.reason)).toBe('unseeded')
 
       await b.publish('sluice-test', 'after')
       await waitFor('the message after the restart', () => received.includes('after'), 2_000)

@@ -342,7 +342,8 @@ for (const engine of storageEngines('redis-shared-limits')) describe.skipIf(!RED
       expect(report.redis).toEqual({ state: 'down', policy: 'local', fallback: true })
       const metrics = await (await fetch(`${gateways[0]!.url}/metrics`, { headers: { authorization: `Bearer ${PROCESS_ADMIN_TOKEN}` } })).text()
       expect(metrics).toContain('sluice_redis_up 0')
-      expect(Number(/sluice_redis_fallback_admissions_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(20)
+      // The second burst's 10 surely; of the first, those that came after the kill.
+      expect(Number(/sluice_redis_fallback_admissions_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(10)
       // Logged once, at warn, for the transition; not for every request.
       for (const gw of gateways) expect(gw.output().match(/Redis unreachable/g)?.length).toBe(1)
     }, 30_000)
@@ -378,6 +379,11 @@ for (const engine of storageEngines('redis-shared-limits')) describe.skipIf(!RED
       // after the next saves of every instance.
       await Bun.sleep(1_200)
       expect((await stored('outage')).requests).toBe(60)
+      // And Redis, reseeded by one instance while the others synced what it lacked, holds each
+      // request once too: every instance reads the same 60 (before this, 72 or 80 in about a third of runs).
+      for (const gw of [...gateways, rejecting]) {
+        expect((await admin(gw, `/admin/api/keys/${ids.get('outage')}`)).usage?.requests).toBe(60)
+      }
     }, 40_000)
   })
 })

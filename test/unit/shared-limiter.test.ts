@@ -24,8 +24,12 @@ function fakeRedis() {
     adjust: (bucket, delta, limit, periodMs) => call(() => shared.adjust(bucket, delta, limit, periodMs, NOW)),
     acquire: (bucket, max) => call(() => shared.acquire(bucket, max)),
     release: (bucket) => call(() => shared.release(bucket)),
-    reserveQuota: (keyId, start, tokens, limits, costUsd) => call(() => shared.reserveQuota(keyId, start, tokens, limits, costUsd)),
-    addUsage: (keyId, start, usage) => call(() => shared.addUsage(keyId, start, usage)),
+    reserveQuota: (keyId, start, tokens, limits, costUsd) => call(() => ({ ...shared.reserveQuota(keyId, start, tokens, limits, costUsd), generation: 1 })),
+    addUsage: (keyId, start, usage) =>
+      call(() => {
+        shared.addUsage(keyId, start, usage)
+        return 1
+      }),
     usage: (keyId, start) => call(() => shared.usage(keyId, start)),
   }
   return { shared, state, store, redis: { get healthy() { return state.healthy } } }
@@ -95,7 +99,7 @@ describe('the shared limiter', () => {
     expect((await refused(limiter.admitIp('192.0.2.1', 1)))?.code).toBe('rate_limited')
   })
 
-  test('usage Redis did not hear of waits for the resync, and what comes after it is sent at once', async () => {
+  test('usage Redis did not hear of is added by the sync, once; what Redis counted is not added', async () => {
     const r = fakeRedis()
     const { limiter, local } = limiterOn(r)
     const k = key({ quota: quota({ requests: 100 }) })
@@ -105,23 +109,36 @@ describe('the shared limiter', () => {
     // This instance's share is in memory for the database either way.
     expect(local.usage('k1', startOfDay())).toMatchObject({ requests: 1, tokens: 10 })
     r.state.healthy = true
-    const unsent = limiter.takeUnsent()
-    expect(unsent).toEqual([{ keyId: 'k1', periodStart: startOfDay(), usage: { requests: 1, tokens: 10, costUsd: 0 } }])
-    limiter.resynced([], true)
+    await limiter.syncWith(1)
+    expect(r.shared.usage('k1', startOfDay())).toMatchObject({ requests: 1, tokens: 10 })
+    await limiter.syncWith(1)
+    expect(r.shared.usage('k1', startOfDay())).toMatchObject({ requests: 1, tokens: 10 })
+    // The settle of an admission counted here is counted here too, and the sync it asks for adds it.
     offline.settle({ usage: { promptTokens: 30, completionTokens: 5, cachedTokens: 0, reasoningTokens: 0 }, costUsd: 0, failedBeforeUpstream: false })
-    await Bun.sleep(0)
-    expect(r.shared.usage('k1', startOfDay())).toMatchObject({ tokens: 25 })
     expect(local.usage('k1', startOfDay())).toMatchObject({ requests: 1, tokens: 35 })
+    await limiter.syncWith(1)
+    expect(r.shared.usage('k1', startOfDay())).toMatchObject({ requests: 1, tokens: 35 })
+    // An admission through Redis, once synced: counted there, and never added again.
+    ;(await limiter.admit(k, 10)).settle(DONE)
+    await Bun.sleep(0)
+    await limiter.syncWith(1)
+    expect(r.shared.usage('k1', startOfDay())).toMatchObject({ requests: 2, tokens: 45 })
   })
 
-  test('a settle that never reached Redis is kept for the resync', async () => {
+  test('a settle that never reached Redis is added by the next sync, and asks for one', async () => {
     const r = fakeRedis()
-    const { limiter } = limiterOn(r)
+    const local = new MemoryLimitStore()
+    let asked = 0
+    const limiter = new SharedLimiter({ store: r.store, redis: r.redis, local, policy: 'local', now: () => NOW, onLacking: () => asked++ })
     const admission = await limiter.admit(key({ quota: quota({ tokens: 1_000 }) }), 10)
     r.state.failWith = new RedisUnavailableError('down')
     admission.settle({ usage: { promptTokens: 20, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 }, costUsd: 0, failedBeforeUpstream: false })
     await Bun.sleep(0)
-    expect(limiter.takeUnsent()).toEqual([{ keyId: 'k1', periodStart: startOfDay(), usage: { requests: 0, tokens: 10, costUsd: 0 } }])
+    expect(asked).toBe(1)
+    expect(r.shared.usage('k1', startOfDay()).tokens).toBe(10)
+    r.state.failWith = null
+    await limiter.syncWith(1)
+    expect(r.shared.usage('k1', startOfDay()).tokens).toBe(20)
   })
 })
 

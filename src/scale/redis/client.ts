@@ -28,8 +28,12 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 /** `up`: connected and answering; `open`: connected, but the breaker fails calls fast; `down`: no connection. */
 export type RedisState = 'up' | 'down' | 'open'
 
-/** Why a call did not reach an answer. `late`: a script saw its deadline pass and applied nothing. */
-export type UnavailableReason = 'down' | 'open' | 'timeout' | 'closed' | 'late'
+/**
+ * Why a call did not reach an answer. `late`: a script saw its deadline pass and applied nothing;
+ * `unseeded`: Redis lost its quota counters and they are not reseeded yet (nothing applied);
+ * `moved`: a sync meant for one generation of them found another (nothing applied).
+ */
+export type UnavailableReason = 'down' | 'open' | 'timeout' | 'closed' | 'late' | 'unseeded' | 'moved'
 
 export class RedisUnavailableError extends Error {
   constructor(readonly reason: UnavailableReason) {

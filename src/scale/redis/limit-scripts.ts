@@ -13,9 +13,9 @@
  * theoretical arrival times have fractions. `%.17g` keeps every bit of a double.
  *
  * Quota usage is a hash per key and period: `requests`, `tokens` and `cost` in nano-USD, so that
- * sums are exact integers. When Redis comes back empty, the current periods are reseeded from the
- * database. A hash that requests created before that (while the `seeded` marker is missing) is
- * flagged `unseeded`, so that the reseed adds the checkpoint to it rather than leave it alone.
+ * sums are exact integers. A generation marker says which seed the counters come from (see
+ * usage-ledger.ts); while it is missing (Redis came back empty) nothing is counted in Redis, until
+ * one instance, holding the seeding lock, has set the current periods from the database.
  */
 import { defineScript, type LuaScript } from './client.ts'
 
@@ -77,56 +77,73 @@ end
 return {'ok'}
 `)
 
-// Creating a period hash before anyone reseeded marks it, so a later reseed adds the checkpoint.
-const TOUCH = `
-local function touch(key, marker, expire_at)
-  if redis.call('EXISTS', key) == 0 and redis.call('EXISTS', marker) == 0 then redis.call('HSET', key, 'unseeded', 1) end
-  redis.call('PEXPIREAT', key, expire_at)
-end
-`
-
 /**
- * KEYS: period hash, seeded marker. ARGV: tokens, cost (nano-USD), request limit, token limit,
- * budget (nano-USD), expire at (ms), deadline; an empty limit is no limit. Answers {verdict}:
- * `ok`, `late`, or the quota that refused. The budget admits while spent and reserved is below it.
+ * KEYS: period hash, generation marker. ARGV: tokens, cost (nano-USD), request limit, token
+ * limit, budget (nano-USD), expire at (ms), deadline; an empty limit is no limit. Answers
+ * {verdict, generation}: `ok`, `late`, `unseeded` (Redis lost its counters and nobody has reseeded
+ * them yet: nothing is counted), or the quota that refused. The budget admits while spent and
+ * reserved is below it.
  */
-export const QUOTA_RESERVE = defineScript('quota-reserve', `${NOW}${TOUCH}
+export const QUOTA_RESERVE = defineScript('quota-reserve', `${NOW}
+local gen = redis.call('GET', KEYS[2])
+if not gen then return {'unseeded'} end
 if now > tonumber(ARGV[7]) then return {'late'} end
 local u = redis.call('HMGET', KEYS[1], 'requests', 'tokens', 'cost')
 local requests, tokens, cost = tonumber(u[1]) or 0, tonumber(u[2]) or 0, tonumber(u[3]) or 0
-if ARGV[3] ~= '' and requests + 1 > tonumber(ARGV[3]) then return {'requests'} end
-if ARGV[4] ~= '' and tokens + tonumber(ARGV[1]) > tonumber(ARGV[4]) then return {'tokens'} end
-if ARGV[5] ~= '' and cost >= tonumber(ARGV[5]) then return {'budget'} end
-touch(KEYS[1], KEYS[2], ARGV[6])
+if ARGV[3] ~= '' and requests + 1 > tonumber(ARGV[3]) then return {'requests', gen} end
+if ARGV[4] ~= '' and tokens + tonumber(ARGV[1]) > tonumber(ARGV[4]) then return {'tokens', gen} end
+if ARGV[5] ~= '' and cost >= tonumber(ARGV[5]) then return {'budget', gen} end
 redis.call('HINCRBY', KEYS[1], 'requests', 1)
 redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'cost', ARGV[2])
-return {'ok'}
-`)
-
-/** KEYS: period hash, seeded marker. ARGV: requests, tokens, cost (nano-USD) deltas, expire at. */
-export const QUOTA_SETTLE = defineScript('quota-settle', `${NOW}${TOUCH}
-local u = redis.call('HMGET', KEYS[1], 'tokens', 'cost')
-touch(KEYS[1], KEYS[2], ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'requests', ARGV[1])
--- Tokens and cost never go below nothing, as in the single-process store.
-redis.call('HSET', KEYS[1], 'tokens', int(math.max(0, (tonumber(u[1]) or 0) + tonumber(ARGV[2]))), 'cost', int(math.max(0, (tonumber(u[2]) or 0) + tonumber(ARGV[3]))))
-return {'ok'}
+redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+return {'ok', gen}
 `)
 
 /**
- * KEYS: period hash. ARGV: requests, tokens, cost (nano-USD) from the database, expire at.
- * Fills a hash that is absent, or adds to one created since Redis came back empty; any other
- * hash is live and left alone. Answers 1 when it applied.
+ * KEYS: period hash, generation marker. ARGV: requests, tokens, cost (nano-USD) deltas, expire at,
+ * and the generation it is meant for ('' for any). Answers {`ok`, generation}, `unseeded`, or
+ * `moved` (Redis has another generation than the one meant: nothing applied).
  */
-export const QUOTA_RESEED = defineScript('quota-reseed', `
-if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'unseeded') == 0 then return 0 end
+export const QUOTA_SETTLE = defineScript('quota-settle', `
+local gen = redis.call('GET', KEYS[2])
+if not gen then return {'unseeded'} end
+if ARGV[5] ~= '' and gen ~= ARGV[5] then return {'moved', gen} end
+local u = redis.call('HMGET', KEYS[1], 'tokens', 'cost')
+local function int(x) return string.format('%.0f', x) end
 redis.call('HINCRBY', KEYS[1], 'requests', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'cost', ARGV[3])
-redis.call('HDEL', KEYS[1], 'unseeded')
+-- Tokens and cost never go below nothing, as in the single-process store.
+redis.call('HSET', KEYS[1], 'tokens', int(math.max(0, (tonumber(u[1]) or 0) + tonumber(ARGV[2]))), 'cost', int(math.max(0, (tonumber(u[2]) or 0) + tonumber(ARGV[3]))))
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return {'ok', gen}
+`)
+
+/** KEYS: period hash, generation marker. Answers {`ok`, requests, tokens, cost} or `unseeded`. */
+export const QUOTA_READ = defineScript('quota-read', `
+if not redis.call('GET', KEYS[2]) then return {'unseeded'} end
+local u = redis.call('HMGET', KEYS[1], 'requests', 'tokens', 'cost')
+return {'ok', u[1] or '0', u[2] or '0', u[3] or '0'}
+`)
+
+/**
+ * KEYS: period hash, seeding lock. ARGV: lock token, requests, tokens, cost (nano-USD) from the
+ * database, expire at. Sets the period's usage, as long as the caller still holds the lock.
+ * Answers 1 when it applied.
+ */
+export const QUOTA_SEED = defineScript('quota-seed', `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'requests', ARGV[2], 'tokens', ARGV[3], 'cost', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
 return 1
 `)
 
-export const LIMIT_SCRIPTS: LuaScript[] = [GCRA_TAKE, GCRA_ADJUST, SLOT_ACQUIRE, SLOT_RENEW, QUOTA_RESERVE, QUOTA_SETTLE, QUOTA_RESEED]
+/** KEYS: generation marker, seeding lock. ARGV: lock token, generation. Ends a seed: counting starts. */
+export const SEED_FINISH = defineScript('seed-finish', `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
+`)
+
+export const LIMIT_SCRIPTS: LuaScript[] = [GCRA_TAKE, GCRA_ADJUST, SLOT_ACQUIRE, SLOT_RENEW, QUOTA_RESERVE, QUOTA_SETTLE, QUOTA_READ, QUOTA_SEED, SEED_FINISH]

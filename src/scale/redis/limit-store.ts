@@ -9,9 +9,11 @@
  *   `leaseMs`. `release` gives back one of the leases this instance holds on that bucket.
  * - `reserveQuota` / `addUsage` / `usage`: the same, plus an optional `periodEnd` (ms) that sets
  *   when the period's hash expires (after `periodMarginMs` more); without it, 32 days from the start.
- * - `reseed` / `markSeeded` (new): after Redis came back empty, set the current periods' usage from
- *   the database checkpoint, then mark Redis as seeded. `load` and `takeDirty` have no counterpart:
- *   the usage lives in Redis, and the database learns of it from the usage log as before.
+ *   Each answers the generation of the counters it counted in (usage-ledger.ts), and rejects with
+ *   `unseeded` while Redis has none (it came back empty and is not reseeded yet).
+ * - `generation` / `claimSeeding` / `seed` / `finishSeeding` (new): the reseed, by one instance at
+ *   a time. `load` and `takeDirty` have no counterpart: the usage lives in Redis, and the database
+ *   learns of it from each instance's share as before.
  *
  * Nothing is retried here. A call rejects with `RedisUnavailableError` (down, open, timeout, late)
  * and the caller decides whether to fail open or closed. An admission whose answer arrives after
@@ -21,7 +23,7 @@ import { gcraTake, type GcraResult } from '../../gateway/access/limits/gcra.ts'
 import type { LimitStore, PeriodUsage, QuotaLimits, QuotaVerdict } from '../../gateway/access/limits/store.ts'
 import { randomToken } from '../../lib/crypto.ts'
 import { RedisUnavailableError, type CallOptions, type LuaScript, type Redis } from './client.ts'
-import { GCRA_ADJUST, GCRA_TAKE, LIMIT_SCRIPTS, QUOTA_RESEED, QUOTA_RESERVE, QUOTA_SETTLE, SLOT_ACQUIRE, SLOT_RENEW } from './limit-scripts.ts'
+import { GCRA_ADJUST, GCRA_TAKE, LIMIT_SCRIPTS, QUOTA_READ, QUOTA_RESERVE, QUOTA_SEED, QUOTA_SETTLE, SEED_FINISH, SLOT_ACQUIRE, SLOT_RENEW } from './limit-scripts.ts'
 
 /** `LimitStore`, with every answer a Promise. */
 export type AsyncLimitStore = {
@@ -49,7 +51,7 @@ const nano = (usd: number) => String(Math.round(usd * NANO_USD))
 const UNDO: CallOptions = { bypassBreaker: true }
 const int = (n: number) => String(Math.round(n))
 
-export class RedisLimitStore implements AsyncLimitStore {
+export class RedisLimitStore implements Omit<AsyncLimitStore, 'addUsage'> {
   private readonly prefix: string
   private readonly leaseMs: number
   private readonly periodMarginMs: number
@@ -109,41 +111,52 @@ export class RedisLimitStore implements AsyncLimitStore {
     await this.redis.send('ZREM', [this.slotKey(bucket), lease])
   }
 
-  async reserveQuota(keyId: string, periodStart: number, tokens: number, limits: QuotaLimits, costUsd = 0, periodEnd?: number): Promise<QuotaVerdict> {
+  async reserveQuota(keyId: string, periodStart: number, tokens: number, limits: QuotaLimits, costUsd = 0, periodEnd?: number): Promise<QuotaVerdict & { generation: number }> {
     const bound = (n: number | null, f: (n: number) => string) => (n === null ? '' : f(n))
-    const keys = [this.quotaKey(keyId, periodStart), this.seededKey()]
+    const keys = [this.quotaKey(keyId, periodStart), this.generationKey()]
     const args = [int(tokens), nano(costUsd), bound(limits.requests, int), bound(limits.tokens, int), bound(limits.budgetUsd, nano), this.expireAt(periodStart, periodEnd)]
     const reply = await this.admit(QUOTA_RESERVE, keys, args, () =>
-      this.settleQuota(keyId, periodStart, { requests: -1, tokens: -tokens, costUsd: -costUsd }, periodEnd, UNDO),
+      this.settleQuota(keyId, periodStart, { requests: -1, tokens: -tokens, costUsd: -costUsd }, periodEnd, '', UNDO),
     )
-    const verdict = reply[0]
-    if (verdict === 'ok') return { allowed: true }
-    if (verdict === 'requests' || verdict === 'tokens' || verdict === 'budget') return { allowed: false, exceeded: verdict }
+    const [verdict, generation] = [reply[0], Number(reply[1])]
+    if (verdict === 'unseeded') throw new RedisUnavailableError('unseeded')
+    if (verdict === 'ok') return { allowed: true, generation }
+    if (verdict === 'requests' || verdict === 'tokens' || verdict === 'budget') return { allowed: false, exceeded: verdict, generation }
     throw new Error(`quota-reserve answered ${verdict}`)
   }
 
-  addUsage(keyId: string, periodStart: number, usage: PeriodUsage, periodEnd?: number): Promise<void> {
-    return this.settleQuota(keyId, periodStart, usage, periodEnd)
+  /** Adds usage; with `generation`, only to counters of that generation (a sync). The generation it counted in. */
+  addUsage(keyId: string, periodStart: number, usage: PeriodUsage, periodEnd?: number, generation?: number): Promise<number> {
+    return this.settleQuota(keyId, periodStart, usage, periodEnd, generation === undefined ? '' : String(generation))
   }
 
   async usage(keyId: string, periodStart: number): Promise<PeriodUsage> {
-    const [requests, tokens, cost] = (await this.redis.send('HMGET', [this.quotaKey(keyId, periodStart), 'requests', 'tokens', 'cost'])) as Array<string | null>
-    return { requests: Number(requests ?? 0), tokens: Number(tokens ?? 0), costUsd: Number(cost ?? 0) / NANO_USD }
+    const reply = (await this.redis.evalScript(QUOTA_READ, [this.quotaKey(keyId, periodStart), this.generationKey()], [])) as string[]
+    if (reply[0] !== 'ok') throw new RedisUnavailableError('unseeded')
+    return { requests: Number(reply[1]), tokens: Number(reply[2]), costUsd: Number(reply[3]) / NANO_USD }
   }
 
-  /**
-   * Sets a period's usage from the database, where Redis has none (it restarted empty); usage
-   * that requests added since the restart is kept and the checkpoint added to it. Live usage is
-   * left alone. Whether it applied.
-   */
-  async reseed(keyId: string, periodStart: number, usage: PeriodUsage, periodEnd?: number): Promise<boolean> {
-    const args = [int(usage.requests), int(usage.tokens), nano(usage.costUsd), this.expireAt(periodStart, periodEnd)]
-    return (await this.redis.evalScript(QUOTA_RESEED, [this.quotaKey(keyId, periodStart)], args)) === 1
+  /** The generation of the quota counters, or null when Redis has none (it came back empty). */
+  async generation(): Promise<number | null> {
+    const value = (await this.redis.send('GET', [this.generationKey()])) as string | null
+    return value === null ? null : Number(value)
   }
 
-  /** After a full reseed: periods created from now on are live ones, never seeded again. */
-  async markSeeded(): Promise<void> {
-    await this.redis.send('SET', [this.seededKey(), '1'])
+  /** Takes the seeding lock (for `lockMs`); a token to seed with, or null when another instance holds it. */
+  async claimSeeding(lockMs = 15_000): Promise<string | null> {
+    const token = randomToken(12)
+    return (await this.redis.send('SET', [this.seedLockKey(), token, 'NX', 'PX', String(lockMs)])) === 'OK' ? token : null
+  }
+
+  /** Sets a period's usage from the database; false once the lock is lost (nothing applied). */
+  async seed(token: string, keyId: string, periodStart: number, usage: PeriodUsage, periodEnd?: number): Promise<boolean> {
+    const args = [token, int(usage.requests), int(usage.tokens), nano(usage.costUsd), this.expireAt(periodStart, periodEnd)]
+    return (await this.redis.evalScript(QUOTA_SEED, [this.quotaKey(keyId, periodStart), this.seedLockKey()], args)) === 1
+  }
+
+  /** Ends a seed: the counters are of `generation` from now on. False once the lock is lost. */
+  async finishSeeding(token: string, generation: number): Promise<boolean> {
+    return (await this.redis.evalScript(SEED_FINISH, [this.generationKey(), this.seedLockKey()], [token, String(generation)])) === 1
   }
 
   /** Extends every lease this instance holds, and puts back the ones Redis lost. */
@@ -188,9 +201,12 @@ export class RedisLimitStore implements AsyncLimitStore {
     await this.redis.evalScript(GCRA_ADJUST, [this.rateKey(bucket)], [String(delta), String(limit), String(periodMs)], options)
   }
 
-  private async settleQuota(keyId: string, periodStart: number, usage: PeriodUsage, periodEnd: number | undefined, options?: CallOptions): Promise<void> {
-    const keys = [this.quotaKey(keyId, periodStart), this.seededKey()]
-    await this.redis.evalScript(QUOTA_SETTLE, keys, [int(usage.requests), int(usage.tokens), nano(usage.costUsd), this.expireAt(periodStart, periodEnd)], options)
+  private async settleQuota(keyId: string, periodStart: number, usage: PeriodUsage, periodEnd: number | undefined, generation: string, options?: CallOptions): Promise<number> {
+    const keys = [this.quotaKey(keyId, periodStart), this.generationKey()]
+    const args = [int(usage.requests), int(usage.tokens), nano(usage.costUsd), this.expireAt(periodStart, periodEnd), generation]
+    const reply = (await this.redis.evalScript(QUOTA_SETTLE, keys, args, options)) as string[]
+    if (reply[0] === 'unseeded' || reply[0] === 'moved') throw new RedisUnavailableError(reply[0])
+    return Number(reply[1])
   }
 
   private expireAt(periodStart: number, periodEnd: number | undefined): string {
@@ -209,7 +225,12 @@ export class RedisLimitStore implements AsyncLimitStore {
     return `${this.prefix}quota:${keyId}:${periodStart}`
   }
 
-  private seededKey(): string {
-    return `${this.prefix}seeded`
+  /** The generation of the quota counters; missing when Redis lost them. */
+  private generationKey(): string {
+    return `${this.prefix}quota-generation`
+  }
+
+  private seedLockKey(): string {
+    return `${this.prefix}quota-seeding`
   }
 }

@@ -1,8 +1,8 @@
-import { gte, sql } from 'drizzle-orm'
+import { eq, gte, sql } from 'drizzle-orm'
 import type { PgDb } from '../engine.ts'
-import { usageRow, type UsageRow, type UsageStoreQueries } from '../usage-store.ts'
+import { USAGE_CUT_KEY, usageRow, type UsageRow, type UsageStoreQueries } from '../usage-store.ts'
 import { statementChunks } from './bind-limit.ts'
-import { clientKeyUsage } from './schema.ts'
+import { clientKeyUsage, settings } from './schema.ts'
 
 const COLUMNS = 5
 
@@ -30,7 +30,7 @@ export function pgUsageQueries(db: PgDb): UsageStoreQueries {
     async add(rows) {
       // Multi-row upserts, which cannot touch a row twice: hence one row per key and period.
       const values = sortedUnique(rows).map((r) => ({ keyId: r.keyId, periodStart: new Date(r.periodStart), ...r.usage }))
-      await db.transaction(async (tx) => {
+      return db.transaction(async (tx) => {
         for (const chunk of statementChunks(values, COLUMNS)) {
           await tx
             .insert(clientKeyUsage)
@@ -45,7 +45,27 @@ export function pgUsageQueries(db: PgDb): UsageStoreQueries {
               },
             })
         }
+        // FOR SHARE waits for a seed that bumped the cut to commit (and then reads its value), and a
+        // seed's bump waits for this save: each save is wholly before or after a seed's read.
+        const [cut] = await tx.select({ value: settings.value }).from(settings).where(eq(settings.key, USAGE_CUT_KEY)).for('share')
+        return Number(cut?.value ?? 0)
       })
+    },
+    async seedCut(from) {
+      return db.transaction(async (tx) => {
+        const [bumped] = await tx
+          .update(settings)
+          .set({ value: sql`(${settings.value}::bigint + 1)::text`, updatedAt: new Date() })
+          .where(eq(settings.key, USAGE_CUT_KEY))
+          .returning({ value: settings.value })
+        if (!bumped) throw new Error('the usage cut is missing from settings')
+        // Read committed: this statement's snapshot comes after every save that held the cut row.
+        const rows = await tx.select().from(clientKeyUsage).where(gte(clientKeyUsage.periodStart, new Date(from)))
+        return { cut: Number(bumped.value), rows: rows.map(usageRow) }
+      })
+    },
+    async ensureCut() {
+      await db.insert(settings).values({ key: USAGE_CUT_KEY, value: '0', updatedAt: new Date() }).onConflictDoNothing()
     },
   }
 }
