@@ -215,6 +215,7 @@ export class SharedLimiter implements Limits {
       const usage = { requests: 1, tokens: estimatedTokens, costUsd: reservedUsd }
       this.deps.local.addUsage(key.id, period.start, usage)
       this.ledger.note({ keyId: key.id, periodStart: period.start, usage, periodEnd: period.end }, v!.generation)
+      this.noteGeneration(v!.generation)
     }
     return { headers, settle: this.settler(key, estimatedTokens, reservedUsd, period, gotSlot) }
   }
@@ -237,7 +238,10 @@ export class SharedLimiter implements Limits {
       local.addUsage(row.keyId, row.periodStart, row.usage)
       const entry = this.ledger.note(row, undefined)
       store.addUsage(row.keyId, row.periodStart, row.usage, period.end).then(
-        (generation) => this.ledger.resolve(entry, generation),
+        (generation) => {
+          this.ledger.resolve(entry, generation)
+          this.noteGeneration(generation)
+        },
         (err) => {
           if (!neverSent(err)) {
             // It may have been counted: taken as counted, rather than risk counting it twice.
@@ -260,6 +264,11 @@ export class SharedLimiter implements Limits {
     }
     this.counts.fallback++
     return admitLocally()
+  }
+
+  /** Redis counts in a generation this instance has not synced with (reseeded without a reconnect here): a sync is due. */
+  private noteGeneration(generation: number): void {
+    if (generation !== this.generation) this.lacking()
   }
 
   /** Usage Redis lacks while it answers (a failed call, counters not seeded yet): a sync adds it. */

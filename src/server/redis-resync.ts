@@ -80,9 +80,9 @@ export function createResync(parts: ResyncParts): { run(): void; soon(): void; s
       }
       let generation = await store.generation()
       if (generation === null) {
-        const token = await store.claimSeeding()
-        if (token === null) return 'wait'
-        generation = await seed(token)
+        const claim = await store.claimSeeding()
+        if (claim === null) return 'wait'
+        generation = 'generation' in claim ? claim.generation : await seed(claim.token)
         if (generation === null) return 'wait'
       }
       await limiter.syncWith(generation)

@@ -138,6 +138,18 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[5])
 return 1
 `)
 
+/**
+ * KEYS: generation marker, seeding lock. ARGV: lock token, lock ms. Takes the lock only while
+ * there is no generation, so that an instance that saw none a moment ago never seeds a Redis
+ * another instance has just seeded. Answers {`seeding`}, {`seeded`, generation} or {`locked`}.
+ */
+export const SEED_CLAIM = defineScript('seed-claim', `
+local gen = redis.call('GET', KEYS[1])
+if gen then return {'seeded', gen} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'seeding'} end
+return {'locked'}
+`)
+
 /** KEYS: generation marker, seeding lock. ARGV: lock token, generation. Ends a seed: counting starts. */
 export const SEED_FINISH = defineScript('seed-finish', `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
@@ -146,4 +158,4 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
-export const LIMIT_SCRIPTS: LuaScript[] = [GCRA_TAKE, GCRA_ADJUST, SLOT_ACQUIRE, SLOT_RENEW, QUOTA_RESERVE, QUOTA_SETTLE, QUOTA_READ, QUOTA_SEED, SEED_FINISH]
+export const LIMIT_SCRIPTS: LuaScript[] = [GCRA_TAKE, GCRA_ADJUST, SLOT_ACQUIRE, SLOT_RENEW, QUOTA_RESERVE, QUOTA_SETTLE, QUOTA_READ, QUOTA_SEED, SEED_CLAIM, SEED_FINISH]

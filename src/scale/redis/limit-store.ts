@@ -23,7 +23,7 @@ import { gcraTake, type GcraResult } from '../../gateway/access/limits/gcra.ts'
 import type { LimitStore, PeriodUsage, QuotaLimits, QuotaVerdict } from '../../gateway/access/limits/store.ts'
 import { randomToken } from '../../lib/crypto.ts'
 import { RedisUnavailableError, type CallOptions, type LuaScript, type Redis } from './client.ts'
-import { GCRA_ADJUST, GCRA_TAKE, LIMIT_SCRIPTS, QUOTA_READ, QUOTA_RESERVE, QUOTA_SEED, QUOTA_SETTLE, SEED_FINISH, SLOT_ACQUIRE, SLOT_RENEW } from './limit-scripts.ts'
+import { GCRA_ADJUST, GCRA_TAKE, LIMIT_SCRIPTS, QUOTA_READ, QUOTA_RESERVE, QUOTA_SEED, QUOTA_SETTLE, SEED_CLAIM, SEED_FINISH, SLOT_ACQUIRE, SLOT_RENEW } from './limit-scripts.ts'
 
 /** `LimitStore`, with every answer a Promise. */
 export type AsyncLimitStore = {
@@ -142,10 +142,16 @@ export class RedisLimitStore implements Omit<AsyncLimitStore, 'addUsage'> {
     return value === null ? null : Number(value)
   }
 
-  /** Takes the seeding lock (for `lockMs`); a token to seed with, or null when another instance holds it. */
-  async claimSeeding(lockMs = 15_000): Promise<string | null> {
+  /**
+   * Takes the seeding lock (for `lockMs`) while Redis has no generation: a token to seed with, the
+   * generation when another instance has seeded meanwhile, or null while another one seeds.
+   */
+  async claimSeeding(lockMs = 15_000): Promise<{ token: string } | { generation: number } | null> {
     const token = randomToken(12)
-    return (await this.redis.send('SET', [this.seedLockKey(), token, 'NX', 'PX', String(lockMs)])) === 'OK' ? token : null
+    const reply = (await this.redis.evalScript(SEED_CLAIM, [this.generationKey(), this.seedLockKey()], [token, String(lockMs)])) as string[]
+    if (reply[0] === 'seeding') return { token }
+    if (reply[0] === 'seeded') return { generation: Number(reply[1]) }
+    return null
   }
 
   /** Sets a period's usage from the database; false once the lock is lost (nothing applied). */
