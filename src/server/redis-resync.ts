@@ -16,7 +16,7 @@ const WAIT_FOR_SEED_MS = 200
 const NOTHING: PeriodUsage = { requests: 0, tokens: 0, costUsd: 0 }
 
 export interface ResyncParts {
-  store: Pick<RedisLimitStore, 'generation' | 'claimSeeding' | 'seed' | 'finishSeeding'>
+  store: Pick<RedisLimitStore, 'generation' | 'claimSeeding' | 'seed' | 'finishSeeding' | 'abandonSeeding'>
   limiter: Pick<SharedLimiter, 'syncWith'>
   /** Bumps the database's usage cut and reads the usage since `from`, in one transaction. */
   seedCut(from: number): Promise<{ cut: number; rows: UsageRow[] }>
@@ -82,7 +82,15 @@ export function createResync(parts: ResyncParts): { run(): void; soon(): void; s
       if (generation === null) {
         const claim = await store.claimSeeding()
         if (claim === null) return 'wait'
-        generation = 'generation' in claim ? claim.generation : await seed(claim.token)
+        if ('generation' in claim) generation = claim.generation
+        else {
+          const { token } = claim
+          // A failed seed gives its lock back: the retry (here or elsewhere) need not wait for it to run out.
+          generation = await seed(token).catch(async (err) => {
+            await store.abandonSeeding(token).catch(() => {})
+            throw err
+          })
+        }
         if (generation === null) return 'wait'
       }
       await limiter.syncWith(generation)

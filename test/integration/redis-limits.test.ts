@@ -327,6 +327,13 @@ describe.skipIf(!REDIS_SERVER)('shared limits in Redis', () => {
       expect(await fresh.usage('seed', P)).toEqual({ requests: 7, tokens: 510, costUsd: 0.25 })
       // The lock went with the finish: a late seed with the old token applies nothing.
       expect(await fresh.seed(token, 'seed', P, checkpoint)).toBe(false)
+      // A seed that failed gives its lock back, and only its own.
+      const empty = limitStore(a, { prefix: 'abandoned:' })
+      const first = (await empty.claimSeeding()) as { token: string }
+      await empty.abandonSeeding('not-the-token')
+      expect(await empty.claimSeeding()).toBeNull()
+      await empty.abandonSeeding(first.token)
+      expect(await empty.claimSeeding()).toEqual({ token: expect.any(String) })
     })
   })
 

@@ -158,4 +158,10 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
-export const LIMIT_SCRIPTS: LuaScript[] = [GCRA_TAKE, GCRA_ADJUST, SLOT_ACQUIRE, SLOT_RENEW, QUOTA_RESERVE, QUOTA_SETTLE, QUOTA_READ, QUOTA_SEED, SEED_CLAIM, SEED_FINISH]
+/** KEYS: seeding lock. ARGV: lock token. Gives up a seed that failed, so that the next try need not wait for the lock to run out. */
+export const SEED_ABANDON = defineScript('seed-abandon', `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`)
+
+export const LIMIT_SCRIPTS: LuaScript[] = [GCRA_TAKE, GCRA_ADJUST, SLOT_ACQUIRE, SLOT_RENEW, QUOTA_RESERVE, QUOTA_SETTLE, QUOTA_READ, QUOTA_SEED, SEED_CLAIM, SEED_FINISH, SEED_ABANDON]

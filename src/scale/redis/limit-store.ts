@@ -23,7 +23,7 @@ import { gcraTake, type GcraResult } from '../../gateway/access/limits/gcra.ts'
 import type { LimitStore, PeriodUsage, QuotaLimits, QuotaVerdict } from '../../gateway/access/limits/store.ts'
 import { randomToken } from '../../lib/crypto.ts'
 import { RedisUnavailableError, type CallOptions, type LuaScript, type Redis } from './client.ts'
-import { GCRA_ADJUST, GCRA_TAKE, LIMIT_SCRIPTS, QUOTA_READ, QUOTA_RESERVE, QUOTA_SEED, QUOTA_SETTLE, SEED_CLAIM, SEED_FINISH, SLOT_ACQUIRE, SLOT_RENEW } from './limit-scripts.ts'
+import { GCRA_ADJUST, GCRA_TAKE, LIMIT_SCRIPTS, QUOTA_READ, QUOTA_RESERVE, QUOTA_SEED, QUOTA_SETTLE, SEED_ABANDON, SEED_CLAIM, SEED_FINISH, SLOT_ACQUIRE, SLOT_RENEW } from './limit-scripts.ts'
 
 /** `LimitStore`, with every answer a Promise. */
 export type AsyncLimitStore = {
@@ -158,6 +158,11 @@ export class RedisLimitStore implements Omit<AsyncLimitStore, 'addUsage'> {
   async seed(token: string, keyId: string, periodStart: number, usage: PeriodUsage, periodEnd?: number): Promise<boolean> {
     const args = [token, int(usage.requests), int(usage.tokens), nano(usage.costUsd), this.expireAt(periodStart, periodEnd)]
     return (await this.redis.evalScript(QUOTA_SEED, [this.quotaKey(keyId, periodStart), this.seedLockKey()], args)) === 1
+  }
+
+  /** Gives the lock back after a seed that failed (if it is still this token's). */
+  async abandonSeeding(token: string): Promise<void> {
+    await this.redis.evalScript(SEED_ABANDON, [this.seedLockKey()], [token])
   }
 
   /** Ends a seed: the counters are of `generation` from now on. False once the lock is lost. */
