@@ -39,7 +39,7 @@ import { FileLimitStore } from './scale/limits-file.ts'
 import { hostname } from 'node:os'
 import { ipMatcher } from './lib/cidr.ts'
 import { periodStart } from './lib/periods.ts'
-import { createUsageStore } from './storage/usage-store.ts'
+import { createUsageStore, USAGE_CUT_KEY } from './storage/usage-store.ts'
 import { isBusy } from './storage/storage-errors.ts'
 import { createManagedStore } from './storage/managed-store.ts'
 import { createInstanceStore, startHeartbeat } from './storage/instance-store.ts'
@@ -234,7 +234,8 @@ export async function startServer(initialConfig: Config, options: ServerOptions 
       for (const listener of listeners) listener(row)
     },
     seedCut: (from) => usageStore.seedCut(from),
-    ensureCut: () => usageStore.ensureCut(),
+    // The cut row must exist before a seed bumps it: a save that finds none is not ordered against the seed.
+    ensureCut: async () => void (await createSettingsStore(database.db).claim(USAGE_CUT_KEY, '0')),
     quotaKeys: async () => (await keyStore.list()).flatMap((k) => (k.revokedAt === null && k.policy.quota ? [{ id: k.id, quota: k.policy.quota }] : [])),
     applyKeyEvent: (event) => void gateway.applyKeyEvent(event),
     refreshClientKeys: () => keySync.refresh(),

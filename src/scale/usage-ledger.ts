@@ -16,6 +16,7 @@
  * Redis has it, and any later seed reads it from the database. So in steady state the ledger holds
  * only the usage of the last second; while Redis is away it holds one merged entry per key and period.
  */
+import { sumInto } from '../gateway/access/limits/store.ts'
 import type { PeriodUsage } from '../gateway/access/limits/store.ts'
 
 export interface UsageDelta {
@@ -77,10 +78,12 @@ export class UsageLedger {
     const last = this.saves.at(-1)
     if (last && last.through >= batch) return
     this.saves.push({ through: batch, cut })
-    for (const e of this.entries) if (this.safe(e)) this.entries.delete(e)
-    // Ranges no entry points into are forgotten.
     let oldest = Infinity
-    for (const e of this.entries) if (e.batch < oldest) oldest = e.batch
+    for (const e of this.entries) {
+      if (this.safe(e)) this.entries.delete(e)
+      else if (e.batch < oldest) oldest = e.batch
+    }
+    // Ranges no entry points into are forgotten.
     while (this.saves.length > 1 && this.saves[0]!.through < oldest) this.saves.shift()
   }
 
@@ -99,7 +102,7 @@ export class UsageLedger {
       const g = groups.get(k)
       if (!g) groups.set(k, { row: { ...e.row, usage: { ...e.row.usage } }, entries: [e] })
       else {
-        add(g.row.usage, e.row.usage)
+        sumInto(g.row.usage, e.row.usage)
         g.row.periodEnd ??= e.row.periodEnd
         g.entries.push(e)
       }
@@ -155,7 +158,7 @@ export class UsageLedger {
           m.row = { ...m.row, usage: { ...m.row.usage } }
           copied.add(m)
         }
-        add(m.row.usage, e.row.usage)
+        sumInto(m.row.usage, e.row.usage)
         m.row.periodEnd ??= e.row.periodEnd
         // The later batch: its cut is the same, or (unsaved) it is saved with or after the other.
         m.batch = Math.max(m.batch, e.batch)
@@ -164,10 +167,4 @@ export class UsageLedger {
     }
     this.compactAt = Math.max(COMPACT_FLOOR, this.entries.size * 2)
   }
-}
-
-function add(to: PeriodUsage, from: PeriodUsage): void {
-  to.requests += from.requests
-  to.tokens += from.tokens
-  to.costUsd += from.costUsd
 }

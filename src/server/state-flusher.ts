@@ -1,4 +1,4 @@
-import type { CountedLimitStore } from '../gateway/access/limits/store.ts'
+import { sumInto, type CountedLimitStore } from '../gateway/access/limits/store.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ClientKeyStore } from '../storage/client-key-store.ts'
 import { storageFailure } from '../storage/storage-errors.ts'
@@ -84,9 +84,7 @@ function addUsageRow(queue: Map<string, UsageRow>, row: UsageRow): void {
   const k = `${row.keyId}\u0000${row.periodStart}`
   const held = queue.get(k)
   if (!held) return void queue.set(k, { ...row, usage: { ...row.usage } })
-  held.usage.requests += row.usage.requests
-  held.usage.tokens += row.usage.tokens
-  held.usage.costUsd += row.usage.costUsd
+  sumInto(held.usage, row.usage)
 }
 
 /** A database error as log fields: SQLite's code and its own message. */

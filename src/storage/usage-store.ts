@@ -23,8 +23,6 @@ export interface UsageStoreQueries {
   add(rows: readonly UsageRow[]): Promise<number>
   /** Bumps the cut and reads the usage since `from`, in one transaction. */
   seedCut(from: number): Promise<{ cut: number; rows: UsageRow[] }>
-  /** The cut row exists (a save that finds none cannot be ordered against a seed). */
-  ensureCut(): Promise<void>
 }
 
 type Stored = typeof clientKeyUsage.$inferSelect
@@ -71,9 +69,6 @@ function sqliteUsageQueries(db: SqliteDb): UsageStoreQueries {
       if (!bumped[0]) throw new Error('the usage cut is missing from settings')
       return { cut: Number(bumped[0].value), rows: rows.map(usageRow) }
     },
-    async ensureCut() {
-      await db.insert(settings).values({ key: USAGE_CUT_KEY, value: '0', updatedAt: new Date() }).onConflictDoNothing()
-    },
   }
 }
 
@@ -87,7 +82,6 @@ export function createUsageStore(db: Db) {
       return rows.length > 0 ? q.add(rows) : null
     },
     seedCut: (from: number) => q.seedCut(from),
-    ensureCut: () => q.ensureCut(),
   }
 }
 

@@ -1,4 +1,5 @@
 import { eq, gte, sql } from 'drizzle-orm'
+import { sumInto } from '../../gateway/access/limits/store.ts'
 import type { PgDb } from '../engine.ts'
 import { USAGE_CUT_KEY, usageRow, type UsageRow, type UsageStoreQueries } from '../usage-store.ts'
 import { statementChunks } from './bind-limit.ts'
@@ -13,11 +14,7 @@ function sortedUnique(rows: readonly UsageRow[]): UsageRow[] {
     const k = `${r.keyId}\u0000${r.periodStart}`
     const m = merged.get(k)
     if (!m) merged.set(k, { keyId: r.keyId, periodStart: r.periodStart, usage: { ...r.usage } })
-    else {
-      m.usage.requests += r.usage.requests
-      m.usage.tokens += r.usage.tokens
-      m.usage.costUsd += r.usage.costUsd
-    }
+    else sumInto(m.usage, r.usage)
   }
   return [...merged.values()].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : a.periodStart - b.periodStart))
 }
@@ -63,9 +60,6 @@ export function pgUsageQueries(db: PgDb): UsageStoreQueries {
         const rows = await tx.select().from(clientKeyUsage).where(gte(clientKeyUsage.periodStart, new Date(from)))
         return { cut: Number(bumped.value), rows: rows.map(usageRow) }
       })
-    },
-    async ensureCut() {
-      await db.insert(settings).values({ key: USAGE_CUT_KEY, value: '0', updatedAt: new Date() }).onConflictDoNothing()
     },
   }
 }

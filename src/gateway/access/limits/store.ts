@@ -7,6 +7,13 @@ export interface PeriodUsage {
   costUsd: number
 }
 
+/** Adds an increment to a running sum (no clamping: either may be negative). */
+export function sumInto(to: PeriodUsage, from: PeriodUsage): void {
+  to.requests += from.requests
+  to.tokens += from.tokens
+  to.costUsd += from.costUsd
+}
+
 export interface QuotaLimits {
   requests: number | null
   tokens: number | null
